@@ -1,0 +1,38 @@
+// One build for everything: the React renderer with Vite, then main, preload and the CLI bundled with esbuild.
+import { build as viteBuild } from 'vite';
+import { build as esbuild } from 'esbuild';
+import { readFileSync, rmSync, chmodSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const quiet = process.argv.includes('--quiet');
+
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: quiet ? 'warning' : 'info',
+};
+
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+
+await viteBuild({ configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)), logLevel: quiet ? 'warn' : 'info' });
+
+await Promise.all([
+  // Main and preload run inside Electron: `electron` is provided by the runtime.
+  esbuild({ ...common, entryPoints: { main: 'src-main/app/main.ts' }, outdir: 'dist/main', external: ['electron'] }),
+  // Sandboxed preloads must be a single CommonJS file that only requires `electron`.
+  esbuild({ ...common, entryPoints: { preload: 'src-main/preload.ts' }, outdir: 'dist/preload', external: ['electron'] }),
+  // The headless CLI must never load Electron; bundling everything makes `npx minion-agent` self-contained.
+  esbuild({
+    ...common,
+    entryPoints: { 'minion-agent': 'src-main/cli/minion-agent.ts' },
+    outdir: 'dist/cli',
+    banner: { js: '#!/usr/bin/env node' },
+  }),
+]);
+chmodSync(new URL('../dist/cli/minion-agent.js', import.meta.url), 0o755);
