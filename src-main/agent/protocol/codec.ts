@@ -1,0 +1,264 @@
+/**
+ * Wire codec (protocol.md §1–§2): every frame is a 2-byte big-endian payload length followed by a MessagePack
+ * payload `[verb, uuid, data]`, data items being str or array of str.
+ *
+ * Decoding is as strict as the real server's `Tuple(String, String, PayloadType)` — and by default one notch
+ * stricter: the top-level array must have exactly 3 elements and strings must be msgpack `str`. The real server was
+ * observed (§14) to also accept a 4-element top-level array and `bin` strings; `serverCompatible: true` reproduces
+ * that for the sandbox server. The agent itself never needs it: the server always sends 3-element `str` frames.
+ */
+import { DecodeError, Decoder, Encoder } from '@msgpack/msgpack';
+import { type FrameData, type WireFrame } from '../../../src-shared/view-models';
+import { ProtocolError } from './errors';
+
+/** The length prefix is a u16: no payload can be larger, in either direction. */
+export const MAX_PAYLOAD_BYTES = 65535;
+export const FRAME_HEADER_BYTES = 2;
+/** Default outgoing budget incl. the 2-byte header (the original README's "header + data ≤ 8 KiB"). */
+export const DEFAULT_MAX_FRAME_BYTES = 8192;
+/** Largest allowed `max_frame_bytes` setting: header + the largest u16 payload. */
+export const MAX_FRAME_BYTES_LIMIT = MAX_PAYLOAD_BYTES + FRAME_HEADER_BYTES;
+
+export interface DecodeOptions {
+  /** Accept what the real server accepts beyond the spec: extra top-level elements (ignored) and `bin` strings. */
+  serverCompatible?: boolean;
+}
+
+// One instance each, reused: constructing them per frame would dominate the cost of small frames.
+const encoder = new Encoder({ initialBufferSize: 8192 });
+const LIMITS = {
+  maxStrLength: MAX_PAYLOAD_BYTES,
+  maxArrayLength: MAX_PAYLOAD_BYTES,
+  maxMapLength: 0,
+  maxExtLength: 0,
+  useBigInt64: false,
+} as const;
+const strictDecoder = new Decoder({ ...LIMITS, maxBinLength: 0 });
+const serverCompatibleDecoder = new Decoder({ ...LIMITS, maxBinLength: MAX_PAYLOAD_BYTES });
+
+/** Encodes one frame as a single buffer (prefix + payload) so it can go out in exactly one `write`. */
+export function encodeFrame(frame: WireFrame): Buffer {
+  const payload = encoder.encodeSharedRef(frame);
+  const length = payload.byteLength;
+  if (length > MAX_PAYLOAD_BYTES) {
+    throw new ProtocolError(
+      'too-large',
+      `frame payload is ${length} bytes; the u16 length prefix allows 65535`,
+    );
+  }
+  const out = Buffer.allocUnsafe(length + FRAME_HEADER_BYTES);
+  out[0] = length >>> 8;
+  out[1] = length & 0xff;
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+function isArrayHead(byte: number): boolean {
+  return (byte >= 0x90 && byte <= 0x9f) || byte === 0xdc || byte === 0xdd;
+}
+
+function describeByte(byte: number): string {
+  return '0x' + byte.toString(16).padStart(2, '0');
+}
+
+function mapDecodeError(e: unknown): ProtocolError {
+  const message = e instanceof Error ? e.message : String(e);
+  // Our limits turn maps, bin and ext into "Max length exceeded": types that never appear in a frame.
+  if (e instanceof DecodeError && /^Max length exceeded: (map|bin|ext)/.test(message)) {
+    return new ProtocolError('bad-type', `frame contains a msgpack type frames never use (${message})`, {
+      cause: e,
+    });
+  }
+  return new ProtocolError('bad-msgpack', `invalid MessagePack payload: ${message}`, { cause: e });
+}
+
+function badItem(where: string, value: unknown): ProtocolError {
+  let kind: string = typeof value;
+  if (value === null) kind = 'nil';
+  else if (Array.isArray(value)) kind = 'array nested too deep';
+  else if (value instanceof Uint8Array) kind = 'bin';
+  else if (kind === 'object') kind = 'map/ext';
+  return new ProtocolError('bad-type', `${where} must be a string, got ${kind}`);
+}
+
+/** Decodes one payload (without the length prefix) into a frame, or throws ProtocolError. */
+export function decodePayload(payload: Uint8Array, options?: DecodeOptions): WireFrame {
+  if (payload.length === 0) throw new ProtocolError('zero-length', 'zero-length frame');
+  const serverCompatible = options?.serverCompatible === true;
+  const head = payload[0] as number;
+  // Cheap up-front shape check on the first byte: 0x93 = fixarray(3), the only head a strict frame can have.
+  if (head !== 0x93) {
+    if (!isArrayHead(head)) {
+      throw new ProtocolError('bad-shape', `frame is not a msgpack array (first byte ${describeByte(head)})`);
+    }
+    if (!serverCompatible) {
+      throw new ProtocolError(
+        'bad-shape',
+        `top-level array must have exactly 3 elements (head ${describeByte(head)})`,
+      );
+    }
+  }
+  let value: unknown;
+  try {
+    value = (serverCompatible ? serverCompatibleDecoder : strictDecoder).decode(payload);
+  } catch (e) {
+    throw mapDecodeError(e);
+  }
+  const top = value as unknown[];
+  if (top.length < 3)
+    throw new ProtocolError('bad-shape', `top-level array has ${top.length} elements, needs 3`);
+  let verb = top[0];
+  let uuid = top[1];
+  let data = top[2];
+  if (serverCompatible) {
+    verb = binToString(verb);
+    uuid = binToString(uuid);
+  }
+  if (typeof verb !== 'string') throw badItem('verb', verb);
+  if (typeof uuid !== 'string') throw badItem('uuid', uuid);
+  if (!Array.isArray(data)) throw new ProtocolError('bad-shape', 'data (element 3) must be an array');
+  if (serverCompatible) data = normalizeBinData(data);
+  checkData(data as unknown[]);
+  return [verb, uuid, data as FrameData];
+}
+
+function checkData(data: unknown[]): void {
+  for (let i = 0; i < data.length; i++) {
+    const item = data[i];
+    if (typeof item === 'string') continue;
+    if (!Array.isArray(item)) throw badItem(`data[${i}]`, item);
+    for (let j = 0; j < item.length; j++) {
+      if (typeof item[j] !== 'string') throw badItem(`data[${i}][${j}]`, item[j]);
+    }
+  }
+}
+
+function binToString(v: unknown): unknown {
+  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8') : v;
+}
+
+function normalizeBinData(data: unknown[]): unknown[] {
+  return data.map((item) => (Array.isArray(item) ? item.map(binToString) : binToString(item)));
+}
+
+/** Decodes exactly one complete frame (prefix + payload), e.g. a golden vector or one spooled record. */
+export function decodeFrame(bytes: Uint8Array, options?: DecodeOptions): WireFrame {
+  if (bytes.length < FRAME_HEADER_BYTES)
+    throw new ProtocolError('bad-shape', 'frame shorter than its header');
+  const length = ((bytes[0] as number) << 8) | (bytes[1] as number);
+  if (length !== bytes.length - FRAME_HEADER_BYTES) {
+    if (length === 0) throw new ProtocolError('zero-length', 'zero-length frame');
+    throw new ProtocolError(
+      'bad-shape',
+      `length prefix says ${length} bytes but ${bytes.length - FRAME_HEADER_BYTES} follow`,
+    );
+  }
+  return decodePayload(bytes.subarray(FRAME_HEADER_BYTES), options);
+}
+
+export interface FrameDecoderOptions extends DecodeOptions {
+  /** Refuse payloads larger than this (default and maximum 65535). */
+  maxPayloadBytes?: number;
+}
+
+/**
+ * Streaming decoder: feed it socket chunks of any size (1-byte dribble, many frames per chunk) and get whole frames
+ * back. Complete frames inside a chunk are decoded in place (no copy); only a frame split across chunks is
+ * assembled in its own buffer. On malformed input `push` throws ProtocolError (with `framesBeforeError`); the stream
+ * is desynchronised from then on, so every later `push` throws the same error until `reset()`.
+ */
+export class FrameDecoder {
+  private readonly maxPayloadBytes: number;
+  private readonly decodeOptions: DecodeOptions;
+  /** First byte of a split length prefix, or -1. */
+  private pendingHeaderByte = -1;
+  private body: Buffer | null = null;
+  private bodyFilled = 0;
+  private failure: ProtocolError | null = null;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const max = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+    if (!Number.isInteger(max) || max < 1 || max > MAX_PAYLOAD_BYTES) {
+      throw new RangeError(`maxPayloadBytes must be an integer in 1…${MAX_PAYLOAD_BYTES}, got ${max}`);
+    }
+    this.maxPayloadBytes = max;
+    this.decodeOptions = { serverCompatible: options.serverCompatible === true };
+  }
+
+  /** Bytes of an incomplete frame held back until more data arrives. */
+  get bufferedBytes(): number {
+    if (this.pendingHeaderByte >= 0) return 1;
+    return this.body ? FRAME_HEADER_BYTES + this.bodyFilled : 0;
+  }
+
+  reset(): void {
+    this.pendingHeaderByte = -1;
+    this.body = null;
+    this.bodyFilled = 0;
+    this.failure = null;
+  }
+
+  push(chunk: Uint8Array): WireFrame[] {
+    if (this.failure) throw this.failure;
+    const frames: WireFrame[] = [];
+    try {
+      this.consume(chunk, frames);
+    } catch (e) {
+      const error =
+        e instanceof ProtocolError ? e : new ProtocolError('bad-msgpack', String(e), { cause: e });
+      error.framesBeforeError = frames;
+      this.failure = error;
+      this.body = null;
+      this.pendingHeaderByte = -1;
+      throw error;
+    }
+    return frames;
+  }
+
+  private consume(chunk: Uint8Array, frames: WireFrame[]): void {
+    const end = chunk.length;
+    let pos = 0;
+    while (pos < end) {
+      if (this.body) {
+        const take = Math.min(this.body.length - this.bodyFilled, end - pos);
+        this.body.set(chunk.subarray(pos, pos + take), this.bodyFilled);
+        this.bodyFilled += take;
+        pos += take;
+        if (this.bodyFilled === this.body.length) {
+          const body = this.body;
+          this.body = null;
+          this.bodyFilled = 0;
+          frames.push(decodePayload(body, this.decodeOptions));
+        }
+        continue;
+      }
+      let length: number;
+      if (this.pendingHeaderByte >= 0) {
+        length = (this.pendingHeaderByte << 8) | (chunk[pos] as number);
+        this.pendingHeaderByte = -1;
+        pos += 1;
+      } else if (end - pos >= 2) {
+        length = ((chunk[pos] as number) << 8) | (chunk[pos + 1] as number);
+        pos += 2;
+      } else {
+        this.pendingHeaderByte = chunk[pos] as number;
+        pos += 1;
+        continue;
+      }
+      if (length === 0) throw new ProtocolError('zero-length', 'zero-length frame');
+      if (length > this.maxPayloadBytes) {
+        throw new ProtocolError(
+          'too-large',
+          `incoming frame of ${length} bytes exceeds ${this.maxPayloadBytes}`,
+        );
+      }
+      if (end - pos >= length) {
+        frames.push(decodePayload(chunk.subarray(pos, pos + length), this.decodeOptions));
+        pos += length;
+      } else {
+        this.body = Buffer.allocUnsafe(length);
+        this.bodyFilled = 0;
+      }
+    }
+  }
+}

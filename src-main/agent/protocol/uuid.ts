@@ -1,0 +1,242 @@
+/**
+ * Minion UUIDs (protocol.md §2.3): 16 bytes rendered lowercase 8-4-4-4-12.
+ *   bytes 0–3   nanoseconds within the second, u32 BE (0 … 999 999 999)
+ *   bytes 4–9   seconds since 0001-01-01T00:00:00Z, low 48 bits BE (= unix seconds + 62 135 596 800)
+ *   bytes 10–15 6-byte identifier
+ * The real server decodes the time of `L` frames and closes the connection when it is invalid, and the database
+ * uses these UUIDs as primary keys, so every frame needs a real, unique Minion UUID.
+ */
+import { randomBytes } from 'node:crypto';
+import { MinionUuidError } from './errors';
+
+/** Seconds from 0001-01-01T00:00:00Z to the Unix epoch. */
+export const UNIX_EPOCH_SINCE_0001 = 62_135_596_800;
+/** Crystal's `Time` ends at 9999-12-31T23:59:59Z; a larger seconds field makes the server raise. */
+export const MAX_SECONDS_SINCE_0001 = 315_537_897_599;
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const TWO_POW_24 = 0x1000000;
+const TWO_POW_48 = 2 ** 48;
+const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CANONICAL_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface MinionTime {
+  /** Unix seconds (may be negative for dates before 1970). */
+  seconds: bigint | number;
+  /** Nanoseconds within the second, 0 … 999 999 999. */
+  nanos: number;
+}
+
+export interface ParsedMinionUuid {
+  nanos: number;
+  /** Seconds since 0001-01-01T00:00:00Z. */
+  seconds: bigint;
+  identifier: Buffer;
+  /** The timestamp as Unix epoch milliseconds (sub-millisecond part truncated). */
+  unixMs: number;
+}
+
+/** Lowercase 8-4-4-4-12 hex, the only form the agent may put on the wire. */
+export function isCanonicalUuid(s: string): boolean {
+  return s.length === 36 && CANONICAL.test(s);
+}
+
+/** Canonical lowercase and a time the real server can decode (nanos < 10⁹, year ≤ 9999). */
+export function isMinionUuid(s: string): boolean {
+  if (!isCanonicalUuid(s)) return false;
+  const nanos = parseInt(s.slice(0, 8), 16);
+  const seconds = parseInt(s.slice(9, 13) + s.slice(14, 18) + s.slice(19, 23), 16);
+  return nanos < 1_000_000_000 && seconds <= MAX_SECONDS_SINCE_0001;
+}
+
+/**
+ * Mirrors the real server's `UUID.new(String)`: strip `-`, hex-decode, any case; odd length or non-hex raises there
+ * (connection closed). Note a *short* hex string like `deadbeef` passes here and is exactly the §14 poison case.
+ */
+export function serverCanParseUuidString(s: string): boolean {
+  const hex = s.replace(/-/g, '');
+  return hex.length % 2 === 0 && /^[0-9a-fA-F]*$/.test(hex);
+}
+
+// ---- clock -------------------------------------------------------------------------------------------------------
+
+/** Wall clock with nanosecond resolution: Date.now() anchored, hrtime for the sub-millisecond part. */
+let anchorWallMs = Date.now();
+let anchorHr = process.hrtime();
+
+function currentTime(): { unixSeconds: number; nanos: number } {
+  const [ds, dns] = process.hrtime(anchorHr);
+  let unixSeconds = Math.floor(anchorWallMs / 1000) + ds;
+  let nanos = (anchorWallMs % 1000) * 1_000_000 + dns;
+  while (nanos >= 1_000_000_000) {
+    nanos -= 1_000_000_000;
+    unixSeconds += 1;
+  }
+  // Re-anchor when the wall clock was stepped (NTP, suspend) so UUID times stay close to real UTC.
+  const wallNow = Date.now();
+  if (Math.abs(unixSeconds * 1000 + nanos / 1e6 - wallNow) > 1000) {
+    anchorWallMs = wallNow;
+    anchorHr = process.hrtime();
+    return { unixSeconds: Math.floor(wallNow / 1000), nanos: (wallNow % 1000) * 1_000_000 };
+  }
+  return { unixSeconds, nanos };
+}
+
+// ---- identifiers -------------------------------------------------------------------------------------------------
+
+/*
+ * Identifiers are a keyed 4-round Feistel permutation of a per-process counter over 48 bits. A permutation of a
+ * counter can never repeat within the process (strict uniqueness, even at the same nanosecond), and the random key
+ * makes the bytes look random and differ between processes, like the original agent's random bytes.
+ */
+const FEISTEL_SEED = randomBytes(16);
+const FEISTEL_KEYS: number[] = [0, 1, 2, 3].map((i) => FEISTEL_SEED.readUInt32BE(i * 4));
+let identifierCounter = randomBytes(6).readUIntBE(0, 6);
+
+function feistelRound(half: number, key: number): number {
+  let x = Math.imul(half ^ key, 0x9e3779b1);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x85ebca6b);
+  return (x >>> 8) & 0xffffff;
+}
+
+/** Next identifier as two 24-bit halves. */
+function nextIdentifier(): [number, number] {
+  identifierCounter = identifierCounter + 1 >= TWO_POW_48 ? 0 : identifierCounter + 1;
+  let left = Math.floor(identifierCounter / TWO_POW_24);
+  let right = identifierCounter % TWO_POW_24;
+  for (let round = 0; round < 4; round++) {
+    const next = left ^ feistelRound(right, FEISTEL_KEYS[round] ?? 0);
+    left = right;
+    right = next;
+  }
+  return [left, right];
+}
+
+// ---- rendering ---------------------------------------------------------------------------------------------------
+
+function hex24(v: number): string {
+  return (HEX[(v >>> 16) & 255] as string) + HEX[(v >>> 8) & 255] + HEX[v & 255];
+}
+
+function render(nanos: number, seconds0001: number, idHigh: number, idLow: number): string {
+  const secHigh = Math.floor(seconds0001 / TWO_POW_24) % TWO_POW_24; // bytes 4–6
+  const secLow = seconds0001 % TWO_POW_24; // bytes 7–9
+  return (
+    (HEX[nanos >>> 24] as string) +
+    HEX[(nanos >>> 16) & 255] +
+    HEX[(nanos >>> 8) & 255] +
+    HEX[nanos & 255] +
+    '-' +
+    HEX[(secHigh >>> 16) & 255] +
+    HEX[(secHigh >>> 8) & 255] +
+    '-' +
+    HEX[secHigh & 255] +
+    HEX[(secLow >>> 16) & 255] +
+    '-' +
+    HEX[(secLow >>> 8) & 255] +
+    HEX[secLow & 255] +
+    '-' +
+    hex24(idHigh) +
+    hex24(idLow)
+  );
+}
+
+function checkNanos(nanos: number): void {
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos >= 1_000_000_000) {
+    throw new MinionUuidError(`nanoseconds must be an integer in 0…999999999, got ${nanos}`);
+  }
+}
+
+function secondsSince0001(unixSeconds: number | bigint): number {
+  const s = typeof unixSeconds === 'bigint' ? Number(unixSeconds) : unixSeconds;
+  const since = s + UNIX_EPOCH_SINCE_0001;
+  if (!Number.isInteger(since) || since < 0 || since > MAX_SECONDS_SINCE_0001) {
+    throw new MinionUuidError(`time out of range for a Minion UUID: unix seconds ${String(unixSeconds)}`);
+  }
+  return since;
+}
+
+/**
+ * A fresh Minion UUID for the current UTC time (or `now`, Unix seconds + nanos, for tests/replays) with a new
+ * 6-byte identifier. Strictly unique within the process.
+ */
+export function newMinionUuid(now?: MinionTime): string {
+  let since: number;
+  let nanos: number;
+  if (now) {
+    checkNanos(now.nanos);
+    since = secondsSince0001(now.seconds);
+    nanos = now.nanos;
+  } else {
+    const t = currentTime();
+    since = t.unixSeconds + UNIX_EPOCH_SINCE_0001;
+    nanos = t.nanos;
+  }
+  const [hi, lo] = nextIdentifier();
+  return render(nanos, since, hi, lo);
+}
+
+function identifierHalves(identifier: Uint8Array | string): [number, number] {
+  let bytes: Uint8Array;
+  if (typeof identifier === 'string') {
+    if (!/^[0-9a-fA-F]{12}$/.test(identifier)) {
+      throw new MinionUuidError(`identifier must be 12 hex digits, got ${JSON.stringify(identifier)}`);
+    }
+    bytes = Buffer.from(identifier, 'hex');
+  } else {
+    bytes = identifier;
+  }
+  if (bytes.length !== 6) throw new MinionUuidError(`identifier must be 6 bytes, got ${bytes.length}`);
+  const b = (i: number): number => bytes[i] ?? 0;
+  return [(b(0) << 16) | (b(1) << 8) | b(2), (b(3) << 16) | (b(4) << 8) | b(5)];
+}
+
+/** Deterministic construction from parts (test vectors). `identifier`: 6 bytes or 12 hex digits. */
+export function minionUuidFromParts(
+  unixSeconds: number | bigint,
+  nanos: number,
+  identifier: Uint8Array | string,
+): string {
+  checkNanos(nanos);
+  const [hi, lo] = identifierHalves(identifier);
+  return render(nanos, secondsSince0001(unixSeconds), hi, lo);
+}
+
+/**
+ * Parses a Minion UUID (canonical 8-4-4-4-12, either case). Throws MinionUuidError when the string is not one,
+ * including random v4 UUIDs whose "time" is invalid (server command UUIDs: never decode their time).
+ */
+export function parseMinionUuid(s: string): ParsedMinionUuid {
+  if (!CANONICAL_ANY_CASE.test(s)) throw new MinionUuidError(`not a canonical UUID: ${JSON.stringify(s)}`);
+  const bytes = Buffer.from(s.replace(/-/g, ''), 'hex');
+  const nanos = bytes.readUInt32BE(0);
+  const secondsNum = bytes.readUIntBE(4, 6);
+  if (nanos >= 1_000_000_000)
+    throw new MinionUuidError(`not a Minion UUID (nanoseconds ${nanos} ≥ 10⁹): ${s}`);
+  if (secondsNum > MAX_SECONDS_SINCE_0001) {
+    throw new MinionUuidError(`not a Minion UUID (seconds ${secondsNum} beyond year 9999): ${s}`);
+  }
+  return {
+    nanos,
+    seconds: BigInt(secondsNum),
+    identifier: bytes.subarray(10, 16),
+    unixMs: (secondsNum - UNIX_EPOCH_SINCE_0001) * 1000 + Math.floor(nanos / 1_000_000),
+  };
+}
+
+/**
+ * Same time bytes (0–9), new identifier (10–15): a re-sent frame keeps its original time but cannot collide with
+ * the copy the server may already have stored (a duplicate fails the server's whole insert batch, §14).
+ */
+export function withNewIdentifier(uuid: string): string {
+  if (!CANONICAL_ANY_CASE.test(uuid))
+    throw new MinionUuidError(`not a canonical UUID: ${JSON.stringify(uuid)}`);
+  const prefix = uuid.slice(0, 24).toLowerCase();
+  const old = uuid.slice(24).toLowerCase();
+  for (;;) {
+    const [hi, lo] = nextIdentifier();
+    const id = hex24(hi) + hex24(lo);
+    if (id !== old) return prefix + id;
+  }
+}

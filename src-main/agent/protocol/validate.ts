@@ -1,0 +1,200 @@
+/**
+ * Pre-send validation (protocol.md §11.1, §14). The real StreamServer closes the connection on some bad frames and,
+ * worse, silently kills its file/io writers for *every* agent on others ("poison frames"). Every frame the agent
+ * sends passes through here first; a failure is a bug in the code that built the frame.
+ */
+import { type WireFrame } from '../../../src-shared/view-models';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, MAX_FRAME_BYTES_LIMIT } from './codec';
+import { FrameValidationError } from './errors';
+import { redactFrame } from './frames';
+import { isCanonicalUuid, isMinionUuid } from './uuid';
+
+export interface ValidateOptions {
+  /** Budget for the whole frame incl. the 2-byte header (config `max_frame_bytes`); default 8192, at most 65537. */
+  maxFrameBytes?: number;
+  /** For `R` results: the dispatch frame's UUID, which must be echoed unchanged. */
+  expectedCommandUuid?: string;
+}
+
+/** Verbs the agent may send. Unknown verbs are dropped by the server anyway, so sending one is always a bug. */
+export const AGENT_VERBS: ReadonlySet<string> = new Set(['L', 'T', 'C', 'R', 'Q', 'S']);
+
+function strHeaderBytes(n: number): number {
+  return n <= 31 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+}
+function arrayHeaderBytes(n: number): number {
+  return n <= 15 ? 1 : n <= 0xffff ? 3 : 5;
+}
+function strBytes(s: string): number {
+  const n = Buffer.byteLength(s, 'utf8');
+  return strHeaderBytes(n) + n;
+}
+
+/** Exact encoded size of the frame incl. the 2-byte header, computed without encoding it. */
+export function frameByteLength(frame: WireFrame): number {
+  const [verb, uuid, data] = frame;
+  let size = FRAME_HEADER_BYTES + 1 + strBytes(verb) + strBytes(uuid) + arrayHeaderBytes(data.length);
+  for (const item of data) {
+    if (typeof item === 'string') {
+      size += strBytes(item);
+    } else {
+      size += arrayHeaderBytes(item.length);
+      for (const s of item) size += strBytes(s);
+    }
+  }
+  return size;
+}
+
+/** Checks a `max_frame_bytes` value; throws RangeError when it is outside 3…65537. */
+export function checkMaxFrameBytes(maxFrameBytes: number): number {
+  if (
+    !Number.isInteger(maxFrameBytes) ||
+    maxFrameBytes <= FRAME_HEADER_BYTES ||
+    maxFrameBytes > MAX_FRAME_BYTES_LIMIT
+  ) {
+    throw new RangeError(
+      `max_frame_bytes must be an integer in 3…${MAX_FRAME_BYTES_LIMIT}, got ${maxFrameBytes}`,
+    );
+  }
+  return maxFrameBytes;
+}
+
+function isNonEmptyString(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0;
+}
+
+/**
+ * Returns why the frame must not be sent, or null when it is fine. Never throws for malformed input (it may come
+ * from untyped code paths), only for a bad `maxFrameBytes` option.
+ */
+export function checkOutgoingFrame(frame: unknown, opts?: ValidateOptions): FrameValidationError | null {
+  const fail = (reason: string, detail: string): FrameValidationError => {
+    const verb = Array.isArray(frame) && typeof frame[0] === 'string' ? frame[0] : '?';
+    const safe = Array.isArray(frame) && frame.length === 3 ? redactFrame(frame as WireFrame) : frame;
+    return new FrameValidationError(reason, `refused to send ${verb} frame: ${detail}`, safe);
+  };
+  if (!Array.isArray(frame) || frame.length !== 3) return fail('bad-shape', 'a frame is [verb, uuid, data]');
+  const [verb, uuid, data] = frame as unknown[];
+  if (typeof verb !== 'string' || !AGENT_VERBS.has(verb)) {
+    return fail('bad-verb', `verb must be one of L T C R Q S, got ${JSON.stringify(verb)}`);
+  }
+  if (typeof uuid !== 'string' || !isCanonicalUuid(uuid)) {
+    return fail(
+      'uuid-not-canonical',
+      `frame UUID must be lowercase 8-4-4-4-12 hex, got ${JSON.stringify(uuid)}`,
+    );
+  }
+  if (!isMinionUuid(uuid)) {
+    return fail('uuid-bad-time', `frame UUID ${uuid} is not a Minion UUID (its time cannot be decoded)`);
+  }
+  if (!Array.isArray(data)) return fail('bad-shape', 'data must be an array');
+  for (let i = 0; i < data.length; i++) {
+    const item: unknown = data[i];
+    if (typeof item === 'string') continue;
+    if (!Array.isArray(item) || item.some((s) => typeof s !== 'string')) {
+      return fail('data-bad-type', `data[${i}] must be a string or an array of strings`);
+    }
+  }
+  if (!isNonEmptyString(data[0]))
+    return fail('missing-group-id', 'data[0] (group id) must be a non-empty string');
+  if (typeof data[1] !== 'string' || !isCanonicalUuid(data[1])) {
+    return fail(
+      'server-id-not-canonical',
+      `data[1] (server id) must be a lowercase UUID, got ${JSON.stringify(data[1])}`,
+    );
+  }
+
+  switch (verb) {
+    case 'L':
+      if (data.length < 4)
+        return fail(
+          'log-too-short',
+          `a log needs [group, server, service, message], got ${data.length} items`,
+        );
+      if (!isNonEmptyString(data[2]))
+        return fail('log-empty-service', 'data[2] (service) must be a non-empty string');
+      if (!isNonEmptyString(data[3]))
+        return fail('log-empty-message', 'data[3] (message) must be a non-empty string');
+      break;
+    case 'T': {
+      const name: unknown = data[2];
+      if (!isNonEmptyString(name))
+        return fail('telemetry-empty-name', 'data[2] (telemetry name) must be a non-empty string');
+      if (name.startsWith('JSON:')) {
+        try {
+          JSON.parse(name.slice(5));
+        } catch {
+          // A PostgreSQL destination rejects the whole insert batch on bad JSON (§11.1 item 8).
+          return fail('telemetry-bad-json', 'a JSON: telemetry name must be followed by valid JSON');
+        }
+      } else if (data.length < 4) {
+        return fail('telemetry-no-value', 'telemetry needs at least one value after the name');
+      }
+      for (let i = 3; i < data.length; i++) {
+        if (!isNonEmptyString(data[i]))
+          return fail('telemetry-empty-value', `data[${i}] (value) must be a non-empty string`);
+      }
+      break;
+    }
+    case 'R': {
+      if (data.length !== 5)
+        return fail(
+          'result-bad-shape',
+          `a result is [group, server, command uuid, [stdout], [stderr]], got ${data.length} items`,
+        );
+      const commandUuid: unknown = data[2];
+      if (typeof commandUuid !== 'string' || !isCanonicalUuid(commandUuid)) {
+        return fail(
+          'result-command-uuid',
+          `data[2] must be the command frame's UUID verbatim, got ${JSON.stringify(commandUuid)}`,
+        );
+      }
+      if (opts?.expectedCommandUuid !== undefined && commandUuid !== opts.expectedCommandUuid) {
+        return fail(
+          'result-command-uuid',
+          `data[2] ${commandUuid} is not the command UUID ${opts.expectedCommandUuid}`,
+        );
+      }
+      if (!Array.isArray(data[3]) || !Array.isArray(data[4])) {
+        return fail('result-bad-output', 'data[3] and data[4] must be [stdout] and [stderr] arrays');
+      }
+      break;
+    }
+    case 'C': {
+      const name: unknown = data[2];
+      if (!isNonEmptyString(name))
+        return fail('command-empty-name', 'data[2] (command name) must be a non-empty string');
+      if (name === 'authenticate-agent') {
+        const key: unknown = data[3];
+        const keyOk =
+          data.length === 4 &&
+          (Array.isArray(key) ? key.length === 1 && isNonEmptyString(key[0]) : isNonEmptyString(key));
+        if (!keyOk)
+          return fail(
+            'auth-missing-key',
+            'authenticate-agent needs exactly [group, server, name, [key]] with a non-empty key',
+          );
+      } else if (name === 'heartbeat' && data.length !== 3) {
+        return fail('heartbeat-bad-shape', 'a heartbeat is exactly [group, server, "heartbeat"]');
+      }
+      break;
+    }
+    default: // Q, S: the server drops them; only the generic rules apply.
+      if (data.length < 3) return fail('too-short', 'needs at least [group, server, key]');
+  }
+  // An empty string as the last element kills the server's io/file writers for everybody (§14).
+  if (data[data.length - 1] === '')
+    return fail('empty-last-element', 'the last data element must not be an empty string');
+
+  const limit = checkMaxFrameBytes(opts?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  const size = frameByteLength(frame as WireFrame);
+  if (size > limit)
+    return fail('too-large', `frame is ${size} bytes, the budget (max_frame_bytes) is ${limit}`);
+  return null;
+}
+
+/** Throws FrameValidationError when the frame must not be sent (see `checkOutgoingFrame`). */
+export function validateOutgoingFrame(frame: WireFrame, opts?: ValidateOptions): void {
+  const error = checkOutgoingFrame(frame, opts);
+  if (error) throw error;
+}
