@@ -1,0 +1,589 @@
+/**
+ * The agent's configuration: one zod schema shared by the core, the CLI and the GUI (the renderer imports this file
+ * too, so: zod and plain TypeScript only, no Node imports).
+ *
+ * Compatibility: every key of the original Crystal agent's `config.yml` (protocol.md §9.1) is accepted unchanged,
+ * and a key present with a `null` value falls back to its default, as in the original. Everything this agent adds
+ * has a default, so an original file runs as is. Unknown keys are warnings, not errors. Documented in docs/config.md.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Building blocks
+// ---------------------------------------------------------------------------------------------------------------
+
+export type CommandPolicy = 'deny' | 'allowlist' | 'ask' | 'allow';
+export const COMMAND_POLICIES: readonly CommandPolicy[] = ['deny', 'allowlist', 'ask', 'allow'];
+
+/** Where the core runs: the desktop app can ask the person at the machine, a headless agent cannot. */
+export type AgentHost = 'desktop' | 'headless';
+
+/** Remote execution is opted into by the machine's owner: `ask` where someone can answer, else `deny`. */
+export function defaultCommandPolicy(host: AgentHost): CommandPolicy {
+  return host === 'desktop' ? 'ask' : 'deny';
+}
+
+/** Built-in telemetry labels this agent knows (the first four are the original's). Labels are case-insensitive. */
+export const BUILTIN_TELEMETRY_LABELS = [
+  'memory',
+  'load_avg',
+  'disk_usage',
+  'pick_files',
+  'cpu',
+  'network',
+  'uptime',
+] as const;
+export type BuiltinTelemetryLabel = (typeof BUILTIN_TELEMETRY_LABELS)[number];
+
+/** Internal commands the server may send, and whether each is allowed by default. */
+export const INTERNAL_COMMAND_DEFAULTS = {
+  status: true,
+  version: true,
+  'get-config': true,
+  'validate-config': true,
+  'set-config': false,
+  restart: true,
+  upgrade: false,
+} as const;
+export type InternalCommandName = keyof typeof INTERNAL_COMMAND_DEFAULTS;
+
+export const DEFAULT_UPGRADE_URL = 'http://getminion.io/api/v1/minion';
+export const DEFAULT_STREAMSERVER_PORT = 47990;
+/** Largest frame on the wire: 2-byte length prefix + at most 65 535 bytes of MessagePack (protocol.md §1). */
+export const MAX_WIRE_FRAME_BYTES = 65_537;
+export const GROUP_KEY_MASK = '••••••';
+
+const CANONICAL_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** `1073741824`, `"512MiB"`, `"1 GB"`, `"64k"` → bytes (binary units; people write "GB" and mean GiB here). */
+export function parseByteSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.floor(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  if (!match) return undefined;
+  const unit = SIZE_UNITS[(match[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Math.floor(Number(match[1]) * unit);
+}
+
+const byteSize = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const bytes = parseByteSize(value);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a size in bytes, e.g. 1073741824 or "1GiB"' });
+        return z.NEVER;
+      }
+      return bytes;
+    })
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { message: `expected at least ${min} bytes` })
+        .max(max, { message: `expected at most ${max} bytes` }),
+    );
+
+const seconds = (min: number, def: number) =>
+  z
+    .number({ message: 'expected a number of seconds' })
+    .min(min, { message: `expected at least ${min} seconds` })
+    .max(365 * 24 * 3600, { message: 'expected at most one year in seconds' })
+    .default(def);
+
+const text = (def = '') => z.string({ message: 'expected a string' }).default(def);
+/** Optional path/name: empty string and absence both mean "not set". */
+const optionalText = () =>
+  z.preprocess((v) => (v === '' ? undefined : v), z.string({ message: 'expected a string' }).optional());
+
+const port = (def: number) =>
+  z
+    .number({ message: 'expected a TCP port number' })
+    .int({ message: 'expected a whole number' })
+    .min(1, { message: 'expected a port between 1 and 65535' })
+    .max(65_535, { message: 'expected a port between 1 and 65535' })
+    .default(def);
+
+/** YAML turns `args: [1, true]` into numbers/booleans; the shell only sees text anyway. */
+const argText = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sections
+// ---------------------------------------------------------------------------------------------------------------
+
+const builtinTelemetrySchema = z
+  .union(
+    [
+      z.string().min(1, { message: 'expected a telemetry label, e.g. memory' }),
+      z.strictObject({
+        label: z.string({ message: 'expected a telemetry label, e.g. pick_files' }).min(1),
+        arguments: z.record(z.string(), z.unknown()).default({}),
+      }),
+    ],
+    { message: 'expected a label string or {label, arguments}' },
+  )
+  // Normalised to one shape so consumers never branch; labels are case-insensitive as in the original.
+  .transform((entry) =>
+    typeof entry === 'string'
+      ? { label: entry.toLowerCase(), arguments: {} as Record<string, unknown> }
+      : { label: entry.label.toLowerCase(), arguments: entry.arguments },
+  );
+
+const tailLogSchema = z.strictObject({
+  service: z
+    .string({ message: 'expected the service name (sent as the log frame service)' })
+    .min(1, { message: 'must not be empty (an empty service poisons the server)' }),
+  file: z.string({ message: 'expected a file path or glob' }).min(1, { message: 'must not be empty' }),
+});
+
+const customTelemetrySchema = z.strictObject({
+  name: z
+    .string({ message: 'expected the telemetry name' })
+    .min(1, { message: 'must not be empty (an empty name poisons the server)' }),
+  command: z.string({ message: 'expected a shell command' }).min(1, { message: 'must not be empty' }),
+  args: z.array(argText, { message: 'expected a list of arguments' }).default([]),
+  interval: seconds(1, 60),
+});
+
+const tlsSchema = z
+  .strictObject({
+    enabled: z.boolean({ message: 'expected true or false' }).default(false),
+    ca_file: optionalText(),
+    cert_file: optionalText(),
+    key_file: optionalText(),
+    /** SNI / certificate name to check when it differs from `streamserver_host`. */
+    server_name: optionalText(),
+    reject_unauthorized: z.boolean({ message: 'expected true or false' }).default(true),
+  })
+  .superRefine((tls, ctx) => {
+    if (Boolean(tls.cert_file) !== Boolean(tls.key_file)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [tls.cert_file ? 'key_file' : 'cert_file'],
+        message: 'client certificates need both cert_file and key_file',
+      });
+    }
+  })
+  .default({ enabled: false, reject_unauthorized: true });
+
+const fsyncSchema = z
+  .union(
+    [
+      z.enum(['always', 'never'], { message: "expected 'always', 'never' or a number of milliseconds" }),
+      z.number().int().min(1).max(60_000),
+    ],
+    { message: "expected 'always', 'never' or a number of milliseconds (1–60000)" },
+  )
+  .default(100);
+
+const spoolSchema = z
+  .strictObject({
+    max_bytes: byteSize(1024 ** 2, 1024 ** 5).default(1024 ** 3),
+    fsync: fsyncSchema,
+    /** Replay `minion-<group>-*.log` spool files the original agent left in $TMPDIR. */
+    import_legacy: z.boolean({ message: 'expected true or false' }).default(true),
+  })
+  .default({ max_bytes: 1024 ** 3, fsync: 100, import_legacy: true });
+
+const reconnectSchema = z
+  .strictObject({
+    base_ms: z.number({ message: 'expected milliseconds' }).int().min(10).max(3_600_000).default(500),
+    cap_ms: z
+      .number({ message: 'expected milliseconds' })
+      .int()
+      .min(10)
+      .max(24 * 3_600_000)
+      .default(60_000),
+  })
+  .refine((r) => r.cap_ms >= r.base_ms, { message: 'cap_ms must be at least base_ms', path: ['cap_ms'] })
+  .default({ base_ms: 500, cap_ms: 60_000 });
+
+const internalCommandsSchema = z
+  .strictObject({
+    status: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.status),
+    version: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.version),
+    'get-config': z.boolean().default(INTERNAL_COMMAND_DEFAULTS['get-config']),
+    'validate-config': z.boolean().default(INTERNAL_COMMAND_DEFAULTS['validate-config']),
+    'set-config': z.boolean().default(INTERNAL_COMMAND_DEFAULTS['set-config']),
+    restart: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.restart),
+    upgrade: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.upgrade),
+  })
+  .default({ ...INTERNAL_COMMAND_DEFAULTS });
+
+const commandsSchema = (host: AgentHost) =>
+  z
+    .strictObject({
+      policy: z
+        .enum(['deny', 'allowlist', 'ask', 'allow'], {
+          message: 'expected one of deny, allowlist, ask, allow',
+        })
+        .default(defaultCommandPolicy(host)),
+      /** Exact argv[0] (e.g. `uptime`) or patterns matched by the command module; see docs/config.md. */
+      allowlist: z
+        .array(z.string().min(1, { message: 'must not be empty' }), {
+          message: 'expected a list of patterns',
+        })
+        .default([]),
+      ask_timeout: seconds(1, 60),
+      timeout: seconds(1, 300),
+      kill_grace: seconds(0, 5),
+      concurrency: z.number({ message: 'expected a whole number' }).int().min(1).max(256).default(4),
+      cwd: optionalText(),
+      env: z.record(z.string(), argText, { message: 'expected a map of NAME: value' }).default({}),
+      /** Output kept locally per stream (the UI shows it); the server gets what fits the frame budget. */
+      max_output_bytes: byteSize(1024, 1024 ** 3).default(1024 ** 2),
+      internal: internalCommandsSchema,
+    })
+    .default({
+      policy: defaultCommandPolicy(host),
+      allowlist: [],
+      ask_timeout: 60,
+      timeout: 300,
+      kill_grace: 5,
+      concurrency: 4,
+      env: {},
+      max_output_bytes: 1024 ** 2,
+      internal: { ...INTERNAL_COMMAND_DEFAULTS },
+    });
+
+const updatesSchema = z
+  .strictObject({
+    /** Where to look for releases (electron-updater generic feed); unset = the URL built into the package. */
+    feed_url: optionalText(),
+    channel: z.enum(['latest', 'beta'], { message: 'expected latest or beta' }).default('latest'),
+    policy: z.enum(['manual', 'auto', 'off'], { message: 'expected manual, auto or off' }).default('manual'),
+    check_interval_hours: z
+      .number({ message: 'expected hours' })
+      .min(1)
+      .max(24 * 30)
+      .default(6),
+    /** Download found updates in the background (installing still follows `policy`). */
+    auto_download: z.boolean({ message: 'expected true or false' }).default(false),
+    allow_downgrade: z.boolean({ message: 'expected true or false' }).default(false),
+  })
+  .default({
+    channel: 'latest',
+    policy: 'manual',
+    check_interval_hours: 6,
+    auto_download: false,
+    allow_downgrade: false,
+  });
+
+const uiSchema = z
+  .strictObject({
+    /** The headless web dashboard (the desktop app does not need it). Bound to `host` only. */
+    enabled: z.boolean({ message: 'expected true or false' }).default(false),
+    host: text('127.0.0.1'),
+    port: port(47991),
+  })
+  .default({ enabled: false, host: '127.0.0.1', port: 47991 });
+
+const tailSchema = z
+  .strictObject({
+    /** How often files are checked for new data. */
+    poll_interval_ms: z.number().int().min(20).max(60_000).default(250),
+    /** A last line without its newline is sent after the file has been quiet this long. */
+    partial_line_flush_ms: z.number().int().min(50).max(600_000).default(2000),
+    /** Files that already exist the first time an entry is seen: ship from their end (original) or beginning. */
+    start_at: z.enum(['end', 'beginning'], { message: 'expected end or beginning' }).default('end'),
+  })
+  .default({ poll_interval_ms: 250, partial_line_flush_ms: 2000, start_at: 'end' });
+
+// ---------------------------------------------------------------------------------------------------------------
+// The whole config
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The object schema without the null-dropping preprocess step (for callers that need `.shape`). */
+export function agentConfigObjectSchema(host: AgentHost = 'headless') {
+  return z.strictObject({
+    // --- keys of the original agent (protocol.md §9.1) ---
+    streamserver_host: text(''),
+    streamserver_port: port(DEFAULT_STREAMSERVER_PORT),
+    group_id: text(''),
+    group_key: text(''),
+    /** Empty = generate once and persist (the loader does it); otherwise a canonical UUID, stored lowercase. */
+    server_id: z
+      .string({ message: 'expected a UUID like 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11' })
+      .refine((v) => v === '' || CANONICAL_UUID.test(v), {
+        message:
+          'expected a canonical UUID like 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11 (or leave it out to generate one)',
+      })
+      .transform((v) => v.toLowerCase())
+      .default(''),
+    server_name: text(''),
+    upgrade: text(DEFAULT_UPGRADE_URL),
+    telemetry_interval: seconds(1, 60),
+    builtin_telemetries: z
+      .array(builtinTelemetrySchema, { message: 'expected a list of telemetry labels' })
+      .default(['memory', 'load_avg', 'disk_usage'].map((label) => ({ label, arguments: {} }))),
+    tail_logs: z.array(tailLogSchema, { message: 'expected a list of {service, file}' }).default([]),
+    telemetries: z
+      .array(customTelemetrySchema, { message: 'expected a list of {name, command, args, interval}' })
+      .default([]),
+
+    // --- added by this agent ---
+    /** Spool, checkpoints, audit log. Empty = the platform default (see docs/config.md). */
+    data_dir: text(''),
+    heartbeat_interval: seconds(5, 60),
+    /** Upper bound of one frame on the wire including the 2-byte prefix; long lines/outputs are split or cut. */
+    max_frame_bytes: z
+      .number({ message: 'expected a number of bytes' })
+      .int()
+      .min(1024, { message: 'expected at least 1024 bytes' })
+      .max(MAX_WIRE_FRAME_BYTES, {
+        message: `expected at most ${MAX_WIRE_FRAME_BYTES} bytes (the u16 length prefix limit)`,
+      })
+      .default(8192),
+    auth_timeout: seconds(1, 10),
+    connect_timeout: seconds(1, 10),
+    log_level: z
+      .enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' })
+      .default('info'),
+    /** Service name of the agent's own notable events sent as log frames; empty = do not ship them. */
+    agent_log_service: text('minion-agent'),
+    tls: tlsSchema,
+    spool: spoolSchema,
+    reconnect: reconnectSchema,
+    tail: tailSchema,
+    commands: commandsSchema(host),
+    updates: updatesSchema,
+    ui: uiSchema,
+  });
+}
+
+/** Drops object keys whose value is null, recursively: the original treats `key:` (null) as "use the default". */
+export function dropNullKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropNullKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      if (inner !== null && inner !== undefined) out[key] = dropNullKeys(inner);
+    }
+    return out;
+  }
+  return value;
+}
+
+export function agentConfigSchemaFor(host: AgentHost) {
+  return z.preprocess(
+    (raw) => (raw === null || raw === undefined ? {} : dropNullKeys(raw)),
+    agentConfigObjectSchema(host),
+  );
+}
+
+/** Headless defaults (`commands.policy: deny`). Strict: prefer `parseAgentConfig`, which turns unknown keys into warnings. */
+export const agentConfigSchema = agentConfigSchemaFor('headless');
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AgentConfigInput = z.input<ReturnType<typeof agentConfigObjectSchema>>;
+export type TailLogEntry = AgentConfig['tail_logs'][number];
+export type CustomTelemetryConfig = AgentConfig['telemetries'][number];
+export type BuiltinTelemetryConfig = AgentConfig['builtin_telemetries'][number];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing with readable errors
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ConfigIssue {
+  /** Dotted key path, array items as `[i]`, e.g. `tail_logs[0].file`; `(root)` for the document itself. */
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly issues: ConfigIssue[],
+    /** Where the config came from (file path), for the message. */
+    readonly source?: string,
+  ) {
+    super(
+      `${source ? `invalid config ${source}` : 'invalid config'}: ` +
+        issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+    );
+  }
+}
+
+export function formatConfigPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  // zod's own texts ("Invalid input: expected string, received number") are fine but generic; ours say what to write.
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) {
+    return `expected ${issue.expected}`;
+  }
+  return issue.message;
+}
+
+export interface ParseOptions {
+  /** Decides the default `commands.policy`. Default `headless`. */
+  host?: AgentHost;
+}
+
+/**
+ * Validates a config object (parsed YAML/JSON). Unknown keys do not fail: they are dropped and reported in
+ * `warnings` (path-named), like the original, which tolerated them. Invalid values throw `ConfigError`.
+ */
+export function parseAgentConfig(
+  raw: unknown,
+  options: ParseOptions = {},
+): { config: AgentConfig; warnings: string[] } {
+  const schema = agentConfigSchemaFor(options.host ?? 'headless');
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError([
+      { path: '(root)', message: 'expected a mapping of keys (YAML `key: value` lines)' },
+    ]);
+  }
+  let input = raw === null || raw === undefined ? {} : dropNullKeys(raw);
+  const warnings: string[] = [];
+  // Two passes at most: the first may only find unknown keys, which we strip and report.
+  for (let pass = 0; pass < 2; pass++) {
+    const result = schema.safeParse(input);
+    if (result.success) {
+      warnings.push(...unknownLabelWarnings(result.data));
+      return { config: result.data, warnings };
+    }
+    const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    const real = result.error.issues.filter((i) => i.code !== 'unrecognized_keys');
+    if (real.length > 0 || unknown.length === 0) {
+      throw new ConfigError(real.map((i) => ({ path: formatConfigPath(i.path), message: issueMessage(i) })));
+    }
+    input = structuredClone(input);
+    for (const issue of unknown) {
+      if (issue.code !== 'unrecognized_keys') continue;
+      const holder = getAt(input, issue.path);
+      for (const key of issue.keys) {
+        warnings.push(`${formatConfigPath([...issue.path, key])}: unknown key, ignored`);
+        if (holder && typeof holder === 'object') delete (holder as Record<string, unknown>)[key];
+      }
+    }
+  }
+  throw new ConfigError([{ path: '(root)', message: 'could not be validated' }]);
+}
+
+function unknownLabelWarnings(config: AgentConfig): string[] {
+  const known = new Set<string>(BUILTIN_TELEMETRY_LABELS);
+  return config.builtin_telemetries.flatMap((entry, index) =>
+    known.has(entry.label)
+      ? []
+      : [
+          `builtin_telemetries[${index}]: unknown built-in telemetry '${entry.label}' (known: ${BUILTIN_TELEMETRY_LABELS.join(', ')}); it is skipped`,
+        ],
+  );
+}
+
+function getAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const part of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node;
+}
+
+/** Validation for the GUI: the issues a raw config would produce, empty when it is valid. */
+export function validateAgentConfig(raw: unknown, options: ParseOptions = {}): ConfigIssue[] {
+  try {
+    parseAgentConfig(raw, options);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the GUI may edit, what needs a restart, redaction
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Dotted paths the GUI (and `set-config` patches) may change. A whole section path covers its children. */
+export const EDITABLE_KEYS: readonly string[] = [
+  'streamserver_host',
+  'streamserver_port',
+  'group_id',
+  'group_key',
+  'server_name',
+  'tls.enabled',
+  'tls.ca_file',
+  'tls.cert_file',
+  'tls.key_file',
+  'tls.server_name',
+  'tls.reject_unauthorized',
+  'telemetry_interval',
+  'builtin_telemetries',
+  'telemetries',
+  'tail_logs',
+  'heartbeat_interval',
+  'commands.policy',
+  'commands.allowlist',
+  'commands.ask_timeout',
+  'commands.timeout',
+  'commands.concurrency',
+  'commands.internal',
+  'spool.max_bytes',
+  'spool.fsync',
+  'updates.policy',
+  'updates.channel',
+  'updates.check_interval_hours',
+  'updates.auto_download',
+  'updates.feed_url',
+  'log_level',
+];
+
+/** True when `path` (dotted) is editable: listed itself, or inside a listed section. */
+export function isEditableKey(path: string): boolean {
+  return EDITABLE_KEYS.some(
+    (key) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`),
+  );
+}
+
+/**
+ * Keys the running core cannot apply live. Everything else is applied without a restart (connection keys reconnect,
+ * tail/telemetry lists are re-read, command policy applies to the next command).
+ */
+export const RESTART_REQUIRED_KEYS: readonly string[] = [
+  'data_dir',
+  'server_id',
+  'ui',
+  'spool.import_legacy',
+  'max_frame_bytes',
+];
+
+export function restartRequired(changedPaths: readonly string[]): string[] {
+  return changedPaths.filter((path) =>
+    RESTART_REQUIRED_KEYS.some(
+      (key) => path === key || path.startsWith(`${key}.`) || key.startsWith(`${path}.`),
+    ),
+  );
+}
+
+/** A copy safe to show or log: the group key masked (when set), nothing else hidden. */
+export function redactConfig<T extends { group_key?: unknown }>(config: T): T {
+  const copy = structuredClone(config);
+  if (typeof copy.group_key === 'string' && copy.group_key !== '') copy.group_key = GROUP_KEY_MASK;
+  return copy;
+}
