@@ -153,6 +153,8 @@ export interface UpdateView {
   policy: 'manual' | 'auto' | 'off';
   /** Version announced by the original agent's legacy `upgrade` endpoint, if configured. */
   legacyAnnouncedVersion: string | null;
+  /** One sentence for the person when the state alone does not say enough (why updates are off, a refused downgrade, "already the latest"). */
+  detail?: string | null;
 }
 
 export interface AgentSnapshot {
