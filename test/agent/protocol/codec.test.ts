@@ -1,0 +1,293 @@
+import { encode as rawEncode } from '@msgpack/msgpack';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type WireFrame } from '../../../src-shared/view-models';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameDecoder,
+  MAX_PAYLOAD_BYTES,
+  decodeFrame,
+  decodePayload,
+  encodeFrame,
+} from '../../../src-main/agent/protocol/codec';
+import { ProtocolError, type ProtocolErrorCode } from '../../../src-main/agent/protocol/errors';
+import { frameByteLength } from '../../../src-main/agent/protocol/validate';
+
+const UUID = '075bcd15-000e-d7ca-d9c0-0a1b2c3d4e5f';
+const SERVER = '5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11';
+const LOG: WireFrame = ['L', UUID, ['test-group-2', SERVER, 'syslog', 'hello world']];
+const RESULT: WireFrame = ['R', UUID, ['test-group-2', SERVER, UUID, ['out\n'], ['']]];
+
+function withPrefix(payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(payload.length + 2);
+  out.writeUInt16BE(payload.length, 0);
+  out.set(payload, 2);
+  return out;
+}
+
+function codeOf(fn: () => unknown): ProtocolErrorCode | 'no error' | 'other error' {
+  try {
+    fn();
+    return 'no error';
+  } catch (e) {
+    return e instanceof ProtocolError ? e.code : 'other error';
+  }
+}
+
+describe('encodeFrame', () => {
+  it('writes a 2-byte big-endian length prefix and the payload in one buffer', () => {
+    const bytes = encodeFrame(LOG);
+    expect(bytes.readUInt16BE(0)).toBe(bytes.length - 2);
+    expect(bytes.subarray(2)).toEqual(Buffer.from(rawEncode(LOG)));
+    expect(bytes.subarray(2, 5).toString('hex')).toBe('93a14c'); // fixarray(3), fixstr "L"
+  });
+
+  it('returns an independent buffer each time (the encoder reuses its scratch space)', () => {
+    const a = encodeFrame(LOG);
+    const copy = Buffer.from(a);
+    encodeFrame(RESULT);
+    expect(a).toEqual(copy);
+  });
+
+  it('refuses a payload over 65535 bytes with ProtocolError too-large', () => {
+    const big: WireFrame = ['L', UUID, ['g', SERVER, 's', 'x'.repeat(MAX_PAYLOAD_BYTES)]];
+    expect(codeOf(() => encodeFrame(big))).toBe('too-large');
+    // The largest payload that fits still encodes.
+    const overhead = frameByteLength(['L', UUID, ['g', SERVER, 's', '']]) - 2;
+    const fits: WireFrame = ['L', UUID, ['g', SERVER, 's', 'x'.repeat(MAX_PAYLOAD_BYTES - overhead - 2)]];
+    expect(encodeFrame(fits).length).toBe(MAX_PAYLOAD_BYTES + 2);
+    expect(DEFAULT_MAX_FRAME_BYTES).toBe(8192);
+  });
+});
+
+describe('decodePayload: strict and typed errors', () => {
+  const payload = (v: unknown): Uint8Array => rawEncode(v);
+  const cases: Array<[string, Uint8Array, ProtocolErrorCode]> = [
+    ['zero length', new Uint8Array(0), 'zero-length'],
+    ['garbage', Buffer.from('93c1c1c1', 'hex'), 'bad-msgpack'],
+    ['truncated msgpack', payload(LOG).subarray(0, 20), 'bad-msgpack'],
+    ['trailing bytes after the frame', Buffer.concat([payload(LOG), Buffer.from([0])]), 'bad-msgpack'],
+    ['top-level map', payload({ verb: 'L' }), 'bad-shape'],
+    ['top-level string', payload('L'), 'bad-shape'],
+    ['top-level integer', payload(7), 'bad-shape'],
+    ['2-element array', payload(['L', UUID]), 'bad-shape'],
+    ['4-element array', payload(['L', UUID, [], 'extra']), 'bad-shape'],
+    ['data is a string', payload(['L', UUID, 'data']), 'bad-shape'],
+    ['verb is an integer', payload([76, UUID, []]), 'bad-type'],
+    ['uuid is nil', payload(['L', null, []]), 'bad-type'],
+    ['integer inside data', payload(['L', UUID, ['g', 1]]), 'bad-type'],
+    ['nil inside data', payload(['L', UUID, ['g', null]]), 'bad-type'],
+    ['boolean inside data', payload(['L', UUID, [true]]), 'bad-type'],
+    ['float inside data', payload(['L', UUID, [1.5]]), 'bad-type'],
+    ['map inside data', payload(['L', UUID, [{ a: 'b' }]]), 'bad-type'],
+    ['empty map inside data', payload(['L', UUID, [{}]]), 'bad-type'],
+    ['bin inside data', payload(['L', UUID, [new Uint8Array([1, 2])]]), 'bad-type'],
+    ['integer in a nested array', payload(['R', UUID, [['a', 2]]]), 'bad-type'],
+    ['arrays nested too deep', payload(['R', UUID, [['a', ['b']]]]), 'bad-type'],
+    // ['L', 'u', [fixext1(type 1, 0x00)]]
+    ['ext inside data', Buffer.from('93a14ca17591d40100', 'hex'), 'bad-type'],
+  ];
+  it.each(cases)('%s → %s', (_label, bytes, code) => {
+    expect(codeOf(() => decodePayload(bytes))).toBe(code);
+  });
+
+  it('decodes arrays of strings inside data and an empty data array', () => {
+    expect(decodePayload(rawEncode(RESULT))).toEqual(RESULT);
+    expect(decodePayload(rawEncode(['Q', UUID, []]))).toEqual(['Q', UUID, []]);
+  });
+
+  it('does not validate UUIDs (that is the caller’s job: server command UUIDs are v4, not Minion UUIDs)', () => {
+    expect(decodePayload(rawEncode(['C', 'not-a-uuid', ['external', 'ls']]))[1]).toBe('not-a-uuid');
+  });
+
+  it('serverCompatible mode accepts what the real server accepted: 4-element arrays and bin strings', () => {
+    const four = rawEncode(['L', UUID, ['g', 'x'], 'extra']);
+    expect(decodePayload(four, { serverCompatible: true })).toEqual(['L', UUID, ['g', 'x']]);
+    const bin = rawEncode(['L', UUID, [Buffer.from('héllo'), [Buffer.from('a')]]]);
+    expect(decodePayload(bin, { serverCompatible: true })).toEqual(['L', UUID, ['héllo', ['a']]]);
+    // …but still closes on everything else it rejects.
+    expect(codeOf(() => decodePayload(rawEncode(['L', UUID]), { serverCompatible: true }))).toBe('bad-shape');
+    expect(codeOf(() => decodePayload(rawEncode(['L', UUID, [1]]), { serverCompatible: true }))).toBe(
+      'bad-type',
+    );
+  });
+
+  it('decodeFrame checks that the prefix matches the body', () => {
+    const bytes = encodeFrame(LOG);
+    expect(decodeFrame(bytes)).toEqual(LOG);
+    expect(codeOf(() => decodeFrame(bytes.subarray(0, bytes.length - 1)))).toBe('bad-shape');
+    expect(codeOf(() => decodeFrame(Buffer.from([0, 0])))).toBe('zero-length');
+  });
+});
+
+describe('FrameDecoder', () => {
+  const stream = Buffer.concat([encodeFrame(LOG), encodeFrame(RESULT), encodeFrame(LOG)]);
+
+  it('handles a 1-byte dribble', () => {
+    const decoder = new FrameDecoder();
+    const out: WireFrame[] = [];
+    for (let i = 0; i < stream.length; i++) {
+      out.push(...decoder.push(stream.subarray(i, i + 1)));
+      if (i === 0) expect(decoder.bufferedBytes).toBe(1);
+    }
+    expect(out).toEqual([LOG, RESULT, LOG]);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it('handles many frames per chunk and a frame split across chunks', () => {
+    const many = Buffer.concat(Array.from({ length: 100 }, () => stream));
+    const decoder = new FrameDecoder();
+    expect(decoder.push(many)).toHaveLength(300);
+    const cut = encodeFrame(LOG).length + 10;
+    expect(decoder.push(stream.subarray(0, cut))).toEqual([LOG]);
+    expect(decoder.bufferedBytes).toBe(10);
+    expect(decoder.push(stream.subarray(cut))).toEqual([RESULT, LOG]);
+  });
+
+  it('does not alias the caller’s chunk (the socket may reuse it)', () => {
+    const decoder = new FrameDecoder();
+    const chunk = Buffer.from(encodeFrame(LOG));
+    const [frame] = decoder.push(chunk);
+    chunk.fill(0);
+    expect(frame).toEqual(LOG);
+  });
+
+  it('zero-length frame → zero-length; frames before it in the same chunk are kept on the error', () => {
+    const decoder = new FrameDecoder();
+    try {
+      decoder.push(Buffer.concat([encodeFrame(LOG), Buffer.from([0, 0]), encodeFrame(LOG)]));
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProtocolError);
+      expect((e as ProtocolError).code).toBe('zero-length');
+      expect((e as ProtocolError).framesBeforeError).toEqual([LOG]);
+    }
+  });
+
+  it('stays failed until reset() (the stream is desynchronised), then works again', () => {
+    const decoder = new FrameDecoder();
+    expect(codeOf(() => decoder.push(withPrefix(rawEncode({ a: 1 }))))).toBe('bad-shape');
+    expect(codeOf(() => decoder.push(encodeFrame(LOG)))).toBe('bad-shape');
+    decoder.reset();
+    expect(decoder.push(encodeFrame(LOG))).toEqual([LOG]);
+  });
+
+  it('refuses frames above maxPayloadBytes before buffering them', () => {
+    const decoder = new FrameDecoder({ maxPayloadBytes: 100 });
+    expect(codeOf(() => decoder.push(Buffer.from([0x01, 0x00])))).toBe('too-large');
+    expect(() => new FrameDecoder({ maxPayloadBytes: 70_000 })).toThrow(RangeError);
+  });
+
+  it('accepts the largest possible incoming payload (65535 bytes)', () => {
+    const overhead = frameByteLength(['L', UUID, ['g', SERVER, 's', '']]) - 2;
+    const frame: WireFrame = ['L', UUID, ['g', SERVER, 's', 'y'.repeat(MAX_PAYLOAD_BYTES - overhead - 2)]];
+    const bytes = encodeFrame(frame);
+    const decoder = new FrameDecoder();
+    expect(decoder.push(bytes.subarray(0, 1000))).toEqual([]);
+    expect(decoder.push(bytes.subarray(1000))).toEqual([frame]);
+  });
+
+  it('reset() drops a half-received frame', () => {
+    const decoder = new FrameDecoder();
+    decoder.push(encodeFrame(LOG).subarray(0, 7));
+    expect(decoder.bufferedBytes).toBe(7);
+    decoder.reset();
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(decoder.push(encodeFrame(RESULT))).toEqual([RESULT]);
+  });
+});
+
+// ---- properties ----------------------------------------------------------------------------------------------------
+
+const anyString = fc.string({ unit: 'binary', maxLength: 40 });
+const frameArb: fc.Arbitrary<WireFrame> = fc.tuple(
+  fc.string({ unit: 'binary', minLength: 0, maxLength: 3 }),
+  anyString,
+  fc.array(fc.oneof(anyString, fc.array(anyString, { maxLength: 4 })), { maxLength: 20 }),
+);
+
+/** Splits bytes at the given cut points (any values; taken modulo the length). */
+function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => (bytes.length ? c % bytes.length : 0)))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of points) {
+    chunks.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  chunks.push(bytes.subarray(prev));
+  return chunks;
+}
+
+describe('properties', () => {
+  it('encode → decode is the identity for random valid frames under random chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (frames, cuts) => {
+          const bytes = Buffer.concat(frames.map(encodeFrame));
+          expect(frames.reduce((n, f) => n + frameByteLength(f), 0)).toBe(bytes.length);
+          const decoder = new FrameDecoder();
+          const out = chunked(bytes, cuts).flatMap((c) => decoder.push(c));
+          expect(out).toEqual(frames);
+          expect(decoder.bufferedBytes).toBe(0);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('100,000 random byte streams under random chunkings never crash the decoder (only ProtocolError)', () => {
+    const validBytes = frameArb.map((f) => encodeFrame(f));
+    // Mostly near-valid input, which reaches deep into the msgpack decoder; plain noise rarely gets past the prefix.
+    const mutated = fc
+      .tuple(
+        validBytes,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      )
+      .map(([bytes, edits]) => {
+        const copy = Buffer.from(bytes);
+        for (const [at, value] of edits) copy[2 + (at % Math.max(1, copy.length - 2))] = value;
+        return copy;
+      });
+    const prefixedNoise = fc.uint8Array({ minLength: 1, maxLength: 60 }).map(withPrefix);
+    const prefixedGarbageMsgpack = fc
+      .anything({ maxDepth: 3 })
+      .map((v) => {
+        try {
+          return withPrefix(rawEncode(v));
+        } catch {
+          return Buffer.from([0, 1, 0xc1]);
+        }
+      })
+      .filter((b) => b.length <= 65537);
+    const noise = fc.uint8Array({ maxLength: 64 });
+    const piece = fc.oneof(validBytes, mutated, mutated, prefixedNoise, prefixedGarbageMsgpack, noise);
+    let protocolErrors = 0;
+    fc.assert(
+      fc.property(
+        fc.array(piece, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (pieces, cuts) => {
+          const decoder = new FrameDecoder();
+          try {
+            for (const chunk of chunked(Buffer.concat(pieces), cuts)) {
+              for (const frame of decoder.push(chunk)) {
+                // Whatever comes out is a well-typed frame.
+                if (typeof frame[0] !== 'string' || typeof frame[1] !== 'string' || !Array.isArray(frame[2]))
+                  return false;
+              }
+            }
+          } catch (e) {
+            if (!(e instanceof ProtocolError)) throw e;
+            protocolErrors++;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 100_000 },
+    );
+    expect(protocolErrors).toBeGreaterThan(10_000); // the generators really do produce malformed input
+  }, 60_000);
+});

@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MinionUuidError } from '../../../src-main/agent/protocol/errors';
+import {
+  UNIX_EPOCH_SINCE_0001,
+  isCanonicalUuid,
+  isMinionUuid,
+  minionUuidFromParts,
+  newMinionUuid,
+  parseMinionUuid,
+  serverCanParseUuidString,
+  withNewIdentifier,
+} from '../../../src-main/agent/protocol/uuid';
+
+interface UuidVector {
+  seconds_since_0001?: number;
+  utc?: string;
+  nanos: number;
+  identifier: string;
+  expect: string;
+}
+const vectors = (
+  JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'frames.json'), 'utf8')) as {
+    uuids: { vectors: UuidVector[] };
+  }
+).uuids.vectors;
+
+function unixSecondsOf(v: UuidVector): number {
+  if (v.seconds_since_0001 !== undefined) return v.seconds_since_0001 - UNIX_EPOCH_SINCE_0001;
+  return Date.parse(v.utc as string) / 1000;
+}
+
+describe('Minion UUID vectors', () => {
+  it('has 6 vectors', () => expect(vectors).toHaveLength(6));
+
+  it.each(vectors)('$expect is built from its parts and parses back', (v) => {
+    const unix = unixSecondsOf(v);
+    expect(minionUuidFromParts(unix, v.nanos, v.identifier)).toBe(v.expect);
+    expect(minionUuidFromParts(BigInt(unix), v.nanos, Buffer.from(v.identifier, 'hex'))).toBe(v.expect);
+    const parsed = parseMinionUuid(v.expect);
+    expect(parsed.nanos).toBe(v.nanos);
+    expect(parsed.seconds).toBe(BigInt(unix + UNIX_EPOCH_SINCE_0001));
+    expect(parsed.identifier.toString('hex')).toBe(v.identifier);
+    expect(parsed.unixMs).toBe(unix * 1000 + Math.floor(v.nanos / 1e6));
+    expect(newMinionUuid({ seconds: unix, nanos: v.nanos }).slice(0, 24)).toBe(v.expect.slice(0, 24));
+  });
+});
+
+describe('newMinionUuid', () => {
+  it('is canonical, decodable, and reads back the current time', () => {
+    const before = Date.now();
+    const uuid = newMinionUuid();
+    const after = Date.now();
+    expect(isCanonicalUuid(uuid)).toBe(true);
+    expect(isMinionUuid(uuid)).toBe(true);
+    const { unixMs } = parseMinionUuid(uuid);
+    expect(unixMs).toBeGreaterThanOrEqual(before - 1);
+    expect(unixMs).toBeLessThanOrEqual(after + 1);
+  });
+
+  it('reads back an injected time exactly', () => {
+    const uuid = newMinionUuid({ seconds: 1_700_000_000n, nanos: 123_456_789 });
+    const parsed = parseMinionUuid(uuid);
+    expect(parsed.seconds).toBe(1_700_000_000n + BigInt(UNIX_EPOCH_SINCE_0001));
+    expect(parsed.nanos).toBe(123_456_789);
+    expect(parsed.unixMs).toBe(1_700_000_000_123);
+  });
+
+  it('is strictly unique for 200k UUIDs at the same injected nanosecond', () => {
+    const now = { seconds: 1_700_000_000, nanos: 42 };
+    const seen = new Set<string>();
+    for (let i = 0; i < 200_000; i++) seen.add(newMinionUuid(now));
+    expect(seen.size).toBe(200_000);
+    // All share the time bytes; only the identifier differs.
+    const prefixes = new Set([...seen].map((u) => u.slice(0, 24)));
+    expect(prefixes.size).toBe(1);
+  });
+
+  it('identifiers look random (not a visible counter)', () => {
+    const now = { seconds: 1_700_000_000, nanos: 0 };
+    const ids = Array.from({ length: 1000 }, () => newMinionUuid(now).slice(24));
+    // Every hex digit position varies, including the first ones a plain counter would keep constant.
+    for (let pos = 0; pos < 12; pos++) expect(new Set(ids.map((id) => id[pos])).size).toBeGreaterThan(8);
+  });
+
+  it('rejects out-of-range parts with MinionUuidError', () => {
+    expect(() => newMinionUuid({ seconds: 0, nanos: 1_000_000_000 })).toThrow(MinionUuidError);
+    expect(() => newMinionUuid({ seconds: 0, nanos: -1 })).toThrow(MinionUuidError);
+    expect(() => minionUuidFromParts(-UNIX_EPOCH_SINCE_0001 - 1, 0, '000000000000')).toThrow(MinionUuidError);
+    expect(() => minionUuidFromParts(300_000_000_000, 0, '000000000000')).toThrow(MinionUuidError);
+    expect(() => minionUuidFromParts(0, 0, 'abc')).toThrow(MinionUuidError);
+    expect(() => minionUuidFromParts(0, 0, new Uint8Array(5))).toThrow(MinionUuidError);
+  });
+});
+
+describe('withNewIdentifier', () => {
+  it('keeps bytes 0–9 (the time) and changes the identifier', () => {
+    for (const v of vectors) {
+      const resent = withNewIdentifier(v.expect);
+      expect(resent.slice(0, 24)).toBe(v.expect.slice(0, 24));
+      expect(resent.slice(24)).not.toBe(v.expect.slice(24));
+      expect(isCanonicalUuid(resent)).toBe(true);
+      expect(parseMinionUuid(resent).identifier.equals(parseMinionUuid(v.expect).identifier)).toBe(false);
+    }
+  });
+
+  it('lowercases and rejects non-UUIDs', () => {
+    const upper = vectors[2]?.expect.toUpperCase() as string;
+    expect(withNewIdentifier(upper).slice(0, 24)).toBe(upper.slice(0, 24).toLowerCase());
+    expect(() => withNewIdentifier('deadbeef')).toThrow(MinionUuidError);
+  });
+});
+
+describe('UUID predicates', () => {
+  it('isCanonicalUuid accepts only lowercase 8-4-4-4-12', () => {
+    expect(isCanonicalUuid('075bcd15-000e-d7ca-d9c0-0a1b2c3d4e5f')).toBe(true);
+    expect(isCanonicalUuid('075BCD15-000E-D7CA-D9C0-0A1B2C3D4E5F')).toBe(false);
+    expect(isCanonicalUuid('075bcd15000ed7cad9c00a1b2c3d4e5f')).toBe(false);
+    expect(isCanonicalUuid('deadbeef')).toBe(false);
+    expect(isCanonicalUuid('075bcd15-000e-d7ca-d9c0-0a1b2c3d4e5g')).toBe(false);
+  });
+
+  it('isMinionUuid rejects random v4 UUIDs whose time the server cannot decode', () => {
+    expect(isMinionUuid('9f0c2a4e-3b1d-4c5e-8f60-1a2b3c4d5e6f')).toBe(false); // nanos ≥ 10⁹
+    expect(isMinionUuid('075bcd15-ffff-d7ca-d9c0-0a1b2c3d4e5f')).toBe(false); // beyond year 9999
+    expect(() => parseMinionUuid('9f0c2a4e-3b1d-4c5e-8f60-1a2b3c4d5e6f')).toThrow(MinionUuidError);
+  });
+
+  it('serverCanParseUuidString mirrors the server: hex of even length, dashes ignored', () => {
+    expect(serverCanParseUuidString('deadbeef')).toBe(true); // the §14 poison case: parsable but short
+    expect(serverCanParseUuidString('not-a-uuid')).toBe(false);
+    expect(serverCanParseUuidString('abc')).toBe(false);
+    expect(serverCanParseUuidString('075BCD15-000E-D7CA-D9C0-0A1B2C3D4E5F')).toBe(true);
+  });
+});
