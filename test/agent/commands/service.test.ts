@@ -1,0 +1,268 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditLog } from '../../../src-main/agent/commands/audit';
+import { type InternalCommandContext } from '../../../src-main/agent/commands/internal';
+import { type CommandPolicyOptions } from '../../../src-main/agent/commands/policy';
+import { CommandService, parseCommandData } from '../../../src-main/agent/commands/service';
+import { type ApprovalRequestView } from '../../../src-shared/view-models';
+
+interface Answer {
+  uuid: string;
+  stdout: string;
+  stderr: string;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function fakeInternal(
+  overrides: Partial<InternalCommandContext> = {},
+): InternalCommandContext & { restarts: number } {
+  const ctx = {
+    restarts: 0,
+    status: () => ({ commands_received: 1, state: 'connected' }),
+    version: () => ({ agent: '0.3.0', node: process.versions.node }),
+    getConfig: () => ({ path: '/etc/minion/config.yml', yaml: 'group_key: "********"\n' }),
+    validateConfig: async (text: string | null) =>
+      text === 'bad'
+        ? { ok: false as const, error: 'streamserver_port: expected a number' }
+        : { ok: true as const, yaml: 'ok: 1\n' },
+    setConfig: async (text: string) => {
+      if (text.includes('bad')) throw new Error('telemetry_interval: expected a positive integer');
+      return { applied: ['telemetry_interval'], restartRequired: [] };
+    },
+    restart: () => {
+      ctx.restarts++;
+    },
+    upgrade: async () => 'already up to date (0.3.0)',
+    ...overrides,
+  };
+  return ctx;
+}
+
+function setup(
+  policy: Partial<CommandPolicyOptions>,
+  extra: { approvalTimeoutMs?: number; budget?: number } = {},
+) {
+  const dir = mkdtempSync(join(tmpdir(), 'cmdsvc-'));
+  const answers: Answer[] = [];
+  const audit = new AuditLog({ path: join(dir, 'commands-audit.jsonl'), maxBytes: 1_000_000 });
+  const internal = fakeInternal();
+  const service = new CommandService({
+    policy: { mode: 'deny', allowlist: [], internal: {}, host: 'headless', ...policy },
+    runner: { killGraceMs: 200, pipeDrainMs: 200, timeoutMs: 5_000 },
+    approvalTimeoutMs: extra.approvalTimeoutMs ?? 5_000,
+    outputBudgetBytes: extra.budget ?? 60_000,
+    sendResult: (uuid, stdout, stderr) => {
+      answers.push({ uuid, stdout, stderr });
+    },
+    internal,
+    audit,
+  });
+  cleanups.push(async () => {
+    await service.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { service, answers, audit, internal };
+}
+
+const U1 = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+const U2 = '3f2504e0-4f89-41d3-9a0c-0305e82c3302';
+
+function nextApprovals(service: CommandService): Promise<ApprovalRequestView[]> {
+  return new Promise((resolve) => {
+    const listener = (list: ApprovalRequestView[]): void => {
+      if (list.length > 0) {
+        service.off('approvals', listener);
+        resolve(list);
+      }
+    };
+    service.on('approvals', listener);
+  });
+}
+
+describe('parseCommandData', () => {
+  it('flattens array arguments and concatenates an array argv0 like the original', () => {
+    expect(parseCommandData(['external', ['l', 's'], '-la', ['/tmp', '/var']])).toEqual({
+      type: 'external',
+      argv: ['ls', '-la', '/tmp', '/var'],
+    });
+  });
+});
+
+describe('CommandService', () => {
+  it('allow: runs the command and answers once with the C uuid verbatim; audits it', async () => {
+    const { service, answers, audit } = setup({ mode: 'allow' });
+    await service.handle(U1, ['external', 'echo', 'hello world']);
+    expect(answers).toEqual([{ uuid: U1, stdout: 'hello world\n', stderr: '' }]);
+    const [entry] = audit.read(10);
+    expect(entry).toMatchObject({
+      uuid: U1,
+      decision: 'allowed',
+      exitCode: 0,
+      argv: ['echo', 'hello world'],
+      stdoutBytes: 12,
+    });
+    expect(service.records()[0]).toMatchObject({
+      uuid: U1,
+      state: 'done',
+      decision: 'allowed',
+      stdout: 'hello world\n',
+    });
+    expect(service.counters()).toMatchObject({ received: 1, external: 1, answered: 1, errors: 0 });
+  });
+
+  it('notes a non-zero exit as the last stderr line', async () => {
+    const { service, answers } = setup({ mode: 'allow' });
+    await service.handle(U1, ['external', 'echo bad >&2; exit 2']);
+    expect(answers[0]?.stderr).toBe('bad\n[exit status 2]');
+    expect(service.counters().errors).toBe(1);
+  });
+
+  it('caps the answer to the budget and keeps the full output locally', async () => {
+    const { service, answers } = setup({ mode: 'allow' }, { budget: 5_000 });
+    await service.handle(U1, ['external', 'head -c 100000 /dev/zero | tr "\\0" a']);
+    const answer = answers[0] as Answer;
+    expect(Buffer.byteLength(answer.stdout) + Buffer.byteLength(answer.stderr)).toBeLessThanOrEqual(5_000);
+    expect(answer.stdout).toMatch(/…\[truncated \d+ bytes\]$/);
+    const record = service.records()[0];
+    expect(record?.stdout.length).toBe(100_000);
+    expect(record?.stdoutBytesCut).toBeGreaterThan(95_000);
+  });
+
+  it('deny: refuses with a stderr naming the config key, and audits the refusal', async () => {
+    const { service, answers, audit } = setup({ mode: 'deny' });
+    await service.handle(U1, ['external', 'touch', '/tmp/should-not-exist-minion']);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]?.stdout).toBe('');
+    expect(answers[0]?.stderr).toMatch(/commands\.policy/);
+    expect(audit.read(1)[0]).toMatchObject({ decision: 'denied', exitCode: null });
+  });
+
+  it('allowlist: runs listed commands only', async () => {
+    const { service, answers } = setup({ mode: 'allowlist', allowlist: ['echo'] });
+    await service.handle(U1, ['external', 'echo', 'ok']);
+    await service.handle(U2, ['external', 'id']);
+    expect(answers[0]).toEqual({ uuid: U1, stdout: 'ok\n', stderr: '' });
+    expect(answers[1]?.stderr).toMatch(/not in commands\.allowlist/);
+  });
+
+  it('ask approved: waits for the person, then runs', async () => {
+    const { service, answers, audit } = setup({ mode: 'ask', host: 'desktop' });
+    const pending = nextApprovals(service);
+    const done = service.handle(U1, ['external', 'echo', 'approved']);
+    const [request] = await pending;
+    expect(request).toMatchObject({ uuid: U1, argv: ['echo', 'approved'], commandLine: 'echo approved' });
+    expect(service.records()[0]?.state).toBe('awaiting-approval');
+    expect(answers).toHaveLength(0);
+    expect(service.decideApproval(request?.id ?? '', true)).toBe(true);
+    expect(service.decideApproval(request?.id ?? '', true)).toBe(false);
+    await done;
+    expect(answers).toEqual([{ uuid: U1, stdout: 'approved\n', stderr: '' }]);
+    expect(audit.read(1)[0]?.decision).toBe('approved');
+  });
+
+  it('ask rejected: answers with a refusal and does not run', async () => {
+    const { service, answers, audit } = setup({ mode: 'ask', host: 'desktop' });
+    const pending = nextApprovals(service);
+    const done = service.handle(U1, ['external', 'echo', 'nope']);
+    const [request] = await pending;
+    service.decideApproval(request?.id ?? '', false);
+    await done;
+    expect(answers[0]?.stdout).toBe('');
+    expect(answers[0]?.stderr).toMatch(/rejected/);
+    expect(audit.read(1)[0]?.decision).toBe('rejected');
+  });
+
+  it('ask timed out: denies after the timeout', async () => {
+    const { service, answers, audit } = setup({ mode: 'ask', host: 'desktop' }, { approvalTimeoutMs: 150 });
+    await service.handle(U1, ['external', 'echo', 'late']);
+    expect(answers[0]?.stderr).toMatch(/nobody .* approved/);
+    expect(audit.read(1)[0]?.decision).toBe('timed-out');
+    expect(service.approvals.pending()).toHaveLength(0);
+  });
+
+  it('ask headless: denied immediately', async () => {
+    const { service, answers } = setup({ mode: 'ask', host: 'headless' });
+    await service.handle(U1, ['external', 'echo', 'x']);
+    expect(answers[0]?.stderr).toMatch(/headless/);
+  });
+
+  it('internal: status, version, get-config, validate-config answer from the context', async () => {
+    const { service, answers } = setup({ mode: 'deny' });
+    await service.handle(U1, ['internal', 'status']);
+    await service.handle(U2, ['internal', 'version']);
+    await service.handle(U1, ['internal', 'get-config']);
+    await service.handle(U2, ['internal', 'validate-config', 'bad']);
+    expect(JSON.parse(answers[0]?.stdout ?? '')).toEqual({ commands_received: 1, state: 'connected' });
+    expect(JSON.parse(answers[1]?.stdout ?? '').agent).toBe('0.3.0');
+    expect(JSON.parse(answers[2]?.stdout ?? '')).toEqual({
+      path: '/etc/minion/config.yml',
+      config: 'group_key: "********"\n',
+    });
+    expect(answers[3]).toEqual({ uuid: U2, stdout: '', stderr: 'streamserver_port: expected a number' });
+  });
+
+  it('internal: set-config is off by default, and when on it validates and reports errors', async () => {
+    const off = setup({ mode: 'deny' });
+    await off.service.handle(U1, ['internal', 'set-config', 'telemetry_interval: 5']);
+    expect(off.answers[0]?.stderr).toMatch(/commands\.internal\.set-config/);
+
+    const on = setup({ mode: 'deny', internal: { 'set-config': true } });
+    await on.service.handle(U1, ['internal', 'set-config', 'telemetry_interval: 5']);
+    await on.service.handle(U2, ['internal', 'set-config', 'bad: 1']);
+    expect(JSON.parse(on.answers[0]?.stdout ?? '')).toEqual({
+      applied: ['telemetry_interval'],
+      restartRequired: [],
+    });
+    expect(on.answers[1]?.stderr).toBe('set-config failed: telemetry_interval: expected a positive integer');
+  });
+
+  it('internal: restart answers first, then restarts; unknown names are answered', async () => {
+    const { service, answers, internal } = setup({ mode: 'deny' });
+    await service.handle(U1, ['internal', 'restart']);
+    expect(answers[0]?.stdout).toMatch(/restarting/);
+    expect(internal.restarts).toBe(1);
+    await service.handle(U2, ['internal', 'frobnicate']);
+    expect(answers[1]).toEqual({ uuid: U2, stdout: '', stderr: 'unknown internal command: frobnicate' });
+  });
+
+  it('stop(): running commands are killed and still answered', async () => {
+    const { service, answers } = setup({ mode: 'allow' });
+    const done = service.handle(U1, ['external', 'sleep', '30']);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await service.stop();
+    await done;
+    expect(answers).toHaveLength(1);
+    expect(answers[0]?.stderr).toMatch(/cancelled: the agent is stopping/);
+  });
+
+  it('a failing sendResult is reported, not thrown, and the command is still audited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmdsvc-'));
+    const errors: string[] = [];
+    const audit = new AuditLog({ path: join(dir, 'a.jsonl'), maxBytes: 100_000 });
+    const service = new CommandService({
+      policy: { mode: 'allow', allowlist: [], internal: {}, host: 'headless' },
+      runner: {},
+      approvalTimeoutMs: 1000,
+      outputBudgetBytes: 1000,
+      sendResult: () => {
+        throw new Error('spool closed');
+      },
+      internal: fakeInternal(),
+      audit,
+      onError: (m) => errors.push(m),
+    });
+    cleanups.push(async () => {
+      await service.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await service.handle(U1, ['external', 'true']);
+    expect(errors[0]).toMatch(/could not queue the answer/);
+    expect(audit.read(1)).toHaveLength(1);
+  });
+});
