@@ -1,0 +1,104 @@
+/**
+ * Reconnect schedule: capped exponential backoff with full jitter (AWS "full jitter": a uniform delay in
+ * [0, min(cap, base·2^n)]). Full jitter spreads a fleet that lost the same server at the same moment, so agents do
+ * not come back in lockstep; the very first retry is already randomized in [0, base].
+ *
+ * The attempt counter resets only after a connection stayed up for `stableMs`: a server that accepts and then drops
+ * us immediately keeps the delays growing instead of being hammered at the base delay.
+ */
+
+export interface BackoffOptions {
+  /** First ceiling of the jitter window. Default 500 ms. */
+  baseMs?: number;
+  /** Largest delay ever returned for ordinary failures. Default 60 s. */
+  capMs?: number;
+  /** Delay after the server answered `denied` (wrong key: hammering it is pointless). Default 5 min. */
+  deniedMs?: number;
+  /** A connection that lived at least this long resets the schedule. Default 30 s. */
+  stableMs?: number;
+  /** Uniform random in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+export const BACKOFF_DEFAULTS = {
+  baseMs: 500,
+  capMs: 60_000,
+  deniedMs: 5 * 60_000,
+  stableMs: 30_000,
+} as const;
+
+export class Backoff {
+  readonly baseMs: number;
+  readonly capMs: number;
+  readonly deniedMs: number;
+  readonly stableMs: number;
+  private readonly random: () => number;
+  /** Failed attempts since the last reset; the next window is min(cap, base·2^attempt). */
+  private attempt = 0;
+  private connectedAt: number | null = null;
+
+  constructor(options: BackoffOptions = {}) {
+    this.baseMs = positive(options.baseMs, BACKOFF_DEFAULTS.baseMs, 'baseMs');
+    this.capMs = Math.max(this.baseMs, positive(options.capMs, BACKOFF_DEFAULTS.capMs, 'capMs'));
+    this.deniedMs = positive(options.deniedMs, BACKOFF_DEFAULTS.deniedMs, 'deniedMs');
+    this.stableMs = positive(options.stableMs, BACKOFF_DEFAULTS.stableMs, 'stableMs');
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Number of delays handed out since the last reset. */
+  get attempts(): number {
+    return this.attempt;
+  }
+
+  /** The jitter window (upper bound) of the next ordinary delay. */
+  nextWindowMs(): number {
+    // 2^attempt overflows to Infinity eventually; Math.min keeps the cap either way.
+    return Math.min(this.capMs, this.baseMs * 2 ** Math.min(this.attempt, 1024));
+  }
+
+  /** Delay before the next attempt after an ordinary failure (unreachable, dropped, protocol error…). */
+  next(): number {
+    const window = this.nextWindowMs();
+    this.attempt += 1;
+    return Math.floor(clamp01(this.random()) * window);
+  }
+
+  /**
+   * Delay after a `denied` verdict: at least `deniedMs`, plus up to 20 % jitter so a fleet with a rotated key
+   * does not retry in lockstep. Also advances the ordinary schedule.
+   */
+  nextDenied(): number {
+    this.attempt += 1;
+    return Math.floor(this.deniedMs * (1 + 0.2 * clamp01(this.random())));
+  }
+
+  /** Marks the start of an authenticated connection. */
+  connected(now: number = Date.now()): void {
+    this.connectedAt = now;
+  }
+
+  /** Marks the end of a connection; resets the schedule when it had been stable. */
+  disconnected(now: number = Date.now()): void {
+    if (this.connectedAt !== null && now - this.connectedAt >= this.stableMs) this.attempt = 0;
+    this.connectedAt = null;
+  }
+
+  /** Explicit reset (user pressed "reconnect now", new configuration). */
+  reset(): void {
+    this.attempt = 0;
+    this.connectedAt = null;
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`backoff ${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+/** A broken random source (NaN, 1, negative) must never produce a negative or over-cap delay. */
+function clamp01(x: number): number {
+  if (!Number.isFinite(x) || x < 0) return 0;
+  return x >= 1 ? 0.999_999_999 : x;
+}
