@@ -17,8 +17,8 @@ export interface InternalCommandContext {
   setConfig(text: string): Promise<{ applied: string[]; restartRequired: string[] }>;
   /** Restarts the agent core; called only after the answer has been handed to the spool. */
   restart(): void;
-  /** Hands over to the upgrade component; resolves to a short human-readable outcome. */
-  upgrade(args: string[]): Promise<string>;
+  /** Hands over to the upgrade component (which applies `updates.policy`); its reply is the answer. */
+  upgrade(args: string[]): Promise<{ stdout: string; stderr: string }>;
 }
 
 export interface InternalOutcome {
@@ -71,8 +71,8 @@ export async function runInternalCommand(
       case 'restart':
         return { stdout: 'restarting the agent core', stderr: '', failed: false, after: () => ctx.restart() };
       case 'upgrade': {
-        const outcome = await ctx.upgrade(args);
-        return { stdout: outcome, stderr: '', failed: false };
+        const reply = await ctx.upgrade(args);
+        return { stdout: reply.stdout, stderr: reply.stderr, failed: reply.stderr !== '' };
       }
       default:
         return { stdout: '', stderr: `unknown internal command: ${name}`, failed: true };

@@ -38,7 +38,7 @@ function fakeInternal(
     restart: () => {
       ctx.restarts++;
     },
-    upgrade: async () => 'already up to date (0.3.0)',
+    upgrade: async () => ({ stdout: 'no update available: 0.3.0 is the latest version.', stderr: '' }),
     ...overrides,
   };
   return ctx;

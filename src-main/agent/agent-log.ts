@@ -1,0 +1,129 @@
+/**
+ * The agent's own log plus a bounded ring of recent lines (the agent's own and the shipped ones) for the UI.
+ * Secrets registered with `addSecret` are masked in every message, whatever code path produced it.
+ */
+import { EventEmitter } from 'node:events';
+import { type LogLevel, type LogLineView } from '../../src-shared/view-models';
+
+export type LogFormat = 'text' | 'json';
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface AgentLogOptions {
+  /** Lines below this level are dropped (not shown, not kept). */
+  level: LogLevel;
+  /** Lines kept for `recent()`. */
+  ringSize: number;
+  /** Where the agent's own lines are written (the CLI writes them to stderr); shipped lines are not written. */
+  sink?: (line: LogLineView) => void;
+}
+
+export interface AgentLogEvents {
+  line: [LogLineView];
+}
+
+export const AGENT_SERVICE = 'minion-agent';
+
+export function formatLogLine(line: LogLineView, format: LogFormat): string {
+  if (format === 'json') {
+    return JSON.stringify({
+      time: new Date(line.at).toISOString(),
+      level: line.level,
+      source: line.source,
+      service: line.service,
+      msg: line.message,
+    });
+  }
+  return `${new Date(line.at).toISOString()} ${line.level.toUpperCase().padEnd(5)} ${line.message}`;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export class AgentLog extends EventEmitter<AgentLogEvents> {
+  private options: AgentLogOptions;
+  private readonly ring: LogLineView[] = [];
+  private nextId = 1;
+  private readonly secrets = new Set<string>();
+
+  constructor(options: Partial<AgentLogOptions> = {}) {
+    super();
+    this.options = { level: 'info', ringSize: 2000, ...options };
+  }
+
+  setLevel(level: LogLevel): void {
+    this.options = { ...this.options, level };
+  }
+
+  setSink(sink: ((line: LogLineView) => void) | undefined): void {
+    this.options = { ...this.options, sink };
+  }
+
+  /** Masks `secret` in every later message (e.g. the group key). Short strings are ignored to avoid garbling text. */
+  addSecret(secret: string): void {
+    if (secret.length >= 4) this.secrets.add(secret);
+  }
+
+  debug(message: string): void {
+    this.write('debug', message);
+  }
+
+  info(message: string): void {
+    this.write('info', message);
+  }
+
+  warn(message: string): void {
+    this.write('warn', message);
+  }
+
+  error(message: string, err?: unknown): void {
+    this.write('error', err === undefined ? message : `${message}: ${errorText(err)}`);
+  }
+
+  /** Records a line read from a tailed file (kept in the ring for the UI; the spool carries the real data). */
+  shipped(service: string, message: string, at = Date.now()): void {
+    this.push({
+      id: this.nextId++,
+      at,
+      source: 'shipped',
+      service,
+      level: 'info',
+      message: this.mask(message),
+    });
+  }
+
+  /** Most recent last. */
+  recent(limit: number): LogLineView[] {
+    return this.ring.slice(-Math.max(0, limit));
+  }
+
+  private mask(message: string): string {
+    let out = message;
+    for (const secret of this.secrets) out = out.split(secret).join('••••••');
+    return out;
+  }
+
+  private write(level: LogLevel, message: string): void {
+    if (LEVEL_RANK[level] < LEVEL_RANK[this.options.level]) return;
+    const line: LogLineView = {
+      id: this.nextId++,
+      at: Date.now(),
+      source: 'agent',
+      service: AGENT_SERVICE,
+      level,
+      message: this.mask(message),
+    };
+    this.push(line);
+    this.options.sink?.(line);
+  }
+
+  private push(line: LogLineView): void {
+    this.ring.push(line);
+    // Trim in batches so a full ring does not shift on every line.
+    if (this.ring.length > this.options.ringSize * 1.25)
+      this.ring.splice(0, this.ring.length - this.options.ringSize);
+    this.emit('line', line);
+  }
+}
