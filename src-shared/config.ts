@@ -464,6 +464,7 @@ export function parseAgentConfig(
   for (let pass = 0; pass < 2; pass++) {
     const result = schema.safeParse(input);
     if (result.success) {
+      warnings.sort();
       warnings.push(...unknownLabelWarnings(result.data));
       return { config: result.data, warnings };
     }

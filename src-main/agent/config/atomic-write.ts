@@ -1,0 +1,136 @@
+/**
+ * Atomic file replacement: write a temp file in the same directory, fsync it, rename it over the target, fsync the
+ * directory. A crash leaves either the old or the new content, never a torn file (config, checkpoints).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export interface AtomicWriteOptions {
+  /** Mode for a new file; an existing file keeps its mode. Default 0o600 (configs hold the group key). */
+  mode?: number;
+}
+
+function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+) {
+  // Replace the file a symlink points to, not the symlink (e.g. /etc/minion/config.yml → a managed copy).
+  const target = await realpath(path).catch(() => path);
+  await mkdir(dirname(target), { recursive: true });
+  const mode = await stat(target).then(
+    (s) => s.mode & 0o7777,
+    () => options.mode ?? 0o600,
+  );
+  const temp = tempPathFor(target);
+  const handle = await open(temp, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  try {
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dirname(target));
+}
+
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+) {
+  let target = path;
+  try {
+    target = realpathSync(path);
+  } catch {
+    // does not exist yet
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  let mode = options.mode ?? 0o600;
+  try {
+    mode = statSync(target).mode & 0o7777;
+  } catch {
+    // new file
+  }
+  const temp = tempPathFor(target);
+  const fd = openSync(temp, 'wx', mode);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    tryUnlinkSync(temp);
+    throw error;
+  }
+  closeSync(fd);
+  try {
+    renameSync(temp, target);
+  } catch (error) {
+    tryUnlinkSync(temp);
+    throw error;
+  }
+  syncDirectorySync(dirname(target));
+}
+
+function tryUnlinkSync(path: string) {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** Makes the rename itself durable. Not supported on Windows (EPERM/EISDIR): best effort there. */
+async function syncDirectory(dir: string) {
+  if (process.platform === 'win32') return;
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // some filesystems refuse fsync on directories; the data itself is already synced
+  }
+}
+
+function syncDirectorySync(dir: string) {
+  if (process.platform === 'win32') return;
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // see syncDirectory
+  }
+}

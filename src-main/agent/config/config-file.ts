@@ -1,0 +1,417 @@
+/**
+ * Loading, patching and saving the agent's YAML config file.
+ *
+ * Edits go through the yaml Document API so comments, key order and keys we do not know survive a save. Writes are
+ * atomic. The group key never appears in an error message or a warning: YAML syntax errors are reported by line
+ * and column only (the parser's own message can quote the offending source line).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import {
+  type AgentConfig,
+  type AgentHost,
+  ConfigError,
+  type ConfigIssue,
+  formatConfigPath,
+  GROUP_KEY_MASK,
+  isEditableKey,
+  parseAgentConfig,
+  restartRequired,
+} from '../../../src-shared/config';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic-write';
+import { type PlatformContext, resolveDataDir } from './paths';
+
+const CANONICAL_LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Fallback home of a generated server id when the config file cannot be written (read-only mount, …). */
+export const SERVER_ID_FILE = 'server-id';
+
+export interface ConfigFileOptions {
+  /** Decides the default `commands.policy`. Default `headless`. */
+  host?: AgentHost;
+  /** For resolving the default data dir (tests). */
+  platform?: PlatformContext;
+}
+
+export interface LoadedConfig {
+  path: string;
+  config: AgentConfig;
+  warnings: string[];
+  /** Effective data directory (the `data_dir` setting resolved, or the platform default). */
+  dataDir: string;
+  /** Where `server_id` came from on this load. */
+  serverIdSource: 'config' | 'generated' | 'data-dir';
+}
+
+export interface LoadOptions extends ConfigFileOptions {
+  /** Start from an empty config when the file does not exist (the original's run mode). Default false. */
+  createIfMissing?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// YAML text ⇄ config
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Parses YAML text into a Document; syntax errors become ConfigError issues with line:column, never source text. */
+export function parseYamlDocument(text: string, source?: string): Document {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((error): ConfigIssue => {
+      const at = lineCounter.linePos(error.pos[0]);
+      return {
+        path: `(yaml line ${at.line}, column ${at.col})`,
+        message: error.message.split('\n')[0] ?? error.code,
+      };
+    });
+    throw new ConfigError(issues, source);
+  }
+  return doc;
+}
+
+/** Validates YAML text (the GUI's import, `set-config`, `validate-config`). */
+export function configFromYaml(
+  text: string,
+  options: ConfigFileOptions = {},
+): { config: AgentConfig; warnings: string[] } {
+  const doc = parseYamlDocument(text);
+  return parseOrRethrow(doc.toJS(), options);
+}
+
+export interface ToYamlOptions {
+  /** Include the group key in clear. Default false: exports are shown and shared, the key stays masked. */
+  includeSecrets?: boolean;
+}
+
+/** The effective config as YAML, every key spelled out; built-in telemetries without arguments as bare labels. */
+export function configToYaml(config: AgentConfig, options: ToYamlOptions = {}): string {
+  const plain: Record<string, unknown> = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+  if (!options.includeSecrets && config.group_key !== '') plain.group_key = GROUP_KEY_MASK;
+  plain.builtin_telemetries = config.builtin_telemetries.map((entry) =>
+    Object.keys(entry.arguments).length === 0 ? entry.label : entry,
+  );
+  return documentText(new Document(plain));
+}
+
+/** Serialises with the compact flow style people write by hand (`["-q"]`, not `[ "-q" ]`). */
+function documentText(doc: Document): string {
+  return doc.toString({ flowCollectionPadding: false });
+}
+
+function parseOrRethrow(raw: unknown, options: ConfigFileOptions, source?: string) {
+  try {
+    return parseAgentConfig(raw, { host: options.host ?? 'headless' });
+  } catch (error) {
+    if (error instanceof ConfigError && source) throw new ConfigError(error.issues, source);
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load
+// ---------------------------------------------------------------------------------------------------------------
+
+function readText(path: string, createIfMissing: boolean): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && createIfMissing) return '';
+    const reason = code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? String(error)})`;
+    throw new ConfigError([{ path: '(file)', message: reason }], path);
+  }
+}
+
+/**
+ * Loads and validates a config file. A missing or empty `server_id` is generated once (lowercase random UUID) and
+ * written back into the file (comments and other keys untouched); if the file is not writable it is kept in
+ * `<data dir>/server-id` instead, so the id never changes between runs and is never empty.
+ */
+export function loadConfigFile(path: string, options: LoadOptions = {}): LoadedConfig {
+  const text = readText(path, options.createIfMissing ?? false);
+  const doc = parseYamlDocument(text, path);
+  const raw: unknown = doc.toJS();
+  const { config, warnings } = parseOrRethrow(raw ?? {}, options, path);
+  const dataDir = resolveDataDir(config.data_dir, path, options.platform);
+  if (config.server_id !== '') return { path, config, warnings, dataDir, serverIdSource: 'config' };
+
+  const idFile = join(dataDir, SERVER_ID_FILE);
+  let serverId = readServerIdFile(idFile);
+  const source: LoadedConfig['serverIdSource'] = serverId ? 'data-dir' : 'generated';
+  serverId ??= randomUUID();
+  try {
+    if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as typeof doc.contents;
+    doc.set('server_id', serverId);
+    writeFileAtomicSync(path, documentText(doc));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    try {
+      writeFileAtomicSync(idFile, `${serverId}\n`);
+      warnings.push(`server_id: could not be written to ${path} (${code}); kept in ${idFile}`);
+    } catch (fallbackError) {
+      const fallbackCode = (fallbackError as NodeJS.ErrnoException).code ?? String(fallbackError);
+      warnings.push(
+        `server_id: could not be persisted (${code}, ${fallbackCode}); a new id will be generated on the next start. ` +
+          `Set server_id in ${path} to keep it stable.`,
+      );
+    }
+  }
+  return { path, config: { ...config, server_id: serverId }, warnings, dataDir, serverIdSource: source };
+}
+
+function readServerIdFile(path: string): string | null {
+  try {
+    const id = readFileSync(path, 'utf8').trim().toLowerCase();
+    return CANONICAL_LOWER_UUID.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Patches
+// ---------------------------------------------------------------------------------------------------------------
+
+/** `tls.enabled` → ['tls','enabled']; `tail_logs[0].file` and `tail_logs.0.file` → ['tail_logs',0,'file']. */
+export function parsePatchPath(path: string): (string | number)[] {
+  const segments: (string | number)[] = [];
+  const re = /([^.[\]]+)|\[(\d+)\]/g;
+  let consumed = 0;
+  for (let match = re.exec(path); match; match = re.exec(path)) {
+    const between = path.slice(consumed, match.index);
+    if (between !== '' && between !== '.') throw new ConfigError([{ path, message: 'not a valid key path' }]);
+    consumed = match.index + match[0].length;
+    if (match[2] !== undefined) segments.push(Number(match[2]));
+    else if (/^\d+$/.test(match[1] ?? '') && segments.length > 0) segments.push(Number(match[1]));
+    else segments.push(match[1] ?? '');
+  }
+  if (segments.length === 0 || consumed !== path.length) {
+    throw new ConfigError([{ path: path || '(empty)', message: 'not a valid key path' }]);
+  }
+  return segments;
+}
+
+export interface PatchOptions extends ConfigFileOptions {
+  /** Only these dotted paths (and their children) may change, e.g. `EDITABLE_KEYS` for the GUI. Default: any. */
+  allowedKeys?: readonly string[];
+}
+
+export interface PatchResult {
+  config: AgentConfig;
+  warnings: string[];
+  /** Normalised dotted paths whose effective value changed. */
+  changed: string[];
+  /** The subset of `changed` that needs a restart of the core. */
+  restartRequired: string[];
+}
+
+interface PlannedEdit {
+  path: string;
+  segments: (string | number)[];
+  /** undefined = remove the key (back to its default). */
+  value: unknown;
+}
+
+function planEdits(patch: Record<string, unknown>, options: PatchOptions): PlannedEdit[] {
+  const issues: ConfigIssue[] = [];
+  const edits: PlannedEdit[] = [];
+  for (const [path, value] of Object.entries(patch)) {
+    let segments: (string | number)[];
+    try {
+      segments = parsePatchPath(path);
+    } catch (error) {
+      if (error instanceof ConfigError) issues.push(...error.issues);
+      continue;
+    }
+    const normalised = formatConfigPath(segments);
+    if (options.allowedKeys && !isAllowed(normalised, options.allowedKeys)) {
+      issues.push({ path: normalised, message: 'this key cannot be changed here' });
+      continue;
+    }
+    if (normalised === 'server_id' && (value === '' || value === null)) {
+      issues.push({
+        path: normalised,
+        message: 'cannot be emptied (it identifies this machine to the server)',
+      });
+      continue;
+    }
+    // The GUI shows the key masked; sending the mask back means "unchanged".
+    if (normalised === 'group_key' && value === GROUP_KEY_MASK) continue;
+    edits.push({ path: normalised, segments, value: value === null ? undefined : value });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return edits;
+}
+
+function isAllowed(path: string, allowed: readonly string[]): boolean {
+  return allowed.some((key) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`));
+}
+
+function setIn(root: Record<string, unknown>, segments: (string | number)[], value: unknown) {
+  let node: Record<string | number, unknown> = root;
+  for (let i = 0; i < segments.length - 1; i++) {
+    const key = segments[i] as string | number;
+    const next = node[key];
+    if (next === null || typeof next !== 'object') {
+      node[key] = typeof segments[i + 1] === 'number' ? [] : {};
+    }
+    node = node[key] as Record<string | number, unknown>;
+  }
+  const last = segments[segments.length - 1] as string | number;
+  if (value === undefined) {
+    if (Array.isArray(node) && typeof last === 'number') node.splice(last, 1);
+    else delete node[last];
+  } else node[last] = structuredClone(value);
+}
+
+function getIn(root: unknown, segments: (string | number)[]): unknown {
+  let node = root;
+  for (const key of segments) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
+}
+
+function applyEditsToPlain(raw: unknown, edits: PlannedEdit[]): Record<string, unknown> {
+  const merged = (raw && typeof raw === 'object' ? structuredClone(raw) : {}) as Record<string, unknown>;
+  for (const edit of edits) setIn(merged, edit.segments, edit.value);
+  return merged;
+}
+
+function finishPatch(
+  before: AgentConfig | null,
+  merged: Record<string, unknown>,
+  edits: PlannedEdit[],
+  options: PatchOptions,
+): PatchResult {
+  const { config, warnings } = parseAgentConfig(merged, { host: options.host ?? 'headless' });
+  // A patch naming a key the schema does not know is a mistake of the caller, not a tolerated legacy key.
+  const unknownPaths = warnings
+    .filter((w) => w.endsWith(': unknown key, ignored'))
+    .map((w) => w.split(': ')[0] ?? '');
+  const unknown = edits.filter((edit) =>
+    unknownPaths.some(
+      (p) => p === edit.path || p.startsWith(`${edit.path}.`) || p.startsWith(`${edit.path}[`),
+    ),
+  );
+  if (unknown.length > 0)
+    throw new ConfigError(unknown.map((edit) => ({ path: edit.path, message: 'unknown key' })));
+  const changed = edits
+    .filter(
+      (edit) => before === null || !sameJson(getIn(before, edit.segments), getIn(config, edit.segments)),
+    )
+    .map((edit) => edit.path);
+  return { config, warnings, changed, restartRequired: restartRequired(changed) };
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Applies `{ 'dotted.path': value }` to a config and validates the result (throws ConfigError naming the paths).
+ * `null`/`undefined` removes a key (back to its default); the group-key mask means "unchanged".
+ */
+export function applyPatch(
+  config: AgentConfig,
+  patch: Record<string, unknown>,
+  options: PatchOptions = {},
+): PatchResult {
+  const edits = planEdits(patch, options);
+  return finishPatch(config, applyEditsToPlain(config, edits), edits, options);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Save
+// ---------------------------------------------------------------------------------------------------------------
+
+export type ConfigChange =
+  /** Change only these dotted paths; everything else in the file (comments included) stays as it is. */
+  | { patch: Record<string, unknown> }
+  /** Replace the config (import). Top-level keys equal to the current effective value are left untouched. */
+  | { config: Record<string, unknown> };
+
+function setInDocument(doc: Document, segments: (string | number)[], value: unknown) {
+  // `tls:` with nothing after it is a null scalar; the Document API cannot descend into it, so make it a map first.
+  for (let depth = 1; depth < segments.length; depth++) {
+    const parent = doc.getIn(segments.slice(0, depth), true) as YamlNode | undefined;
+    if (parent === undefined || (isScalar(parent) && (parent.value === null || parent.value === ''))) {
+      doc.setIn(segments.slice(0, depth), doc.createNode(typeof segments[depth] === 'number' ? [] : {}));
+    } else if (!isMap(parent) && !isSeq(parent)) {
+      doc.setIn(segments.slice(0, depth), doc.createNode(typeof segments[depth] === 'number' ? [] : {}));
+    }
+  }
+  doc.setIn(segments, doc.createNode(value));
+}
+
+/**
+ * Validates a change against the file's current content and writes it atomically. Returns the new effective config.
+ * The server id is never removed or emptied; the masked group key is never written.
+ */
+export async function saveConfigFile(
+  path: string,
+  change: ConfigChange,
+  options: PatchOptions = {},
+): Promise<PatchResult> {
+  let text = '';
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError(
+        [{ path: '(file)', message: `cannot read (${(error as NodeJS.ErrnoException).code})` }],
+        path,
+      );
+    }
+  }
+  const doc = parseYamlDocument(text, path);
+  if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as typeof doc.contents;
+  const raw = (doc.toJS() as Record<string, unknown> | null) ?? {};
+  let before: AgentConfig | null = null;
+  try {
+    before = parseAgentConfig(raw, { host: options.host ?? 'headless' }).config;
+  } catch {
+    // The file is invalid today; the change may be what fixes it.
+  }
+
+  const edits =
+    'patch' in change
+      ? planEdits(change.patch, options)
+      : planReplacement(change.config, raw, before, options);
+  const result = finishPatch(before, applyEditsToPlain(raw, edits), edits, options);
+  for (const edit of edits) {
+    if (edit.value === undefined) doc.deleteIn(edit.segments);
+    else setInDocument(doc, edit.segments, edit.value);
+  }
+  await writeFileAtomic(path, documentText(doc));
+  // Keep a generated id the file did not have before (e.g. file recreated by an import).
+  if (result.config.server_id === '' && before?.server_id) result.config.server_id = before.server_id;
+  return result;
+}
+
+function planReplacement(
+  next: Record<string, unknown>,
+  raw: Record<string, unknown>,
+  before: AgentConfig | null,
+  options: PatchOptions,
+): PlannedEdit[] {
+  const patch: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(next)) {
+    if (key === 'group_key' && value === GROUP_KEY_MASK) continue;
+    if (key === 'server_id' && (value === '' || value === null || value === undefined)) continue;
+    if (before && sameJson((before as Record<string, unknown>)[key], value)) continue;
+    patch[key] = value;
+  }
+  // Keys written in the file but absent from the replacement go back to their defaults.
+  for (const key of Object.keys(raw)) {
+    if (!(key in next) && key !== 'server_id' && key !== 'group_key' && before && key in before)
+      patch[key] = null;
+  }
+  return planEdits(patch, options);
+}
+
+/** True when `path` is a dotted path the GUI may edit (see `EDITABLE_KEYS`). */
+export { isEditableKey };
