@@ -1,0 +1,239 @@
+/**
+ * On-disk record format of the spool (docs/spool.md "Format"). A segment file is a plain sequence of records:
+ *
+ *   offset  size  field
+ *   0       1     magic 0xA7 (format version 1)
+ *   1       1     class: 1 = log, 2 = telemetry, 3 = result
+ *   2       2     reserved, 0
+ *   4       4     N = payload length (u32 BE)
+ *   8       8     sequence number (u64 BE, < 2^53)
+ *   16      8     appended-at, Unix ms (u64 BE)
+ *   24      N     payload: the wire-encoded frame exactly as it goes on the socket (2-byte length + msgpack)
+ *   24+N    4     CRC-32 (zlib.crc32) over bytes 0 … 24+N-1 (header and payload)
+ *   28+N    4     N again, so a scanner coming from the end (or a torn tail) can check the record boundary
+ *
+ * Segment files are named after the sequence number of their first record (16 digits, `.seg`), so the order of
+ * segments and a lower bound for the next sequence survive even when a segment is empty.
+ */
+import { crc32 } from 'node:zlib';
+import { FRAME_CLASSES, type FrameClass } from '../../../src-shared/view-models';
+
+export const RECORD_MAGIC = 0xa7;
+export const RECORD_HEADER_BYTES = 24;
+export const RECORD_TRAILER_BYTES = 8;
+export const RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + RECORD_TRAILER_BYTES;
+/** Largest payload a record may hold: a whole wire frame (2-byte header + u16 payload). */
+export const MAX_RECORD_PAYLOAD_BYTES = 65537;
+export const SEGMENT_SUFFIX = '.seg';
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+const CLASS_CODES: Record<FrameClass, number> = { log: 1, telemetry: 2, result: 3 };
+const CODE_CLASSES: Array<FrameClass | undefined> = [undefined, 'log', 'telemetry', 'result'];
+
+export function classCode(cls: FrameClass): number {
+  return CLASS_CODES[cls];
+}
+
+export function classOfCode(code: number): FrameClass | undefined {
+  return CODE_CLASSES[code];
+}
+
+export function segmentFileName(firstSeq: number): string {
+  return String(firstSeq).padStart(16, '0') + SEGMENT_SUFFIX;
+}
+
+/** First sequence number encoded in a segment file name, or null for any other file. */
+export function parseSegmentFileName(name: string): number | null {
+  const m = /^(\d{16})\.seg$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+function writeU64(buf: Buffer, value: number, at: number): void {
+  buf.writeUInt32BE(Math.floor(value / TWO_POW_32), at);
+  buf.writeUInt32BE(value % TWO_POW_32, at + 4);
+}
+
+function readU64(buf: Uint8Array, at: number): number {
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  return view.readUInt32BE(at) * TWO_POW_32 + view.readUInt32BE(at + 4);
+}
+
+export function recordSize(payloadBytes: number): number {
+  return RECORD_OVERHEAD_BYTES + payloadBytes;
+}
+
+/**
+ * Writes one record into `target` at `at` (which must have room for `recordSize(payload.length)` bytes) and
+ * returns the offset just past it. Writing in place avoids one allocation per appended frame.
+ */
+export function writeRecord(
+  target: Buffer,
+  at: number,
+  seq: number,
+  cls: FrameClass,
+  appendedAt: number,
+  payload: Uint8Array,
+): number {
+  const n = payload.length;
+  target[at] = RECORD_MAGIC;
+  target[at + 1] = CLASS_CODES[cls];
+  target[at + 2] = 0;
+  target[at + 3] = 0;
+  target.writeUInt32BE(n, at + 4);
+  writeU64(target, seq, at + 8);
+  writeU64(target, appendedAt, at + 16);
+  target.set(payload, at + RECORD_HEADER_BYTES);
+  const end = at + RECORD_HEADER_BYTES + n;
+  target.writeUInt32BE(crc32(target.subarray(at, end)), end);
+  target.writeUInt32BE(n, end + 4);
+  return end + RECORD_TRAILER_BYTES;
+}
+
+/** A standalone encoded record (tests, compaction, tools). */
+export function encodeRecord(seq: number, cls: FrameClass, appendedAt: number, payload: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(recordSize(payload.length));
+  writeRecord(buf, 0, seq, cls, appendedAt, payload);
+  return buf;
+}
+
+export interface RecordMeta {
+  /** Offset of the record in the scanned buffer/file. */
+  offset: number;
+  /** Whole record size incl. header and trailer. */
+  size: number;
+  seq: number;
+  cls: FrameClass;
+  appendedAt: number;
+  payloadBytes: number;
+}
+
+export type RecordProblemReason =
+  | 'truncated'
+  | 'bad-magic'
+  | 'bad-class'
+  | 'bad-length'
+  | 'crc-mismatch'
+  | 'trailer-mismatch'
+  | 'seq-not-increasing';
+
+export type ParseOutcome = { ok: true; record: RecordMeta } | { ok: false; reason: RecordProblemReason };
+
+/**
+ * Parses the record at `at`. `afterSeq`: the record's sequence must be greater (sequences only grow), which also
+ * catches a stale but CRC-valid record left behind in reused space.
+ */
+export function parseRecordAt(buf: Uint8Array, at: number, end: number, afterSeq: number): ParseOutcome {
+  if (end - at < RECORD_HEADER_BYTES) return { ok: false, reason: 'truncated' };
+  if (buf[at] !== RECORD_MAGIC) return { ok: false, reason: 'bad-magic' };
+  const cls = CODE_CLASSES[buf[at + 1] as number];
+  if (cls === undefined || buf[at + 2] !== 0 || buf[at + 3] !== 0) return { ok: false, reason: 'bad-class' };
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = view.readUInt32BE(at + 4);
+  if (n === 0 || n > MAX_RECORD_PAYLOAD_BYTES) return { ok: false, reason: 'bad-length' };
+  const size = RECORD_OVERHEAD_BYTES + n;
+  if (end - at < size) return { ok: false, reason: 'truncated' };
+  const crcAt = at + RECORD_HEADER_BYTES + n;
+  if (crc32(view.subarray(at, crcAt)) !== view.readUInt32BE(crcAt))
+    return { ok: false, reason: 'crc-mismatch' };
+  if (view.readUInt32BE(crcAt + 4) !== n) return { ok: false, reason: 'trailer-mismatch' };
+  const seq = readU64(buf, at + 8);
+  if (seq <= afterSeq) return { ok: false, reason: 'seq-not-increasing' };
+  return {
+    ok: true,
+    record: { offset: at, size, seq, cls, appendedAt: readU64(buf, at + 16), payloadBytes: n },
+  };
+}
+
+/** Payload bytes (the wire frame) of a parsed record, as a view into `buf`. */
+export function recordPayload(buf: Uint8Array, record: RecordMeta, bufOffset = 0): Uint8Array {
+  const start = record.offset - bufOffset + RECORD_HEADER_BYTES;
+  return buf.subarray(start, start + record.payloadBytes);
+}
+
+export interface CorruptRange {
+  offset: number;
+  /** Bytes skipped until the next valid record (or the end). */
+  length: number;
+  reason: RecordProblemReason;
+}
+
+export interface SegmentScan {
+  /** Every valid record, in order (before and after any corruption). */
+  records: RecordMeta[];
+  /** Offset just past the last record of the valid prefix (= size when the whole buffer is clean). */
+  validPrefixEnd: number;
+  /** Damaged or torn ranges; empty when the buffer is clean. */
+  corrupt: CorruptRange[];
+  /** True when valid records follow the first damaged range (so it is not just a torn tail). */
+  validAfterCorruption: boolean;
+}
+
+/**
+ * Scans a whole segment. After a damaged record it resynchronises by searching for the next offset where a complete,
+ * CRC-valid record with a larger sequence starts, so a bit flip in the middle loses one record, not the rest.
+ */
+export function scanSegment(buf: Uint8Array, afterSeq = 0): SegmentScan {
+  const records: RecordMeta[] = [];
+  const corrupt: CorruptRange[] = [];
+  let validPrefixEnd = -1;
+  let lastSeq = afterSeq;
+  let at = 0;
+  const end = buf.length;
+  while (at < end) {
+    const parsed = parseRecordAt(buf, at, end, lastSeq);
+    if (parsed.ok) {
+      records.push(parsed.record);
+      lastSeq = parsed.record.seq;
+      at += parsed.record.size;
+      continue;
+    }
+    if (validPrefixEnd < 0) validPrefixEnd = at;
+    const start = at;
+    let next = at + 1;
+    while (next < end) {
+      if (buf[next] === RECORD_MAGIC && parseRecordAt(buf, next, end, lastSeq).ok) break;
+      next++;
+    }
+    corrupt.push({ offset: start, length: next - start, reason: parsed.reason });
+    at = next;
+  }
+  if (validPrefixEnd < 0) validPrefixEnd = end;
+  const firstCorrupt = corrupt[0];
+  return {
+    records,
+    validPrefixEnd,
+    corrupt,
+    validAfterCorruption: firstCorrupt !== undefined && records.some((r) => r.offset > firstCorrupt.offset),
+  };
+}
+
+export interface ClassTally {
+  frames: number;
+  bytes: number;
+}
+
+export type PerClassTally = Record<FrameClass, ClassTally>;
+
+export function emptyTally(): PerClassTally {
+  return {
+    log: { frames: 0, bytes: 0 },
+    telemetry: { frames: 0, bytes: 0 },
+    result: { frames: 0, bytes: 0 },
+  };
+}
+
+export function addToTally(tally: PerClassTally, cls: FrameClass, bytes: number, frames = 1): void {
+  tally[cls].frames += frames;
+  tally[cls].bytes += bytes;
+}
+
+export function tallyTotal(tally: PerClassTally): ClassTally {
+  let frames = 0;
+  let bytes = 0;
+  for (const cls of FRAME_CLASSES) {
+    frames += tally[cls].frames;
+    bytes += tally[cls].bytes;
+  }
+  return { frames, bytes };
+}

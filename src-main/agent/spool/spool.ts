@@ -1,0 +1,919 @@
+/**
+ * The durable outbox (docs/spool.md). Every frame the agent originates is appended here before it counts as
+ * accepted; the delivery pump reads it back in order and advances the cursor only after a heartbeat barrier proved
+ * the server received it.
+ *
+ * Memory stays flat whatever the backlog: appends go through one fixed staging buffer that is written to the
+ * segment file at the end of the tick (or when full), and the spool keeps only per-segment summaries, never
+ * per-record state. Producers never wait: `append` is synchronous and cheap, fsync runs on the libuv thread pool.
+ */
+import { EventEmitter } from 'node:events';
+import { closeSync, fdatasync, openSync, promises as fsp, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  FRAME_CLASSES,
+  type FrameClass,
+  type FrameView,
+  type SpoolView,
+  type WireFrame,
+} from '../../../src-shared/view-models';
+import { encodeFrame } from '../protocol/codec';
+import { validateOutgoingFrame } from '../protocol/validate';
+import { CursorWriter, type CursorState, fsyncDir, readCursor } from './cursor';
+import { SpoolError } from './errors';
+import { SpoolReader, type SpoolReaderHost } from './reader';
+import {
+  type PerClassTally,
+  type RecordMeta,
+  addToTally,
+  emptyTally,
+  encodeRecord,
+  parseSegmentFileName,
+  recordPayload,
+  recordSize,
+  scanSegment,
+  segmentFileName,
+  tallyTotal,
+  writeRecord,
+} from './segment-log';
+
+/** `spool.fsync`: fsync after every append, group commit every N ms (one fsync per window), or never. */
+export type FsyncPolicy = 'always' | 'never' | { groupCommitMs: number } | number;
+
+export interface SpoolOptions {
+  fsync?: FsyncPolicy;
+  /** `spool.max_bytes`, default 1 GiB. */
+  maxBytes?: number;
+  /** Size at which a segment is closed and a new one started; default min(8 MiB, maxBytes / 16), ≥ 64 KiB. */
+  segmentBytes?: number;
+  /** Validate every appended frame against this budget (config `max_frame_bytes`); default 8192. */
+  maxFrameBytes?: number;
+  /** How many recent appended frames the status keeps (decoded) for the "queued vs sent" view. Default 50. */
+  recentFrames?: number;
+  now?: () => number;
+  /** Human-readable problems (quarantine, write errors, …) for the agent log. */
+  onProblem?: (message: string) => void;
+}
+
+export interface QuarantineEntry {
+  segment: string;
+  /** Path of the original (damaged) file, kept for inspection. */
+  movedTo: string;
+  salvagedRecords: number;
+  damagedBytes: number;
+  reason: string;
+}
+
+export interface RecoveryReport {
+  segmentsScanned: number;
+  recordsFound: number;
+  tornTail: { segment: string; truncatedBytes: number } | null;
+  quarantined: QuarantineEntry[];
+  cursor: 'ok' | 'missing' | 'damaged';
+  cursorDetail: string | null;
+  /** Leftover temp files and empty or fully confirmed segments removed during recovery. */
+  removedFiles: string[];
+  durationMs: number;
+}
+
+export type AppendResult = { seq: number; dropped: false } | { seq: null; dropped: true };
+
+/** Part of the status only the delivery pump knows. */
+export interface DeliveryViewPart {
+  awaiting: Record<FrameClass, number>;
+  replay: { active: boolean; total: number; done: number };
+  recentSent: FrameView[];
+}
+
+/** Per-segment summary; the only per-segment state kept in memory. */
+export interface SegmentInfo {
+  firstSeq: number;
+  /** Last sequence written to it; firstSeq − 1 while empty. */
+  lastSeq: number;
+  name: string;
+  path: string;
+  /** Bytes written to the file (what a reader may read); staging bytes not included. */
+  fileBytes: number;
+  /** Bytes counted against max_bytes: records not dropped, incl. those still in the staging buffer. */
+  liveBytes: number;
+  /** Records not dropped, per class (incl. confirmed ones still in the file). */
+  perClass: PerClassTally;
+  firstAppendedAt: number | null;
+  /** Classes dropped by the overflow policy: readers skip them, compaction removes them from the file. */
+  dropped: Set<FrameClass>;
+  /** Classes already physically removed. */
+  compacted: Set<FrameClass>;
+  deleted: boolean;
+}
+
+const DEFAULT_MAX_BYTES = 1024 ** 3;
+const STAGING_BYTES = 1024 * 1024;
+const MIN_SEGMENT_BYTES = 64 * 1024;
+const MAX_DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Overflow drops this order: oldest telemetry, then oldest logs; results never make room for anything. */
+const DROP_ORDER: readonly FrameClass[] = ['telemetry', 'log'];
+
+type NormalizedPolicy = { kind: 'always' } | { kind: 'never' } | { kind: 'group'; ms: number };
+
+export function normalizeFsyncPolicy(policy: FsyncPolicy | undefined): NormalizedPolicy {
+  if (policy === undefined) return { kind: 'group', ms: 100 };
+  if (policy === 'always') return { kind: 'always' };
+  if (policy === 'never') return { kind: 'never' };
+  const ms = typeof policy === 'number' ? policy : policy.groupCommitMs;
+  if (!Number.isInteger(ms) || ms < 1 || ms > 60_000) {
+    throw new SpoolError('bad-option', `group commit interval must be 1…60000 ms, got ${String(ms)}`);
+  }
+  return { kind: 'group', ms };
+}
+
+export function spoolPaths(dataDir: string): { dir: string; segments: string; quarantine: string } {
+  const dir = join(dataDir, 'spool');
+  return { dir, segments: join(dir, 'segments'), quarantine: join(dir, 'quarantine') };
+}
+
+function newSegmentInfo(segDir: string, firstSeq: number): SegmentInfo {
+  const name = segmentFileName(firstSeq);
+  return {
+    firstSeq,
+    lastSeq: firstSeq - 1,
+    name,
+    path: join(segDir, name),
+    fileBytes: 0,
+    liveBytes: 0,
+    perClass: emptyTally(),
+    firstAppendedAt: null,
+    dropped: new Set(),
+    compacted: new Set(),
+    deleted: false,
+  };
+}
+
+function fdatasyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+export interface SpoolEvents {
+  /** Records up to this sequence are in the segment file (readable). */
+  written: [seq: number];
+  /** Records up to this sequence are durable under the fsync policy. */
+  durable: [seq: number];
+  /** The overflow policy dropped frames. */
+  drop: [info: { cls: FrameClass; frames: number; reason: 'overflow' | 'full-of-results' }];
+  problem: [message: string];
+}
+
+export class Spool extends EventEmitter<SpoolEvents> {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly segmentBytes: number;
+  readonly recovery: RecoveryReport;
+
+  private readonly segDir: string;
+  private readonly quarDir: string;
+  private readonly policy: NormalizedPolicy;
+  private readonly maxFrameBytes: number;
+  private readonly recentLimit: number;
+  private readonly now: () => number;
+  private readonly onProblem: (message: string) => void;
+
+  private readonly segments: SegmentInfo[];
+  private active: SegmentInfo;
+  private activeFd: number;
+  private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
+  private stagingUsed = 0;
+  private flushScheduled: NodeJS.Immediate | null = null;
+
+  private nextSeq: number;
+  private writtenSeq: number;
+  private durableSeqValue: number;
+  /** Sequences ≤ this existed when the spool was opened: a previous process may have sent them already. */
+  readonly lastSeqAtOpen: number;
+
+  // fsync engine
+  private retiredFds: number[] = [];
+  private dirDirty = false;
+  private syncing = false;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private durableWaiters: Array<{ seq: number; resolve: () => void }> = [];
+
+  // accounting
+  private totalBytes = 0;
+  private readonly queued: PerClassTally = emptyTally();
+  private readonly confirmedTotals: Record<FrameClass, number> = { log: 0, telemetry: 0, result: 0 };
+  private cursorState: CursorState;
+  private readonly cursor: CursorWriter;
+  private headAppendedAt: number | null;
+  private quarantinedCount: number;
+  private readonly recentQueued: FrameView[] = [];
+
+  // overflow compaction
+  private compactQueue: SegmentInfo[] = [];
+  private compacting: Promise<void> | null = null;
+
+  private readonly readers = new Set<SpoolReader>();
+  private closed = false;
+
+  private constructor(init: {
+    dataDir: string;
+    options: SpoolOptions;
+    segments: SegmentInfo[];
+    nextSeq: number;
+    cursor: CursorState;
+    queued: PerClassTally;
+    headAppendedAt: number | null;
+    quarantinedCount: number;
+    recovery: RecoveryReport;
+  }) {
+    super();
+    const paths = spoolPaths(init.dataDir);
+    const o = init.options;
+    this.dir = paths.dir;
+    this.segDir = paths.segments;
+    this.quarDir = paths.quarantine;
+    this.policy = normalizeFsyncPolicy(o.fsync);
+    this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.segmentBytes =
+      o.segmentBytes ??
+      Math.max(MIN_SEGMENT_BYTES, Math.min(MAX_DEFAULT_SEGMENT_BYTES, Math.floor(this.maxBytes / 16)));
+    this.maxFrameBytes = o.maxFrameBytes ?? 8192;
+    this.recentLimit = o.recentFrames ?? 50;
+    this.now = o.now ?? Date.now;
+    this.onProblem = o.onProblem ?? (() => undefined);
+    this.recovery = init.recovery;
+    this.segments = init.segments;
+    this.nextSeq = init.nextSeq;
+    this.writtenSeq = init.nextSeq - 1;
+    this.durableSeqValue = init.nextSeq - 1;
+    this.lastSeqAtOpen = init.nextSeq - 1;
+    this.cursorState = init.cursor;
+    this.headAppendedAt = init.headAppendedAt;
+    this.quarantinedCount = init.quarantinedCount;
+    for (const cls of FRAME_CLASSES) {
+      this.queued[cls] = { ...init.queued[cls] };
+    }
+    for (const seg of this.segments) this.totalBytes += seg.liveBytes;
+    // Every start writes into a fresh segment: recovered files are never appended to.
+    this.active = newSegmentInfo(this.segDir, this.nextSeq);
+    this.activeFd = openSync(this.active.path, 'a');
+    this.segments.push(this.active);
+    this.dirDirty = true;
+    this.cursor = new CursorWriter(
+      this.dir,
+      init.cursor,
+      (state) => this.onCursorDurable(state),
+      (error) => this.problem(`cannot write the spool cursor: ${error.message}`),
+    );
+  }
+
+  /**
+   * Opens (creating if needed) the spool under `<dataDir>/spool`, recovering whatever a crash left behind.
+   * Never fails because of damaged content: torn tails are truncated, damaged segments quarantined and salvaged.
+   */
+  static async open(dataDir: string, options: SpoolOptions = {}): Promise<Spool> {
+    normalizeFsyncPolicy(options.fsync);
+    if (options.maxBytes !== undefined && (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1)) {
+      throw new SpoolError(
+        'bad-option',
+        `maxBytes must be a positive integer, got ${String(options.maxBytes)}`,
+      );
+    }
+    const state = await recoverSpool(dataDir, options.onProblem ?? (() => undefined));
+    return new Spool({ dataDir, options, ...state });
+  }
+
+  // ---- appending -------------------------------------------------------------------------------------------------
+
+  /**
+   * Appends one frame. Synchronous and non-blocking: the record goes into the staging buffer and reaches the file at
+   * the end of the tick. Durable once `durableSeq ≥ seq` (see `whenDurable`). Throws FrameValidationError /
+   * ProtocolError for a frame that must never be sent (nothing is stored), SpoolError when closed.
+   */
+  append(cls: FrameClass, frame: WireFrame): AppendResult {
+    if (this.closed) throw new SpoolError('closed', 'the spool is closed');
+    validateOutgoingFrame(frame, { maxFrameBytes: this.maxFrameBytes });
+    const payload = encodeFrame(frame);
+    const size = recordSize(payload.length);
+    if (!this.makeRoom(size) && cls !== 'result') {
+      this.countDrop(cls, 1, size, 'full-of-results');
+      return { seq: null, dropped: true };
+    }
+    if (this.active.liveBytes + size > this.segmentBytes && this.active.lastSeq >= this.active.firstSeq) {
+      this.rotate();
+    }
+    if (this.stagingUsed + size > this.staging.length) this.flushStaging();
+    const seq = this.nextSeq++;
+    const at = this.now();
+    this.stagingUsed = writeRecord(this.staging, this.stagingUsed, seq, cls, at, payload);
+    const seg = this.active;
+    seg.lastSeq = seq;
+    seg.liveBytes += size;
+    addToTally(seg.perClass, cls, size);
+    seg.firstAppendedAt ??= at;
+    this.totalBytes += size;
+    addToTally(this.queued, cls, size);
+    if (this.headAppendedAt === null) this.headAppendedAt = at;
+    this.recentQueued.push({
+      seq,
+      cls,
+      verb: frame[0],
+      uuid: frame[1],
+      data: frame[2],
+      bytes: payload.length,
+      at,
+    });
+    if (this.recentQueued.length > this.recentLimit) this.recentQueued.shift();
+    this.flushScheduled ??= setImmediate(() => {
+      this.flushScheduled = null;
+      this.flushSafely();
+    });
+    return { seq, dropped: false };
+  }
+
+  /** Writes the staging buffer to the active segment now (readers call it when they caught up). */
+  flush(): void {
+    this.flushSafely();
+  }
+
+  private flushSafely(): void {
+    try {
+      this.flushStaging();
+    } catch (e) {
+      // Keep the staged records; retry shortly (e.g. disk full that clears up). Appends keep working until the
+      // staging buffer is full, then `append` throws SpoolError('write-failed') to the producer.
+      this.problem(`spool write failed, retrying: ${(e as Error).message}`);
+      setTimeout(() => this.flushSafely(), 500).unref();
+    }
+  }
+
+  private flushStaging(): void {
+    if (this.stagingUsed === 0) return;
+    let done = 0;
+    try {
+      while (done < this.stagingUsed) {
+        done += writeSync(this.activeFd, this.staging, done, this.stagingUsed - done);
+      }
+    } catch (e) {
+      // A partial write leaves a torn record in the file; recovery would truncate it, but the live writer must not
+      // append after it. Start a fresh segment and keep the full staging buffer for the retry.
+      if (done > 0) this.staging.copy(this.staging, 0, done, this.stagingUsed);
+      this.stagingUsed -= done;
+      throw new SpoolError('write-failed', `cannot write to ${this.active.path}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    this.active.fileBytes += this.stagingUsed;
+    this.stagingUsed = 0;
+    this.writtenSeq = this.active.lastSeq;
+    this.emit('written', this.writtenSeq);
+    this.scheduleSync();
+  }
+
+  private rotate(): void {
+    this.flushStaging();
+    if (this.policy.kind === 'never') closeSync(this.activeFd);
+    else this.retiredFds.push(this.activeFd);
+    this.active = newSegmentInfo(this.segDir, this.nextSeq);
+    this.activeFd = openSync(this.active.path, 'a');
+    this.segments.push(this.active);
+    this.dirDirty = true;
+  }
+
+  // ---- durability ------------------------------------------------------------------------------------------------
+
+  get durableSeq(): number {
+    return this.durableSeqValue;
+  }
+
+  /** Highest sequence appended so far (0 when none ever). */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  get confirmedSeq(): number {
+    return this.cursorState.confirmedSeq;
+  }
+
+  /** Resolves when `seq` is durable under the fsync policy (immediately if it already is). */
+  whenDurable(seq: number): Promise<void> {
+    if (seq <= this.durableSeqValue) return Promise.resolve();
+    return new Promise((resolve) => this.durableWaiters.push({ seq, resolve }));
+  }
+
+  private scheduleSync(): void {
+    if (this.policy.kind === 'never') {
+      for (const fd of this.retiredFds.splice(0)) closeSync(fd);
+      this.markDurable(this.writtenSeq);
+      return;
+    }
+    if (this.syncing || this.syncTimer) return;
+    if (this.policy.kind === 'always') {
+      void this.runSync();
+    } else {
+      this.syncTimer = setTimeout(() => {
+        this.syncTimer = null;
+        void this.runSync();
+      }, this.policy.ms);
+    }
+  }
+
+  private async runSync(): Promise<void> {
+    this.syncing = true;
+    const target = this.writtenSeq;
+    const retired = this.retiredFds.splice(0);
+    const dirDirty = this.dirDirty;
+    this.dirDirty = false;
+    try {
+      await Promise.all([...retired, this.activeFd].map((fd) => fdatasyncAsync(fd)));
+      if (dirDirty) await fsyncDir(this.segDir);
+      for (const fd of retired) closeSync(fd);
+      this.markDurable(target);
+    } catch (e) {
+      this.retiredFds.unshift(...retired);
+      this.dirDirty ||= dirDirty;
+      this.problem(`fsync of the spool failed: ${(e as Error).message}`);
+    } finally {
+      this.syncing = false;
+    }
+    if (!this.closed && (this.writtenSeq > this.durableSeqValue || this.retiredFds.length > 0))
+      this.scheduleSync();
+  }
+
+  private markDurable(seq: number): void {
+    if (seq <= this.durableSeqValue) return;
+    this.durableSeqValue = seq;
+    if (this.durableWaiters.length > 0) {
+      const still: typeof this.durableWaiters = [];
+      for (const w of this.durableWaiters) {
+        if (w.seq <= seq) w.resolve();
+        else still.push(w);
+      }
+      this.durableWaiters = still;
+    }
+    this.emit('durable', seq);
+  }
+
+  /** Writes and fsyncs everything appended so far, whatever the policy. */
+  async sync(): Promise<void> {
+    this.flushStaging();
+    const target = this.writtenSeq;
+    while (this.syncing) await new Promise((resolve) => setTimeout(resolve, 1));
+    if (this.syncTimer) {
+      clearTimeout(this.syncTimer);
+      this.syncTimer = null;
+    }
+    if (this.policy.kind === 'never') {
+      await fdatasyncAsync(this.activeFd);
+      await fsyncDir(this.segDir);
+      this.markDurable(target);
+      return;
+    }
+    if (this.durableSeqValue < target || this.retiredFds.length > 0 || this.dirDirty) await this.runSync();
+  }
+
+  // ---- overflow --------------------------------------------------------------------------------------------------
+
+  /** Highest sequence any reader handed out since its last seek: those frames may be on the wire right now. */
+  private protectedSeq(): number {
+    let high = this.cursorState.confirmedSeq;
+    for (const r of this.readers) high = Math.max(high, r.highestYielded);
+    return high;
+  }
+
+  /** Drops whole classes of the oldest eligible segments until `size` more bytes fit. False if it cannot. */
+  private makeRoom(size: number): boolean {
+    while (this.totalBytes + size > this.maxBytes) {
+      if (!this.dropOldest()) return false;
+    }
+    return true;
+  }
+
+  private dropOldest(): boolean {
+    const protect = this.protectedSeq();
+    for (const cls of DROP_ORDER) {
+      for (const seg of this.segments) {
+        if (seg.deleted || seg.firstSeq <= protect || seg.perClass[cls].frames === 0) continue;
+        // Nothing in flight from it; the active segment is closed first so it can be rewritten.
+        if (seg === this.active) this.rotate();
+        const { frames, bytes } = seg.perClass[cls];
+        seg.perClass[cls] = { frames: 0, bytes: 0 };
+        seg.dropped.add(cls);
+        seg.liveBytes -= bytes;
+        this.totalBytes -= bytes;
+        this.countDrop(cls, frames, bytes, 'overflow');
+        this.queueCompaction(seg);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private countDrop(
+    cls: FrameClass,
+    frames: number,
+    bytes: number,
+    reason: 'overflow' | 'full-of-results',
+  ): void {
+    if (reason === 'overflow') {
+      this.queued[cls].frames = Math.max(0, this.queued[cls].frames - frames);
+      this.queued[cls].bytes = Math.max(0, this.queued[cls].bytes - bytes);
+    }
+    this.cursorState.dropped[cls] += frames;
+    if (cls === 'telemetry' || cls === 'log') this.cursorState.unreportedDrops[cls] += frames;
+    this.emit('drop', { cls, frames, reason });
+    if (reason === 'full-of-results') this.cursor.update(this.cursorState);
+  }
+
+  private queueCompaction(seg: SegmentInfo): void {
+    if (!this.compactQueue.includes(seg)) this.compactQueue.push(seg);
+    this.compacting ??= this.compactLoop().finally(() => {
+      this.compacting = null;
+    });
+  }
+
+  private async compactLoop(): Promise<void> {
+    while (this.compactQueue.length > 0) {
+      const seg = this.compactQueue.shift() as SegmentInfo;
+      try {
+        await this.compact(seg);
+      } catch (e) {
+        this.problem(`cannot compact ${seg.name} after an overflow drop: ${(e as Error).message}`);
+      }
+    }
+    // The drop counters become durable with the next cursor write.
+    this.cursor.update(this.cursorState);
+  }
+
+  /** Rewrites a closed segment without its dropped classes (temp, fsync, rename, fsync dir). */
+  private async compact(seg: SegmentInfo): Promise<void> {
+    if (seg.deleted) return;
+    const dropping = new Set(seg.dropped);
+    const buf = await fsp.readFile(seg.path);
+    const scan = scanSegment(buf);
+    const keep = scan.records.filter((r) => !dropping.has(r.cls));
+    if (seg.deleted) return;
+    if (keep.length === 0) {
+      seg.deleted = true;
+      this.removeSegment(seg);
+      await fsp.unlink(seg.path);
+      return;
+    }
+    const temp = seg.path + '.compact';
+    const handle = await fsp.open(temp, 'w');
+    let bytes = 0;
+    try {
+      for (const r of keep) bytes += r.size;
+      const out = Buffer.allocUnsafe(bytes);
+      let at = 0;
+      for (const r of keep) at += buf.copy(out, at, r.offset, r.offset + r.size);
+      await handle.writeFile(out);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (seg.deleted) {
+      await fsp.unlink(temp);
+      return;
+    }
+    await fsp.rename(temp, seg.path);
+    await fsyncDir(this.segDir);
+    seg.fileBytes = bytes;
+    for (const cls of dropping) seg.compacted.add(cls);
+  }
+
+  private removeSegment(seg: SegmentInfo): void {
+    const i = this.segments.indexOf(seg);
+    if (i >= 0) this.segments.splice(i, 1);
+    this.totalBytes -= seg.liveBytes;
+    seg.liveBytes = 0;
+  }
+
+  // ---- confirmation and cursor -----------------------------------------------------------------------------------
+
+  /**
+   * The server has received every record up to `upToSeq` (a barrier succeeded). `tally` = class counts of the
+   * records confirmed by this call (the pump counted them while sending); `nextHeadAppendedAt` = append time of the
+   * oldest record still unconfirmed, if the caller knows it.
+   */
+  confirm(upToSeq: number, tally: PerClassTally, nextHeadAppendedAt: number | null): void {
+    if (upToSeq <= this.cursorState.confirmedSeq) return;
+    for (const cls of FRAME_CLASSES) {
+      this.queued[cls].frames = Math.max(0, this.queued[cls].frames - tally[cls].frames);
+      this.queued[cls].bytes = Math.max(0, this.queued[cls].bytes - tally[cls].bytes);
+      this.confirmedTotals[cls] += tally[cls].frames;
+    }
+    this.cursorState.confirmedSeq = upToSeq;
+    this.headAppendedAt = tallyTotal(this.queued).frames === 0 ? null : nextHeadAppendedAt;
+    this.cursor.update(this.cursorState);
+  }
+
+  /** Segments are deleted only once a durable cursor covers them (never the other way round). */
+  private onCursorDurable(state: CursorState): void {
+    for (const seg of [...this.segments]) {
+      if (seg === this.active || seg.deleted || seg.lastSeq > state.confirmedSeq) continue;
+      if (this.compactQueue.includes(seg)) continue;
+      seg.deleted = true;
+      this.removeSegment(seg);
+      fsp.unlink(seg.path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') this.problem(`cannot delete confirmed segment ${seg.name}: ${e.message}`);
+      });
+    }
+  }
+
+  /**
+   * Takes the pending overflow report ("dropped N telemetry and M log frames while the spool was full") and resets
+   * it; null when there is nothing to report. The caller spools the report line itself.
+   */
+  takeDropReport(): { telemetry: number; log: number } | null {
+    const u = this.cursorState.unreportedDrops;
+    if (u.telemetry === 0 && u.log === 0) return null;
+    const report = { ...u };
+    this.cursorState.unreportedDrops = { telemetry: 0, log: 0 };
+    this.cursor.update(this.cursorState);
+    return report;
+  }
+
+  get droppedTotals(): Record<FrameClass, number> {
+    return { ...this.cursorState.dropped };
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------------------------
+
+  /** A reader positioned at the first unconfirmed record. */
+  createReader(): SpoolReader {
+    const host: SpoolReaderHost = {
+      segments: () => this.segments,
+      isActive: (seg) => seg === this.active,
+      flush: () => this.flushSafely(),
+      problem: (m) => this.problem(m),
+    };
+    const reader = new SpoolReader(host, this.cursorState.confirmedSeq + 1, () =>
+      this.readers.delete(reader),
+    );
+    this.readers.add(reader);
+    return reader;
+  }
+
+  // ---- status ----------------------------------------------------------------------------------------------------
+
+  get queuedTally(): PerClassTally {
+    const t = emptyTally();
+    for (const cls of FRAME_CLASSES) t[cls] = { ...this.queued[cls] };
+    return t;
+  }
+
+  get bytesOnDisk(): number {
+    return this.totalBytes;
+  }
+
+  /** The SpoolView for the UI/CLI; `delivery` adds what only the pump knows. */
+  view(delivery?: DeliveryViewPart): SpoolView {
+    const perClass = {} as SpoolView['perClass'];
+    for (const cls of FRAME_CLASSES) {
+      perClass[cls] = {
+        queuedFrames: this.queued[cls].frames,
+        queuedBytes: this.queued[cls].bytes,
+        awaitingConfirmation: delivery?.awaiting[cls] ?? 0,
+        confirmed: this.confirmedTotals[cls],
+        dropped: this.cursorState.dropped[cls],
+      };
+    }
+    let oldest = this.headAppendedAt;
+    if (oldest === null && tallyTotal(this.queued).frames > 0) {
+      const seg = this.segments.find((s) => s.lastSeq > this.cursorState.confirmedSeq && !s.deleted);
+      oldest = seg?.firstAppendedAt ?? null;
+    }
+    return {
+      perClass,
+      totalBytes: this.totalBytes,
+      maxBytes: this.maxBytes,
+      notDurableFrames: Math.max(0, this.lastSeq - this.durableSeqValue),
+      oldestQueuedAt: oldest,
+      replay: delivery?.replay ?? { active: false, total: 0, done: 0 },
+      quarantinedSegments: this.quarantinedCount,
+      recentSent: delivery?.recentSent ?? [],
+      recentQueued: [...this.recentQueued],
+    };
+  }
+
+  private problem(message: string): void {
+    this.onProblem(message);
+    this.emit('problem', message);
+  }
+
+  // ---- shutdown --------------------------------------------------------------------------------------------------
+
+  /** Flushes, fsyncs (whatever the policy), writes the cursor and closes the files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.flushScheduled) {
+      clearImmediate(this.flushScheduled);
+      this.flushScheduled = null;
+    }
+    try {
+      await this.sync();
+    } catch (e) {
+      this.problem(`final spool fsync failed: ${(e as Error).message}`);
+    }
+    this.closed = true;
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    while (this.compacting) await this.compacting;
+    this.cursor.update(this.cursorState);
+    await this.cursor.flush();
+    for (const r of [...this.readers]) await r.close();
+    for (const fd of this.retiredFds.splice(0)) closeSync(fd);
+    closeSync(this.activeFd);
+  }
+}
+
+// ---- recovery ------------------------------------------------------------------------------------------------------
+
+interface RecoveredState {
+  segments: SegmentInfo[];
+  nextSeq: number;
+  cursor: CursorState;
+  queued: PerClassTally;
+  headAppendedAt: number | null;
+  quarantinedCount: number;
+  recovery: RecoveryReport;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** Rebuilds a damaged segment from its valid records (the original moves to quarantine first). */
+async function writeSalvaged(path: string, buf: Buffer, records: RecordMeta[]): Promise<number> {
+  const parts = records.map((r) => buf.subarray(r.offset, r.offset + r.size));
+  const out = Buffer.concat(parts);
+  const temp = path + '.salvage';
+  const handle = await fsp.open(temp, 'w');
+  try {
+    await handle.writeFile(out);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fsp.rename(temp, path);
+  return out.length;
+}
+
+async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Promise<RecoveredState> {
+  const started = Date.now();
+  const paths = spoolPaths(dataDir);
+  await fsp.mkdir(paths.segments, { recursive: true });
+  await fsp.mkdir(paths.quarantine, { recursive: true });
+  const loaded = await readCursor(paths.dir);
+  const report: RecoveryReport = {
+    segmentsScanned: 0,
+    recordsFound: 0,
+    tornTail: null,
+    quarantined: [],
+    cursor: loaded.status,
+    cursorDetail: loaded.status === 'damaged' ? loaded.detail : null,
+    removedFiles: [],
+    durationMs: 0,
+  };
+  if (loaded.status === 'damaged') {
+    onProblem(
+      `spool cursor damaged (${loaded.detail}); unconfirmed frames will be re-sent with fresh identifiers`,
+    );
+  }
+
+  const names: Array<{ name: string; firstSeq: number }> = [];
+  for (const name of await listDir(paths.segments)) {
+    const firstSeq = parseSegmentFileName(name);
+    if (firstSeq === null) {
+      // Temp files of an interrupted compaction/salvage: the original is still in place.
+      await fsp.rm(join(paths.segments, name), { force: true, recursive: true });
+      report.removedFiles.push(name);
+    } else {
+      names.push({ name, firstSeq });
+    }
+  }
+  names.sort((a, b) => a.firstSeq - b.firstSeq);
+
+  const segments: SegmentInfo[] = [];
+  let lastSeq = 0;
+  let highestName = 0;
+  let quarantinedNow = false;
+  for (let i = 0; i < names.length; i++) {
+    const { name, firstSeq } = names[i] as { name: string; firstSeq: number };
+    highestName = Math.max(highestName, firstSeq);
+    const path = join(paths.segments, name);
+    const isLast = i === names.length - 1;
+    report.segmentsScanned++;
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(path);
+    } catch (e) {
+      // Unreadable (EIO…): keep it aside and go on.
+      const movedTo = join(paths.quarantine, `${name}.${Date.now()}`);
+      await fsp.rename(path, movedTo).catch(() => undefined);
+      report.quarantined.push({
+        segment: name,
+        movedTo,
+        salvagedRecords: 0,
+        damagedBytes: 0,
+        reason: String(e),
+      });
+      quarantinedNow = true;
+      continue;
+    }
+    const scan = scanSegment(buf, lastSeq);
+    let records = scan.records;
+    if (scan.corrupt.length > 0) {
+      const damagedBytes = scan.corrupt.reduce((n, c) => n + c.length, 0);
+      if (isLast && !scan.validAfterCorruption) {
+        // A torn tail: the process died in the middle of a write. Cut it off.
+        const handle = await fsp.open(path, 'r+');
+        try {
+          await handle.truncate(scan.validPrefixEnd);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        report.tornTail = { segment: name, truncatedBytes: buf.length - scan.validPrefixEnd };
+        records = records.filter((r) => r.offset < scan.validPrefixEnd);
+      } else {
+        const movedTo = join(paths.quarantine, `${name}.${Date.now()}`);
+        await fsp.rename(path, movedTo);
+        const reason = scan.corrupt.map((c) => `${c.reason} at ${c.offset} (${c.length} bytes)`).join(', ');
+        if (records.length > 0) await writeSalvaged(path, buf, records);
+        report.quarantined.push({
+          segment: name,
+          movedTo,
+          salvagedRecords: records.length,
+          damagedBytes,
+          reason,
+        });
+        onProblem(
+          `spool segment ${name} is damaged (${reason}); moved to ${movedTo}, salvaged ${records.length} records`,
+        );
+        quarantinedNow = true;
+      }
+    }
+    const seg = newSegmentInfo(paths.segments, firstSeq);
+    for (const r of records) {
+      seg.lastSeq = r.seq;
+      seg.liveBytes += r.size;
+      addToTally(seg.perClass, r.cls, r.size);
+      seg.firstAppendedAt ??= r.appendedAt;
+    }
+    seg.fileBytes = records.reduce((n, r) => n + r.size, 0);
+    report.recordsFound += records.length;
+    if (records.length === 0) {
+      await fsp.rm(path, { force: true });
+      report.removedFiles.push(name);
+      continue;
+    }
+    lastSeq = seg.lastSeq;
+    segments.push(seg);
+  }
+  if (quarantinedNow) await fsyncDir(paths.quarantine);
+
+  const cursor = loaded.state;
+  if (loaded.status === 'damaged') {
+    // Conservative: resend everything still on disk (duplicates get fresh identifiers, so nothing collides).
+    cursor.confirmedSeq = Math.max(0, (segments[0]?.firstSeq ?? 1) - 1);
+  }
+  // A confirmed sequence can be higher than anything on disk (records lost before their fsync): new records must
+  // never reuse a sequence the cursor already covers.
+  const nextSeq = Math.max(lastSeq, cursor.confirmedSeq, highestName - 1) + 1;
+
+  const queued = emptyTally();
+  let headAppendedAt: number | null = null;
+  const live: SegmentInfo[] = [];
+  for (const seg of segments) {
+    if (seg.lastSeq <= cursor.confirmedSeq && loaded.status === 'ok') {
+      // Fully confirmed by a durable cursor; a crash came between the cursor write and the deletion.
+      await fsp.rm(seg.path, { force: true });
+      report.removedFiles.push(seg.name);
+      continue;
+    }
+    live.push(seg);
+    if (seg.firstSeq > cursor.confirmedSeq) {
+      for (const cls of FRAME_CLASSES)
+        addToTally(queued, cls, seg.perClass[cls].bytes, seg.perClass[cls].frames);
+      headAppendedAt ??= seg.firstAppendedAt;
+    } else {
+      // Partially confirmed: count record by record.
+      const buf = await fsp.readFile(seg.path);
+      for (const r of scanSegment(buf).records) {
+        if (r.seq <= cursor.confirmedSeq) continue;
+        addToTally(queued, r.cls, r.size);
+        headAppendedAt ??= r.appendedAt;
+      }
+    }
+  }
+  const quarantinedCount = (await listDir(paths.quarantine)).length;
+  report.durationMs = Date.now() - started;
+  return { segments: live, nextSeq, cursor, queued, headAppendedAt, quarantinedCount, recovery: report };
+}
+
+/** Exposed for tools and tests. */
+export { encodeRecord, recordPayload };
