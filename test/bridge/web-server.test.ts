@@ -1,0 +1,250 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { resolveStaticPath, startWebDashboard, type WebDashboard } from '../../src-main/bridge/web-server';
+import { EventChannel, InvokeChannel } from '../../src-shared/ipc';
+import { createWebBridgeClient, type WebSocketLike } from '../../src-shared/web-bridge-client';
+import { FakeCore, FakeUpdates, logLine } from './fake-core';
+
+const TOKEN = 'test-token-0123456789abcdef';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Opens a raw ws connection; resolves with the HTTP status when the upgrade is refused, or the open socket. */
+function openWs(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; ws?: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => resolve({ status: 101, ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0 });
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('error', (error) => reject(error));
+  });
+}
+
+describe('startWebDashboard', () => {
+  let dir: string;
+  let core: FakeCore;
+  let updates: FakeUpdates;
+  let dashboard: WebDashboard;
+  const sockets: WebSocket[] = [];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'minion-web-'));
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>Minion</title>');
+    writeFileSync(join(dir, 'assets', 'app.js'), 'console.log(1)');
+    writeFileSync(join(tmpdir(), 'minion-secret.txt'), 'secret');
+    core = new FakeCore();
+    updates = new FakeUpdates();
+    dashboard = await startWebDashboard({
+      core,
+      updates,
+      rendererDir: dir,
+      port: 0,
+      token: TOKEN,
+      eventIntervalMs: 100,
+    });
+  });
+
+  afterEach(async () => {
+    for (const ws of sockets.splice(0)) ws.terminate();
+    await dashboard.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sessionCookie = async (): Promise<string> => {
+    const reply = await get(dashboard.port, `/?token=${TOKEN}`);
+    const setCookie = reply.headers['set-cookie'];
+    return String(Array.isArray(setCookie) ? setCookie[0] : setCookie).split(';')[0]!;
+  };
+
+  it('refuses any other host than 127.0.0.1', async () => {
+    await expect(
+      startWebDashboard({ core, updates, rendererDir: dir, host: '0.0.0.0' as '127.0.0.1' }),
+    ).rejects.toThrow(/127\.0\.0\.1 only/);
+  });
+
+  it('prints a URL with the token on 127.0.0.1', () => {
+    expect(dashboard.url).toBe(`http://127.0.0.1:${dashboard.port}/?token=${TOKEN}`);
+  });
+
+  it('refuses HTTP without a token (401) and with a wrong one (403)', async () => {
+    expect((await get(dashboard.port, '/')).status).toBe(401);
+    expect((await get(dashboard.port, '/assets/app.js')).status).toBe(401);
+    expect((await get(dashboard.port, '/?token=wrong')).status).toBe(403);
+    expect(
+      (await get(dashboard.port, '/', { cookie: `minion_dashboard_${dashboard.port}=forged` })).status,
+    ).toBe(403);
+  });
+
+  it('exchanges the token for a session cookie, then serves the renderer with a strict CSP', async () => {
+    const exchange = await get(dashboard.port, `/?token=${TOKEN}`);
+    expect(exchange.status).toBe(303);
+    expect(exchange.headers.location).toBe('/');
+    expect(String(exchange.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict; Path=\//);
+    const cookie = await sessionCookie();
+    const page = await get(dashboard.port, '/', { cookie });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<title>Minion</title>');
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${dashboard.port}`);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe');
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    const js = await get(dashboard.port, '/assets/app.js', { cookie });
+    expect(js.status).toBe(200);
+    expect(js.headers['content-type']).toMatch(/text\/javascript/);
+    // Client-side routes get the shell; missing assets do not.
+    expect((await get(dashboard.port, '/logs', { cookie })).body).toContain('<title>Minion</title>');
+    expect((await get(dashboard.port, '/assets/missing.js', { cookie })).status).toBe(404);
+  });
+
+  it('refuses foreign Host headers (DNS rebinding) and path traversal', async () => {
+    const cookie = await sessionCookie();
+    expect(
+      (await get(dashboard.port, `/?token=${TOKEN}`, { host: `evil.example:${dashboard.port}` })).status,
+    ).toBe(403);
+    expect((await get(dashboard.port, '/%2e%2e/minion-secret.txt', { cookie })).status).toBe(404);
+    expect(resolveStaticPath('/srv/r', '/../etc/passwd')).toBe('/srv/r/etc/passwd');
+    expect(resolveStaticPath('/srv/r', '/%00')).toBeNull();
+  });
+
+  it('refuses WebSocket upgrades without a token, with a wrong one, or from another origin', async () => {
+    const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+    expect((await openWs(base)).status).toBe(401);
+    expect((await openWs(`${base}?token=nope`)).status).toBe(403);
+    expect((await openWs(base, { cookie: `minion_dashboard_${dashboard.port}=forged` })).status).toBe(403);
+    const cookie = await sessionCookie();
+    expect((await openWs(base, { cookie, origin: 'https://evil.example' })).status).toBe(403);
+    const ok = await openWs(base, { cookie, origin: dashboard.origin });
+    expect(ok.status).toBe(101);
+    sockets.push(ok.ws!);
+    expect(dashboard.clientCount()).toBe(1);
+  });
+
+  function client() {
+    const api = createWebBridgeClient({
+      url: `ws://127.0.0.1:${dashboard.port}/bridge?token=${TOKEN}`,
+      createSocket: (url) => {
+        const ws = new WebSocket(url);
+        sockets.push(ws);
+        return ws as unknown as WebSocketLike;
+      },
+    });
+    return api;
+  }
+
+  it('round-trips invokes through the web bridge client', async () => {
+    const api = client();
+    const paused = await api.pause();
+    expect(paused).toMatchObject({ ok: true, value: { state: 'paused' } });
+    expect(core.calls).toEqual([['pause']]);
+    const logs = await api.recentLogs({ limit: 2 });
+    expect(logs.ok && logs.value.map((l) => l.id)).toEqual([0, 1]);
+    api.close();
+  });
+
+  it('rejects bad payloads and unknown channels with the same validation as IPC', async () => {
+    const api = client();
+    const bad = await api.recentLogs({ limit: -5 });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid-request', issues: [{ path: 'limit' }] } });
+    const cookie = await sessionCookie();
+    const raw = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, { cookie });
+    const ws = raw.ws!;
+    sockets.push(ws);
+    const reply = new Promise<unknown>((resolve) =>
+      ws.once('message', (data) => resolve(JSON.parse(String(data)))),
+    );
+    ws.send(JSON.stringify({ t: 'invoke', id: 7, channel: 'fs:read', payload: '/etc/passwd' }));
+    expect(await reply).toMatchObject({
+      t: 'result',
+      id: 7,
+      result: { ok: false, error: { code: 'invalid-request' } },
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send('not json');
+    expect(await closed).toBe(1007);
+    expect(core.calls).toEqual([]);
+    api.close();
+  });
+
+  it('delivers core events batched', async () => {
+    const api = client();
+    const batches: number[][] = [];
+    let wanted = 0;
+    let reached: () => void = () => undefined;
+    api.on(EventChannel.Logs, (lines) => {
+      batches.push(lines.map((l) => l.id));
+      if (batches.flat().length >= wanted) reached();
+    });
+    // The first invoke guarantees the server registered the client (and its batcher).
+    await api.snapshot();
+    wanted = 1_000;
+    let arrived = new Promise<void>((resolve) => (reached = resolve));
+    // 2,000 lines in one burst: one batch, capped to the newest 1,000 (the cap bounds memory per batch).
+    for (let i = 0; i < 2_000; i++) core.emitCore('log', logLine(i));
+    await arrived;
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toEqual(Array.from({ length: 1_000 }, (_, i) => 1_000 + i));
+    wanted = 1_300;
+    arrived = new Promise<void>((resolve) => (reached = resolve));
+    for (let i = 2_000; i < 2_300; i++) core.emitCore('log', logLine(i));
+    await arrived;
+    expect(batches).toHaveLength(2);
+    expect(batches[1]).toHaveLength(300);
+    const update = new Promise((resolve) => api.on(EventChannel.Updates, resolve));
+    updates.set({ state: 'ready', availableVersion: '2.0.0' });
+    expect(await update).toMatchObject({ state: 'ready', availableVersion: '2.0.0' });
+    api.close();
+  });
+
+  it('stops listening to the core when the last client leaves', async () => {
+    const api = client();
+    await api.snapshot();
+    expect(core.listenerCount('log')).toBe(1);
+    api.close();
+    await expect.poll(() => dashboard.clientCount()).toBe(0);
+    expect(core.listenerCount('log')).toBe(0);
+    expect(updates.listenerCount).toBe(0);
+  });
+
+  it('answers calls in flight when the server goes away', async () => {
+    const api = client();
+    await api.ready;
+    core.stopDelayMs = 0;
+    await dashboard.close();
+    const result = await api.snapshot();
+    expect(result.ok).toBe(false);
+    api.close();
+    dashboard = await startWebDashboard({ core, updates, rendererDir: dir, token: TOKEN });
+  });
+});
