@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { resolveStaticPath, startWebDashboard, type WebDashboard } from '../../src-main/bridge/web-server';
-import { EventChannel, InvokeChannel } from '../../src-shared/ipc';
+import { EventChannel } from '../../src-shared/ipc';
 import { createWebBridgeClient, type WebSocketLike } from '../../src-shared/web-bridge-client';
 import { FakeCore, FakeUpdates, logLine } from './fake-core';
 
