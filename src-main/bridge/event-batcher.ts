@@ -28,7 +28,7 @@ export const DEFAULT_BATCH_CAPS: Record<ListChannel, number> = {
 
 export interface EventBatcherOptions {
   core: Pick<AgentCoreApi, 'on' | 'off'>;
-  updates?: Pick<UpdatesApi, 'onChange'>;
+  updates?: Pick<UpdatesApi, 'on' | 'off'>;
   emit: EventSink;
   /** Minimum time between two batches; 100 ms gives ≤ 10 batches a second. */
   intervalMs?: number;
@@ -204,10 +204,11 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
   for (const event of Object.keys(listeners) as Array<keyof AgentCoreEvents>) {
     core.on(event, listeners[event] as never);
   }
-  const unsubscribeUpdates = options.updates?.onChange((view) => {
+  const onUpdate = (view: EventPayloads[typeof EventChannel.Updates]): void => {
     latest[EventChannel.Updates] = view;
     schedule();
-  });
+  };
+  options.updates?.on('update', onUpdate);
 
   return {
     flush,
@@ -219,7 +220,7 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
       for (const event of Object.keys(listeners) as Array<keyof AgentCoreEvents>) {
         core.off(event, listeners[event] as never);
       }
-      unsubscribeUpdates?.();
+      options.updates?.off('update', onUpdate);
     },
     stats() {
       return {

@@ -14,15 +14,18 @@ import {
 } from '../../src-shared/ipc';
 import type { UpdateView } from '../../src-shared/view-models';
 
-/** What the bridges need from the update service (src-main/updates); the service or an adapter implements it. */
+/**
+ * What the bridges need from the update service; structurally the same as `UpdatesApi` of
+ * src-main/updates/update-service.ts, so `UpdateService` fits as is (restated here to keep the bridge independent).
+ */
 export interface UpdatesApi {
   view(): UpdateView;
   check(): Promise<UpdateView>;
   download(): Promise<UpdateView>;
-  /** Quits and installs when an update is ready; resolves with the view (state unchanged when nothing is ready). */
+  /** Flushes the agent and quits to install when an update is ready; resolves with the view. */
   install(): Promise<UpdateView>;
-  /** Subscribes to state changes; returns an unsubscribe. */
-  onChange(listener: (view: UpdateView) => void): () => void;
+  on(event: 'update', listener: (view: UpdateView) => void): unknown;
+  off(event: 'update', listener: (view: UpdateView) => void): unknown;
 }
 
 export type SandboxInfo = InvokeResponses[typeof InvokeChannel.SandboxStart];

@@ -191,9 +191,13 @@ export class FakeUpdates implements UpdatesApi {
   async install(): Promise<UpdateView> {
     return this.current;
   }
-  onChange(listener: (view: UpdateView) => void): () => void {
+  on(_event: 'update', listener: (view: UpdateView) => void): this {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this;
+  }
+  off(_event: 'update', listener: (view: UpdateView) => void): this {
+    this.listeners.delete(listener);
+    return this;
   }
   set(overrides: Partial<UpdateView>): void {
     this.current = { ...this.current, ...overrides };
