@@ -18,6 +18,7 @@ import {
   type WireFrame,
 } from '../../../src-shared/view-models';
 import { encodeFrame } from '../protocol/codec';
+import { frameClassOf } from '../protocol/frames';
 import { validateOutgoingFrame } from '../protocol/validate';
 import { CursorWriter, type CursorState, fsyncDir, readCursor } from './cursor';
 import { SpoolError } from './errors';
@@ -290,6 +291,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
    */
   append(cls: FrameClass, frame: WireFrame): AppendResult {
     if (this.closed) throw new SpoolError('closed', 'the spool is closed');
+    // Only L/T/R are spooled: heartbeats and auth belong to one connection and are never replayed.
+    if (frameClassOf(frame) !== cls) {
+      throw new SpoolError('wrong-class', `a ${String(frame[0])} frame cannot be spooled as ${cls}`);
+    }
     validateOutgoingFrame(frame, { maxFrameBytes: this.maxFrameBytes });
     const payload = encodeFrame(frame);
     const size = recordSize(payload.length);

@@ -1,0 +1,128 @@
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type FrameClass, type WireFrame } from '../../../src-shared/view-models';
+import { logFrame, resultFrame, telemetryFrame } from '../../../src-main/agent/protocol/frames';
+import { newMinionUuid } from '../../../src-main/agent/protocol/uuid';
+import { type DeliveryTransport } from '../../../src-main/agent/spool/delivery';
+
+export const GROUP = 'test-group-2';
+export const SERVER = '5d7a2c3e-1b4f-4e8a-9c6d-0f1e2d3c4b5a';
+
+export function tempDir(prefix = 'spool-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function frameOf(cls: FrameClass, text: string): WireFrame {
+  switch (cls) {
+    case 'log':
+      return logFrame(GROUP, SERVER, 'syslog', text);
+    case 'telemetry':
+      return telemetryFrame(GROUP, SERVER, 'load_avg', [text]);
+    case 'result':
+      return resultFrame(GROUP, SERVER, newMinionUuid(), text, 'err');
+  }
+}
+
+/** The text a test frame carries (message / value / stdout). */
+export function textOf(frame: WireFrame): string {
+  const item = frame[2][3];
+  return Array.isArray(item) ? item.join('') : (item ?? '');
+}
+
+/**
+ * In-memory transport: records every frame written, answers barriers after the frames before them (like the real
+ * server), and can be made to die with some of the written frames never "received".
+ */
+export class FakeTransport extends EventEmitter implements DeliveryTransport {
+  /** Frames the "server" received, across connections. */
+  received: WireFrame[] = [];
+  /** Frames written on the current connection and not yet received. */
+  private inTransit: WireFrame[] = [];
+  private current: number | null = null;
+  private nextId = 1;
+  needsDrain = false;
+  barrierDelayMs = 0;
+  /** When set, barriers never answer (blackhole) until the connection dies. */
+  blackhole = false;
+  private pendingBarriers: Array<{
+    id: number;
+    resolve: (v: { connectionId: number; rttMs: number }) => void;
+    reject: (e: Error) => void;
+  }> = [];
+
+  isReady(): boolean {
+    return this.current !== null;
+  }
+
+  get connectionId(): number | null {
+    return this.current;
+  }
+
+  get writableNeedsDrain(): boolean {
+    return this.needsDrain;
+  }
+
+  send(frame: WireFrame): boolean {
+    if (this.current === null) return false;
+    this.inTransit.push(frame);
+    if (!this.blackhole) this.deliverInTransit();
+    return true;
+  }
+
+  private deliverInTransit(): void {
+    this.received.push(...this.inTransit);
+    this.inTransit = [];
+  }
+
+  barrier(): Promise<{ connectionId: number; rttMs: number }> {
+    const id = this.current;
+    if (id === null) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      const entry = { id, resolve, reject };
+      this.pendingBarriers.push(entry);
+      if (this.blackhole) return;
+      setTimeout(() => {
+        if (this.current !== id || this.blackhole) return;
+        const i = this.pendingBarriers.indexOf(entry);
+        if (i < 0) return;
+        this.pendingBarriers.splice(i, 1);
+        this.deliverInTransit();
+        resolve({ connectionId: id, rttMs: this.barrierDelayMs });
+      }, this.barrierDelayMs);
+    });
+  }
+
+  connect(): number {
+    const id = this.nextId++;
+    this.current = id;
+    this.blackhole = false;
+    this.emit('ready', id);
+    return id;
+  }
+
+  /** Kills the connection; frames in transit (blackholed) are lost, as on a real dead link. */
+  kill(reason = 'killed'): void {
+    const id = this.current;
+    if (id === null) return;
+    this.current = null;
+    this.inTransit = [];
+    for (const b of this.pendingBarriers.splice(0)) b.reject(new Error(reason));
+    this.emit('down', { connectionId: id, reason });
+  }
+
+  drain(): void {
+    this.needsDrain = false;
+    this.emit('drain');
+  }
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
