@@ -1,0 +1,205 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type WireFrame } from '../../../src-shared/view-models';
+import { DeliveryPump, DROP_REPORT_SERVICE } from '../../../src-main/agent/spool/delivery';
+import { Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
+import { FakeTransport, GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(
+  options: SpoolOptions = {},
+  dir?: string,
+): Promise<{ dir: string; spool: Spool; transport: FakeTransport; pump: DeliveryPump }> {
+  let d = dir;
+  if (!d) {
+    const t = tempDir('delivery-');
+    cleanups.push(t.cleanup);
+    d = t.dir;
+  }
+  const spool = await Spool.open(d, { fsync: 'never', ...options });
+  const transport = new FakeTransport();
+  const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER, idleBarrierMs: 5 });
+  cleanups.push(async () => {
+    await pump.stop();
+    await spool.close();
+  });
+  return { dir: d, spool, transport, pump };
+}
+
+/** Checks the at-least-once contract on what the fake server received. */
+function checkDelivery(received: WireFrame[], expected: string[]): void {
+  const uuids = received.map((f) => f[1]);
+  expect(new Set(uuids).size).toBe(uuids.length); // no UUID ever twice on the wire
+  const got = received.map(textOf);
+  // Every expected frame arrived, and the first arrivals are in spool order.
+  const firstIndex = new Map<string, number>();
+  got.forEach((t, i) => {
+    if (!firstIndex.has(t)) firstIndex.set(t, i);
+  });
+  for (const t of expected) expect(firstIndex.has(t), `missing ${t}`).toBe(true);
+  const order = expected.map((t) => firstIndex.get(t) as number);
+  expect([...order].sort((a, b) => a - b)).toEqual(order);
+}
+
+describe('DeliveryPump', () => {
+  it('drains in order and advances the cursor only after a barrier', async () => {
+    const { spool, transport, pump } = await setup();
+    transport.barrierDelayMs = 30;
+    const texts = Array.from({ length: 2500 }, (_, i) => `m${i}`);
+    for (const t of texts) spool.append('log', frameOf('log', t));
+    pump.start();
+    transport.connect();
+    await waitFor(() => transport.received.length >= 1000, 5000, 'first frames');
+    // Written but the barrier has not answered yet: nothing confirmed.
+    expect(spool.confirmedSeq).toBe(0);
+    await waitFor(() => spool.confirmedSeq === 2500, 10_000, 'all confirmed');
+    checkDelivery(transport.received, texts);
+    expect(transport.received).toHaveLength(2500);
+    const view = pump.view();
+    expect(view.perClass.log.confirmed).toBe(2500);
+    expect(view.perClass.log.queuedFrames).toBe(0);
+    expect(view.perClass.log.awaitingConfirmation).toBe(0);
+    expect(view.recentSent.at(-1)?.data[3]).toBe('m2499');
+    expect(pump.counters.barriers).toBeGreaterThanOrEqual(3);
+    expect(pump.counters.resent).toBe(0);
+  });
+
+  it('re-sends the unconfirmed window after a connection dies, with fresh identifiers, backlog first', async () => {
+    const { spool, transport, pump } = await setup();
+    pump.start();
+    transport.connect();
+    const texts: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      texts.push(`a${i}`);
+      spool.append('log', frameOf('log', `a${i}`));
+    }
+    await waitFor(() => spool.confirmedSeq === 50, 5000, 'first batch');
+    // Blackhole: frames are "written" but never arrive, the barrier never answers.
+    transport.blackhole = true;
+    for (let i = 0; i < 30; i++) {
+      texts.push(`b${i}`);
+      spool.append('log', frameOf('log', `b${i}`));
+    }
+    await waitFor(() => pump.view().perClass.log.awaitingConfirmation === 30, 5000, 'window in flight');
+    transport.kill('blackholed');
+    // New frames while offline.
+    for (let i = 0; i < 20; i++) {
+      texts.push(`c${i}`);
+      spool.append('log', frameOf('log', `c${i}`));
+    }
+    transport.connect();
+    await waitFor(() => spool.confirmedSeq === 100, 5000, 'all confirmed after reconnect');
+    checkDelivery(transport.received, texts);
+    expect(pump.counters.resent).toBe(30);
+    expect(transport.received).toHaveLength(100);
+    // The re-sent frames keep their time bytes but have a new identifier.
+    const original = spool.view().recentQueued; // newest 50 appended, incl. b* and c*
+    const b0 = original.find((f) => f.data[3] === 'b0');
+    const sentB0 = transport.received.find((f) => f[2][3] === 'b0');
+    expect(sentB0?.[1]).not.toBe(b0?.uuid);
+    expect(sentB0?.[1].slice(0, 24)).toBe(b0?.uuid.slice(0, 24));
+  });
+
+  it('duplicates come only from the unconfirmed window and never reuse a UUID', async () => {
+    const { spool, transport, pump } = await setup();
+    pump.start();
+    transport.connect();
+    const texts: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      texts.push(`x${i}`);
+      spool.append('log', frameOf('log', `x${i}`));
+    }
+    await waitFor(() => spool.confirmedSeq === 40, 5000);
+    // Frames arrive, but the connection dies before the barrier answers: the server has them, we don't know.
+    transport.barrierDelayMs = 10_000;
+    for (let i = 0; i < 10; i++) {
+      texts.push(`y${i}`);
+      spool.append('log', frameOf('log', `y${i}`));
+    }
+    await waitFor(() => transport.received.length === 50, 5000);
+    transport.kill();
+    transport.barrierDelayMs = 0;
+    transport.connect();
+    await waitFor(() => spool.confirmedSeq === 50, 5000);
+    expect(transport.received).toHaveLength(60);
+    const dupTexts = transport.received.slice(50).map(textOf);
+    expect(dupTexts).toEqual(texts.slice(40));
+    checkDelivery(transport.received, texts);
+  });
+
+  it('frames from a previous process are re-sent with fresh identifiers after a restart', async () => {
+    const first = await setup();
+    const appended: WireFrame[] = [];
+    for (let i = 0; i < 10; i++) {
+      const f = frameOf('log', `p${i}`);
+      appended.push(f);
+      first.spool.append('log', f);
+    }
+    await first.spool.close();
+    const second = await setup({}, first.dir);
+    second.pump.start();
+    second.transport.connect();
+    await waitFor(() => second.spool.confirmedSeq === 10, 5000);
+    const sent = second.transport.received;
+    expect(sent.map(textOf)).toEqual(appended.map(textOf));
+    for (let i = 0; i < 10; i++) expect(sent[i]?.[1]).not.toBe(appended[i]?.[1]);
+    // New frames of this process go out with their own UUID.
+    const fresh = frameOf('log', 'fresh');
+    second.spool.append('log', fresh);
+    await waitFor(() => second.spool.confirmedSeq === 11, 5000);
+    expect(sent.at(-1)?.[1]).toBe(fresh[1]);
+  });
+
+  it('respects backpressure: waits for drain before writing more', async () => {
+    const { spool, transport, pump } = await setup();
+    pump.start();
+    transport.connect();
+    transport.needsDrain = true;
+    for (let i = 0; i < 10; i++) spool.append('log', frameOf('log', `d${i}`));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(transport.received).toHaveLength(0);
+    transport.drain();
+    await waitFor(() => spool.confirmedSeq === 10, 5000);
+  });
+
+  it('reports overflow drops as one log line from minion-agent after reconnecting', async () => {
+    const { spool, transport, pump } = await setup({ maxBytes: 32 * 1024, segmentBytes: 2048 });
+    pump.start();
+    for (let i = 0; i < 600; i++) {
+      const cls = i % 2 === 0 ? 'log' : 'telemetry';
+      spool.append(cls, frameOf(cls, `o${i}`));
+    }
+    const dropped = spool.view().perClass;
+    expect(dropped.telemetry.dropped + dropped.log.dropped).toBeGreaterThan(0);
+    transport.connect();
+    await waitFor(
+      () =>
+        spool.view().perClass.log.queuedFrames === 0 && spool.view().perClass.telemetry.queuedFrames === 0,
+      5000,
+    );
+    const reports = transport.received.filter((f) => f[0] === 'L' && f[2][2] === DROP_REPORT_SERVICE);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]?.[2][3]).toBe(
+      `dropped ${dropped.telemetry.dropped} telemetry and ${dropped.log.dropped} log frames while the spool was full`,
+    );
+    // Reported after the backlog: it is the last frame.
+    expect(transport.received.at(-1)).toBe(reports[0]);
+  });
+
+  it('emits throttled status events with replay progress', async () => {
+    const { spool, transport, pump } = await setup();
+    for (let i = 0; i < 3000; i++) spool.append('telemetry', frameOf('telemetry', `${i}`));
+    const statuses: Array<{ active: boolean; total: number; done: number }> = [];
+    pump.on('status', (v) => statuses.push(v.replay));
+    pump.start();
+    transport.connect();
+    await waitFor(() => spool.confirmedSeq === 3000, 10_000);
+    await waitFor(() => statuses.at(-1)?.done === 3000, 2000, 'final status');
+    expect(statuses[0]?.total).toBe(3000);
+    expect(statuses.at(-1)).toEqual({ active: false, total: 3000, done: 3000 });
+    expect(statuses.length).toBeLessThan(50);
+  });
+});
