@@ -1,0 +1,85 @@
+/**
+ * `minion-agent run` (and the legacy `-r`, and no arguments at all): the same core the desktop app uses, headless.
+ * Own log lines go to stderr as text or JSON lines; `--debug` adds the wire trace. SIGINT/SIGTERM stop cleanly
+ * (spool flushed, cursor saved, command children killed, socket reset); a second signal exits at once.
+ */
+import { type LogLineView, type WireTraceEntry } from '../../src-shared/view-models';
+import { AgentCore, type AgentUpdaterHook } from '../agent/agent';
+import { formatLogLine, type LogFormat } from '../agent/agent-log';
+import { type CliIo, EXIT_FAILURE, EXIT_OK } from './io';
+
+export interface RunCommandOptions {
+  configPath: string;
+  logFormat: LogFormat;
+  debug: boolean;
+  dataDir?: string;
+  updater?: AgentUpdaterHook;
+  /** Starts the web dashboard once the core runs; returns its URL and a close function. */
+  startUi?: (core: AgentCore) => Promise<{ url: string; close: () => Promise<void> }>;
+}
+
+export function formatWireEntry(entry: WireTraceEntry, format: LogFormat): string {
+  if (format === 'json') {
+    return JSON.stringify({
+      time: new Date(entry.at).toISOString(),
+      wire: entry.direction,
+      bytes: entry.bytes,
+      frame: entry.frame,
+      error: entry.error,
+    });
+  }
+  const arrow = entry.direction === 'in' ? '<<' : '>>';
+  const body = entry.frame ? JSON.stringify(entry.frame) : `(undecodable) ${entry.hex.slice(0, 120)}`;
+  return `${new Date(entry.at).toISOString()} WIRE  ${arrow} ${entry.bytes}B ${body}${entry.error ? ` (${entry.error})` : ''}`;
+}
+
+/** Resolves with the exit code once the agent stopped (after a signal). */
+export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Promise<number> {
+  const print = (line: LogLineView): void => io.err(formatLogLine(line, options.logFormat));
+  const core = new AgentCore({
+    configPath: options.configPath,
+    host: 'headless',
+    dataDir: options.dataDir,
+    updater: options.updater,
+    logSink: print,
+    logLevel: options.debug ? 'debug' : undefined,
+  });
+  if (options.debug) core.on('wire', (entry) => io.err(formatWireEntry(entry, options.logFormat)));
+
+  let ui: { url: string; close: () => Promise<void> } | null = null;
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const unregister = io.onSignal(['SIGINT', 'SIGTERM'], (signal) => {
+      if (stopping) {
+        io.err(`${signal} again: exiting without a clean stop`);
+        resolve(EXIT_FAILURE);
+        return;
+      }
+      stopping = true;
+      io.err(`${signal}: stopping (flushing the spool, stopping commands)…`);
+      void (async () => {
+        try {
+          await ui?.close();
+          await core.stop();
+          resolve(EXIT_OK);
+        } catch (err) {
+          io.err(`clean stop failed: ${err instanceof Error ? err.message : String(err)}`);
+          resolve(EXIT_FAILURE);
+        } finally {
+          unregister();
+        }
+      })();
+    });
+  });
+
+  await core.start();
+  if (options.startUi) {
+    try {
+      ui = await options.startUi(core);
+      io.err(`dashboard: ${ui.url}`);
+    } catch (err) {
+      io.err(`dashboard could not start: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return stopped;
+}
