@@ -275,7 +275,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.paused = false;
     this.attempts = 0;
     this.backoff.reset();
-    this.connectSoon(0);
+    this.connectNow();
   }
 
   /** Finishes whole frames (bounded round trip), resets the socket, and stays idle until `start()`. */
@@ -301,7 +301,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     if (!this.started || !this.paused) return;
     this.paused = false;
     this.backoff.reset();
-    this.connectSoon(0);
+    this.connectNow();
   }
 
   /** Skips the wait before the next retry; a healthy connection is closed and re-established. No-op when paused. */
@@ -312,7 +312,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.cancelRetry();
     this.backoff.reset();
     if (link) void this.closeDeliberately('reconnect requested');
-    this.connectSoon(0);
+    this.connectNow();
   }
 
   /** Applies new options: a deliberate close and an immediate reconnect when running (not when paused/stopped). */
@@ -328,7 +328,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     }
     this.cancelRetry();
     if (this.link) void this.closeDeliberately('reconfigured');
-    this.connectSoon(0);
+    this.connectNow();
   }
 
   /**
@@ -366,13 +366,15 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return `${this.opts.host}:${this.opts.port}`;
   }
 
-  private connectSoon(delayMs: number): void {
+  /** Connects right away (user action, start, new options) once a deliberate close in progress is done. */
+  private connectNow(): void {
     this.cancelRetry();
-    if (delayMs <= 0) {
-      this.nextRetryAt = null;
-      void this.connectWhenClosed();
-      return;
-    }
+    void this.connectWhenClosed();
+  }
+
+  /** Schedules the next attempt after a failure; always through a timer so the failure state is shown first. */
+  private connectLater(delayMs: number): void {
+    this.cancelRetry();
     this.nextRetryAt = Date.now() + delayMs;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -672,7 +674,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       if (!this.paused) this.setState(failure.state, failure.detail);
       return;
     }
-    this.connectSoon(failure.denied ? this.backoff.nextDenied() : this.backoff.next());
+    this.connectLater(failure.denied ? this.backoff.nextDenied() : this.backoff.next());
     this.setState(failure.state, failure.detail);
   }
 
@@ -764,13 +766,18 @@ function count(counters: VerbCounters, verb: string, bytes: number): void {
   counters.bytes[verb] = (counters.bytes[verb] ?? 0) + bytes;
 }
 
-/** RST instead of FIN (§14). A socket that never connected has nothing to reset. */
+/**
+ * RST instead of FIN (§14): the real server never notices a FIN and keeps a CLOSE-WAIT socket forever. A socket
+ * still connecting is reset as soon as it connects (the server may already have accepted it), and destroyed
+ * outright a moment later in case it never does.
+ */
 function resetSocket(link: Link): void {
   const { raw, io } = link;
   if (!raw.destroyed) {
-    if (raw.connecting || raw.pending) raw.destroy();
-    else raw.resetAndDestroy();
+    raw.resetAndDestroy();
+    if (raw.connecting) setTimeout(() => raw.destroy(), 1_000).unref();
   }
+  // The TLS layer goes after the reset so its teardown cannot send a FIN first.
   if (io !== raw && !io.destroyed) io.destroy();
 }
 

@@ -1,0 +1,506 @@
+/**
+ * Integration tests of the connection manager against the sandbox StreamServer, directly and through the fault
+ * proxy. Loopback only, short intervals.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type WireTraceEntry } from '../../../src-shared/view-models';
+import {
+  ConnectionLostError,
+  ConnectionManager,
+  testConnection,
+} from '../../../src-main/agent/connection/connection';
+import { encodeFrame } from '../../../src-main/agent/protocol/codec';
+import { FrameValidationError } from '../../../src-main/agent/protocol/errors';
+import { logFrame, resultFrame } from '../../../src-main/agent/protocol/frames';
+import { newMinionUuid } from '../../../src-main/agent/protocol/uuid';
+import { type SandboxServer, startSandboxServer } from '../../../src-main/sandbox/sandbox-server';
+import {
+  freePort,
+  GROUP_ID,
+  GROUP_KEY,
+  managerOptions,
+  nextReady,
+  SERVER_ID,
+  sleep,
+  waitFor,
+  waitForState,
+} from '../../support/connection-helpers';
+import { type FaultProxy, startFaultProxy } from '../../support/fault-proxy';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+const sandboxes: SandboxServer[] = [];
+
+afterEach(async () => {
+  // Every frame any test sent must have been harmless to the real server.
+  for (const sandbox of sandboxes) expect(sandbox.poisonFrames).toEqual([]);
+  sandboxes.length = 0;
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function sandbox(
+  options: Partial<Parameters<typeof startSandboxServer>[0]> = {},
+): Promise<SandboxServer> {
+  const server = await startSandboxServer({ groups: [{ id: GROUP_ID, key: GROUP_KEY }], ...options });
+  sandboxes.push(server);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+async function proxyTo(port: number): Promise<FaultProxy> {
+  const proxy = await startFaultProxy({ targetPort: port });
+  cleanups.push(() => proxy.close());
+  return proxy;
+}
+
+function manager(port: number, overrides: Parameters<typeof managerOptions>[1] = {}): ConnectionManager {
+  const m = new ConnectionManager(managerOptions(port, overrides));
+  cleanups.push(() => m.stop());
+  return m;
+}
+
+let message = 0;
+function log(): ReturnType<typeof logFrame> {
+  // Distinct consecutive messages: the real server culls repeats (§4.3).
+  message += 1;
+  return logFrame(GROUP_ID, SERVER_ID, 'syslog', `line ${message}`);
+}
+
+describe('authentication outcomes', () => {
+  it('accepted: connected, ready with connection id 1, counters per verb', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    const ready = nextReady(m);
+    m.start();
+    expect(await ready).toBe(1);
+    expect(m.state).toBe('connected');
+    expect(m.isReady()).toBe(true);
+    expect(m.connectionId).toBe(1);
+    const view = m.view();
+    expect(view.explanation).toMatch(/authenticated/);
+    expect(view.fixHint).toBe('');
+    expect(view.connectedSince).not.toBeNull();
+    expect(view.out.frames.C).toBe(1);
+    expect(view.in.frames.R).toBe(1);
+    expect(view.out.bytes.C).toBeGreaterThan(100);
+    expect(server.openConnections()[0]?.authenticated).toBe(true);
+  });
+
+  it("denied: state 'denied' with the key hint, long back-off (no hammering)", async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { groupKey: 'wrong-key-123' });
+    m.start();
+    const view = await waitForState(m, 'denied');
+    expect(view.explanation).toMatch(/denied/);
+    expect(view.fixHint).toMatch(/check the group key/);
+    expect(view.nextRetryAt).toBeGreaterThanOrEqual(Date.now() + 55_000);
+    await sleep(300);
+    expect(server.connections).toHaveLength(1);
+    expect(server.connections[0]?.closeCause).toBe('server-denied');
+  });
+
+  it("unknown group: no reply, state 'no-auth-reply' after the auth timeout", async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { groupId: 'no-such-group', authTimeoutMs: 200 });
+    const startedAt = Date.now();
+    m.start();
+    const view = await waitForState(m, 'no-auth-reply');
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
+    expect(view.explanation).toMatch(/did not answer the authentication: no answer within 200 ms/);
+    expect(view.fixHint).toMatch(
+      /group is not known to the server, or the server has no command\/PostgreSQL config/,
+    );
+    // It keeps trying (config problems get fixed on the server side too).
+    await waitFor(() => server.connections.length >= 2, 2_000, 'a second attempt');
+  });
+
+  it("server without command config closes on auth: 'no-auth-reply' explains the close", async () => {
+    const server = await sandbox({ commandsEnabled: false });
+    const m = manager(server.address.port);
+    m.start();
+    const view = await waitForState(m, 'no-auth-reply');
+    expect(view.explanation).toMatch(/closed the connection .*before answering the authentication/);
+    expect(server.connections[0]?.closeCause).toBe('server-no-command-config');
+  });
+
+  it("nothing listening: 'unreachable' with the refused reason", async () => {
+    const m = manager(await freePort());
+    m.start();
+    const view = await waitForState(m, 'unreachable');
+    expect(view.explanation).toMatch(/connection refused.*ECONNREFUSED/);
+    expect(view.fixHint).toMatch(/streamserver_host/);
+    expect(view.lastError).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('surviving faults', () => {
+  it('survives a server restart and works afterwards', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    await server.stop();
+    await waitFor(() => !m.isReady(), 2_000, 'the drop to be noticed');
+    expect(['unreachable', 'connecting']).toContain(m.state);
+    const ready = nextReady(m);
+    await server.restart();
+    expect(await ready).toBe(2);
+    expect(m.send(log())).toBe(true);
+    await m.barrier();
+    expect(server.logs.at(-1)?.message).toBe(`line ${message}`);
+    expect(m.view().reconnects).toBeGreaterThanOrEqual(1);
+  });
+
+  for (const fault of ['rst', 'fin'] as const) {
+    it(`survives a ${fault.toUpperCase()} from the network and works afterwards`, async () => {
+      const server = await sandbox();
+      const proxy = await proxyTo(server.address.port);
+      const m = manager(proxy.port);
+      const downs: string[] = [];
+      m.on('down', (d) => downs.push(d.reason));
+      m.start();
+      await nextReady(m);
+      const ready = nextReady(m);
+      if (fault === 'rst') proxy.cut();
+      else proxy.closeWithFin();
+      expect(await ready).toBe(2);
+      expect(downs).toHaveLength(1);
+      expect(downs[0]).toMatch(fault === 'rst' ? /ECONNRESET|closed/ : /EOF|closed/);
+      expect(m.send(log())).toBe(true);
+      await m.barrier();
+      expect(server.logs).toHaveLength(1);
+      expect(proxy.accepted).toBe(2);
+    });
+  }
+
+  it('works over a 1-byte dribble (auth, logs, heartbeats, barrier)', async () => {
+    const server = await sandbox();
+    const proxy = await proxyTo(server.address.port);
+    proxy.setMode({ kind: 'dribble' });
+    const m = manager(proxy.port, {
+      heartbeatIntervalMs: 300,
+      heartbeatTimeoutMs: 2_000,
+      authTimeoutMs: 3_000,
+    });
+    m.start();
+    await nextReady(m, 5_000);
+    for (let i = 0; i < 3; i++) expect(m.send(log())).toBe(true);
+    const { connectionId } = await m.barrier();
+    expect(connectionId).toBe(1);
+    expect(server.logs.map((l) => l.message)).toEqual([
+      `line ${message - 2}`,
+      `line ${message - 1}`,
+      `line ${message}`,
+    ]);
+    expect(m.state).toBe('connected');
+  });
+
+  it('survives delayed delivery', async () => {
+    const server = await sandbox();
+    const proxy = await proxyTo(server.address.port);
+    proxy.setMode({ kind: 'delay', ms: 50 });
+    const m = manager(proxy.port);
+    m.start();
+    await nextReady(m);
+    expect(m.send(log())).toBe(true);
+    const { rttMs } = await m.barrier();
+    expect(rttMs).toBeGreaterThanOrEqual(95);
+    expect(server.logs).toHaveLength(1);
+  });
+
+  it('detects a blackhole within two heartbeat intervals and reconnects after it', async () => {
+    const intervalMs = 300;
+    const server = await sandbox();
+    const proxy = await proxyTo(server.address.port);
+    const m = manager(proxy.port, { heartbeatIntervalMs: intervalMs });
+    m.start();
+    await nextReady(m);
+    const down = new Promise<number>((resolve) => m.once('down', () => resolve(Date.now())));
+    proxy.setMode({ kind: 'blackhole' });
+    const blackholedAt = Date.now();
+    const detectedAt = await down;
+    // Worst case 1.9 intervals (next heartbeat + 0.9 × interval reply timeout); 100 ms slack for a busy CI box.
+    expect(detectedAt - blackholedAt).toBeLessThanOrEqual(2 * intervalMs + 100);
+    expect(m.view().lastError).toMatch(/no heartbeat reply/);
+    const ready = nextReady(m);
+    proxy.setMode({ kind: 'pass' });
+    expect(await ready).toBe(2);
+  });
+
+  it('retries forever with capped backoff while nothing listens, then connects', async () => {
+    const port = await freePort();
+    const capMs = 60;
+    const m = manager(port, { backoff: { baseMs: 10, capMs } });
+    let attempts = 0;
+    let maxWait = 0;
+    m.on('state', (view) => {
+      if (view.state === 'connecting') attempts += 1;
+      if (view.nextRetryAt !== null) maxWait = Math.max(maxWait, view.nextRetryAt - Date.now());
+    });
+    m.start();
+    await waitFor(() => attempts >= 25, 10_000, '25 refused attempts');
+    expect(maxWait).toBeLessThanOrEqual(capMs);
+    expect(m.state === 'unreachable' || m.state === 'connecting').toBe(true);
+    const server = await sandbox({ port });
+    await waitForState(m, 'connected', 2_000);
+    expect(server.connections.length).toBe(1);
+    expect(m.view().reconnects).toBe(attempts - 1);
+  });
+
+  it('a protocol error from the server resets the connection and reconnects', async () => {
+    let connections = 0;
+    const garbage = net.createServer((socket) => {
+      connections += 1;
+      socket.on('error', () => undefined);
+      // Read (and discard) like a real server; a socket nobody reads never reports the agent's reset.
+      socket.resume();
+      // A valid length prefix followed by a msgpack map: not a frame.
+      socket.write(Buffer.from([0x00, 0x01, 0x80]));
+    });
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => garbage.close(() => resolve())));
+    const port = (garbage.address() as net.AddressInfo).port;
+    const m = manager(port);
+    const wire: WireTraceEntry[] = [];
+    m.on('wire', (e) => wire.push(e));
+    m.start();
+    const view = await waitForState(m, 'protocol-error');
+    expect(view.explanation).toMatch(/malformed/);
+    expect(view.fixHint).toMatch(/not Minion frames/);
+    expect(wire.find((e) => e.direction === 'in')?.error).toMatch(/msgpack|map|shape/);
+    await waitFor(() => connections >= 2, 2_000, 'a reconnect after the protocol error');
+    await m.stop();
+  });
+});
+
+describe('sending', () => {
+  it('refuses invalid frames with FrameValidationError and counts them; false while not connected', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    expect(m.send(log())).toBe(false);
+    expect(() => m.send(['L', 'deadbeef', [GROUP_ID, SERVER_ID, 'syslog', 'x']])).toThrow(
+      FrameValidationError,
+    );
+    expect(() => m.send(['T', newMinionUuid(), [GROUP_ID, SERVER_ID]])).toThrow(FrameValidationError);
+    expect(m.view().invalidFramesRefused).toBe(2);
+    m.start();
+    await nextReady(m);
+    expect(() => m.send(['L', newMinionUuid(), [GROUP_ID, SERVER_ID, 'syslog', '']])).toThrow(/message/);
+    expect(m.view().invalidFramesRefused).toBe(3);
+    expect(m.send(log())).toBe(true);
+    await m.barrier();
+    expect(server.logs).toHaveLength(1);
+    expect(m.view().out.frames.L).toBe(1);
+  });
+
+  it('writes each frame with exactly one socket write', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    const link = (m as unknown as { link: { io: net.Socket } }).link;
+    const writes: number[] = [];
+    const original = link.io.write.bind(link.io);
+    link.io.write = ((chunk: Buffer, ...rest: never[]) => {
+      writes.push(chunk.length);
+      return original(chunk, ...rest);
+    }) as typeof link.io.write;
+    const frame = log();
+    m.send(frame);
+    expect(writes).toEqual([encodeFrame(frame).length]);
+  });
+});
+
+describe('barrier', () => {
+  it('resolves only after every earlier frame was received by the server', async () => {
+    const server = await sandbox();
+    const proxy = await proxyTo(server.address.port);
+    proxy.setMode({ kind: 'delay', ms: 30 });
+    const m = manager(proxy.port);
+    m.start();
+    const id = await nextReady(m);
+    for (let i = 0; i < 50; i++) m.send(log());
+    expect(server.logs.length).toBeLessThan(50);
+    const result = await m.barrier();
+    expect(server.logs).toHaveLength(50);
+    expect(result.connectionId).toBe(id);
+    expect(result.rttMs).toBeGreaterThanOrEqual(55);
+  });
+
+  it('rejects when its connection dies, and when not connected', async () => {
+    const server = await sandbox();
+    const proxy = await proxyTo(server.address.port);
+    const m = manager(proxy.port, { heartbeatIntervalMs: 5_000 });
+    await expect(m.barrier()).rejects.toBeInstanceOf(ConnectionLostError);
+    m.start();
+    await nextReady(m);
+    proxy.setMode({ kind: 'blackhole' });
+    const barrier = m.barrier();
+    proxy.cut();
+    await expect(barrier).rejects.toBeInstanceOf(ConnectionLostError);
+  });
+
+  it('rejects on reply timeout (dead peer) and the connection is replaced', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { heartbeatIntervalMs: 5_000, heartbeatTimeoutMs: 150 });
+    m.start();
+    await nextReady(m);
+    server.ignoreHeartbeats = true;
+    await expect(m.barrier()).rejects.toThrow(/timed out/);
+    server.ignoreHeartbeats = false;
+    await waitForState(m, 'connected');
+    expect(m.connectionId).toBe(2);
+  });
+
+  it('ignores unknown and late R replies', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    // Inject an R for a request nobody made, straight from the server side.
+    const [info] = server.openConnections();
+    const socket = (server as unknown as { live: Map<number, { socket: net.Socket }> }).live.get(
+      info?.id ?? 0,
+    )?.socket;
+    socket?.write(encodeFrame(['R', newMinionUuid(), [newMinionUuid(), 'recorded']]));
+    await m.barrier();
+    expect(m.state).toBe('connected');
+    expect(m.connectionId).toBe(1);
+    expect(m.view().in.frames.R).toBe(3);
+  });
+});
+
+describe('deliberate closes', () => {
+  it('stop() resets the socket (the server sees ECONNRESET, never a FIN) after delivering what was sent', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    for (let i = 0; i < 20; i++) m.send(log());
+    await m.stop();
+    expect(m.state).toBe('idle');
+    await waitFor(() => server.connections[0]?.closedAt != null, 2_000, 'the server to see the close');
+    expect(server.connections[0]?.closeCause).toBe('client-reset');
+    expect(server.logs).toHaveLength(20);
+  });
+
+  it('pause() closes with a reset and stays paused; resume() reconnects', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    const downs: number[] = [];
+    m.on('down', (d) => downs.push(d.connectionId));
+    m.start();
+    await nextReady(m);
+    m.pause();
+    expect(m.state).toBe('paused');
+    expect(m.isReady()).toBe(false);
+    expect(m.send(log())).toBe(false);
+    await waitFor(() => server.connections[0]?.closedAt != null, 2_000, 'the close');
+    expect(server.connections[0]?.closeCause).toBe('client-reset');
+    await sleep(100);
+    expect(server.connections).toHaveLength(1);
+    expect(downs).toEqual([1]);
+    const ready = nextReady(m);
+    m.resume();
+    expect(await ready).toBe(2);
+  });
+
+  it('reconfigure() moves to the new server with a reset of the old connection', async () => {
+    const first = await sandbox();
+    const second = await sandbox();
+    const m = manager(first.address.port);
+    m.start();
+    await nextReady(m);
+    const ready = nextReady(m);
+    m.reconfigure(managerOptions(second.address.port));
+    expect(await ready).toBe(2);
+    expect(second.openConnections()).toHaveLength(1);
+    await waitFor(() => first.connections[0]?.closedAt != null, 2_000, 'the old connection to close');
+    expect(first.connections[0]?.closeCause).toBe('client-reset');
+    expect(m.view().port).toBe(second.address.port);
+  });
+
+  it('reconnectNow() skips the wait of a long back-off', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { groupKey: 'wrong-key-123' });
+    m.start();
+    await waitForState(m, 'denied');
+    server.setGroup({ id: GROUP_ID, key: 'wrong-key-123' });
+    const ready = nextReady(m);
+    m.reconnectNow();
+    expect(await ready).toBe(1);
+  });
+});
+
+describe('commands', () => {
+  it('emits server C frames as commands; the result reaches dispatchCommand', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.on('command', ({ uuid, data }) => {
+      m.send(resultFrame(GROUP_ID, SERVER_ID, uuid, `ran ${data.slice(1).join(' ')}`, ''));
+    });
+    m.start();
+    await nextReady(m);
+    const result = await server.dispatchCommand(SERVER_ID, 'external', ['ls', '-la'], { timeoutMs: 2_000 });
+    expect(result.stdout).toBe('ran ls -la');
+    expect(result.serverId).toBe(SERVER_ID);
+    expect(server.results).toHaveLength(1);
+  });
+});
+
+describe('group key redaction', () => {
+  it('never shows the key in trace, hex, events, views or errors', async () => {
+    const server = await sandbox();
+    const seen: unknown[] = [];
+    const m = manager(server.address.port, { groupKey: GROUP_KEY });
+    m.on('wire', (e) => seen.push(e));
+    m.on('state', (v) => seen.push(v));
+    m.on('down', (d) => seen.push(d));
+    m.start();
+    await nextReady(m);
+    // Even a log line that happens to contain the key is masked in the trace.
+    m.send(logFrame(GROUP_ID, SERVER_ID, 'syslog', `oops ${GROUP_KEY}`));
+    await m.barrier();
+    server.setGroup({ id: GROUP_ID, key: 'another-key-456' });
+    m.reconnectNow();
+    await waitForState(m, 'denied');
+    seen.push(m.trace(), m.view());
+    const text = JSON.stringify(seen);
+    expect(text).not.toContain(GROUP_KEY);
+    expect(text).not.toContain(Buffer.from(GROUP_KEY).toString('hex'));
+    const auth = m.trace().find((e) => e.direction === 'out' && e.frame?.[2][2] === 'authenticate-agent');
+    expect(auth?.frame?.[2][3]).toEqual(['***']);
+    // The server did get the real key (auth worked above).
+    expect(server.connections[0]?.authenticated).toBe(true);
+  });
+
+  it('keeps a bounded trace ring', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { traceCapacity: 5 });
+    m.start();
+    await nextReady(m);
+    for (let i = 0; i < 10; i++) m.send(log());
+    await m.barrier();
+    const trace = m.trace();
+    expect(trace).toHaveLength(5);
+    expect(trace.at(-1)?.frame?.[2][1]).toBe('recorded');
+    expect(trace.at(-1)?.direction).toBe('in');
+    expect(trace[0]!.id).toBeLessThan(trace.at(-1)!.id);
+  });
+});
+
+describe('testConnection', () => {
+  it('reports ok / denied / unreachable once, without retrying', async () => {
+    const server = await sandbox();
+    const ok = await testConnection(managerOptions(server.address.port));
+    expect(ok).toMatchObject({ ok: true, state: 'connected' });
+    const denied = await testConnection(managerOptions(server.address.port, { groupKey: 'nope-nope' }));
+    expect(denied).toMatchObject({ ok: false, state: 'denied' });
+    expect(denied.fixHint).toMatch(/group key/);
+    const down = await testConnection(managerOptions(await freePort()));
+    expect(down).toMatchObject({ ok: false, state: 'unreachable' });
+    await sleep(100);
+    expect(server.connections).toHaveLength(2);
+    expect(server.connections.every((c) => c.closeCause !== 'client-fin')).toBe(true);
+  });
+});
