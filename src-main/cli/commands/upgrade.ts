@@ -1,10 +1,15 @@
 // `minion-agent upgrade` (`-u`) and `minion-agent version --check`: asks the update feed (and, if configured, the
 // original agent's legacy endpoint) and reports. Running from an AppImage, `upgrade` also downloads, verifies
 // (sha512) and replaces the AppImage through the same UpdateService the desktop app uses.
-import { DEFAULT_UPGRADE_URL } from '../../../src-shared/config';
+import { join } from 'node:path';
+import { DEFAULT_UPGRADE_URL, parseAgentConfig, type AgentConfig } from '../../../src-shared/config';
+import { defaultDataDir, loadConfigFile } from '../../agent/config';
+import { AGENT_VERSION } from '../../agent/version';
+import { BUILT_IN_FEED_URL } from '../../updates/feed';
 import { describeLegacyAnnouncement, fetchLegacyAnnouncement } from '../../updates/legacy';
 import type { UpdatePolicy } from '../../updates/policy';
 import type { UpdateChannel } from '../../updates/update-service';
+import type { CliIo } from '../io';
 
 export interface UpgradeCommandOptions {
   currentVersion: string;
@@ -132,4 +137,52 @@ export async function runUpgradeCommand(opts: UpgradeCommandOptions, out: Upgrad
   } finally {
     service.stop();
   }
+}
+
+/** Maps the agent config (`updates.*`, the original `upgrade` key, `data_dir`) to the command's options. */
+export function upgradeOptionsFromConfig(
+  config: AgentConfig,
+  dataDir: string,
+  checkOnly: boolean,
+  currentVersion: string = AGENT_VERSION,
+): UpgradeCommandOptions {
+  return {
+    currentVersion,
+    feedUrl: config.updates.feed_url ?? BUILT_IN_FEED_URL,
+    channel: config.updates.channel,
+    policy: config.updates.policy,
+    allowDowngrade: config.updates.allow_downgrade,
+    legacyUrl: config.upgrade,
+    cacheDir: join(dataDir, 'updates'),
+    checkOnly,
+  };
+}
+
+/**
+ * The `CliExtensions.upgrade` entry (`upgrade`, `-u`, `version --check`): loads the config (defaults without one)
+ * and runs the command with the CLI's output.
+ */
+export async function upgradeExtension(
+  options: { configPath: string | null; checkOnly: boolean },
+  io: Pick<CliIo, 'out' | 'err'>,
+): Promise<number> {
+  let config: AgentConfig;
+  let dataDir: string;
+  try {
+    if (options.configPath == null) {
+      config = parseAgentConfig({}).config;
+      dataDir = defaultDataDir();
+    } else {
+      const loaded = loadConfigFile(options.configPath, { host: 'headless' });
+      config = loaded.config;
+      dataDir = loaded.dataDir;
+    }
+  } catch (error) {
+    io.err(error instanceof Error ? error.message : String(error));
+    return 2;
+  }
+  return runUpgradeCommand(upgradeOptionsFromConfig(config, dataDir, options.checkOnly), {
+    stdout: (line) => io.out(line),
+    stderr: (line) => io.err(line),
+  });
 }

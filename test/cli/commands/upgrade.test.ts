@@ -5,7 +5,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runUpgradeCommand, type UpgradeCommandOptions } from '../../../src-main/cli/commands/upgrade';
+import {
+  runUpgradeCommand,
+  upgradeExtension,
+  type UpgradeCommandOptions,
+} from '../../../src-main/cli/commands/upgrade';
+import { AGENT_VERSION } from '../../../src-main/agent/version';
 import { startFeed, type FeedServer } from '../../updates/feed-server';
 
 let dir: string;
@@ -120,5 +125,35 @@ describe('minion-agent upgrade / version --check', () => {
     expect(code).toBe(0);
     expect(errors).toEqual([]);
     expect(lines.some((l) => l.includes('legacy'))).toBe(false);
+  });
+
+  it('reads updates.* and data_dir from the config file (the CLI extension entry)', async () => {
+    const server = await feed(AGENT_VERSION, randomBytes(10));
+    const configPath = join(dir, 'config.yml');
+    writeFileSync(
+      configPath,
+      `group_id: g\ngroup_key: k\nserver_id: 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11\ndata_dir: ${join(dir, 'data')}\nupdates:\n  feed_url: ${server.url}\n`,
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await upgradeExtension(
+      { configPath, checkOnly: true },
+      { out: (t) => out.push(t), err: (t) => err.push(t) },
+    );
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    expect(out).toContain(`Checking ${server.url} (latest channel)…`);
+    expect(out.at(-1)).toMatch(/is the latest version on the latest channel/);
+    expect(readFileSync(join(dir, 'data', 'updates', 'app-update.yml'), 'utf8')).toContain(server.url);
+
+    writeFileSync(configPath, 'updates:\n  policy: sometimes\n');
+    const bad: string[] = [];
+    expect(
+      await upgradeExtension(
+        { configPath, checkOnly: true },
+        { out: () => undefined, err: (t) => bad.push(t) },
+      ),
+    ).toBe(2);
+    expect(bad.join('\n')).toContain('updates.policy');
   });
 });
