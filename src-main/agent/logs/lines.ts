@@ -1,0 +1,82 @@
+/**
+ * Turning raw log bytes into messages the server accepts: one message per line, terminators stripped, invalid UTF-8
+ * replaced (U+FFFD), and lines longer than the frame budget split into marked parts instead of being dropped.
+ */
+
+/** Drops a byte-order mark at the start of a line (editors on Windows write one at the top of a file). */
+const lineDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
+/** Pieces of an already-decoded line keep every character, U+FEFF included. */
+const pieceDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/** Room reserved for the ` [12/345]` part marker. */
+const MARKER_RESERVE = 24;
+/** Smallest useful budget: below this every message would be mostly marker. */
+export const MIN_MESSAGE_BYTES = MARKER_RESERVE + 16;
+
+/** Line bytes (without `\n`) → text: a trailing `\r` is dropped, invalid UTF-8 becomes U+FFFD. */
+export function decodeLine(bytes: Uint8Array): string {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+  return lineDecoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
+}
+
+/** Bytes → text with U+FFFD for invalid UTF-8, nothing stripped. */
+export function decodeBytes(bytes: Uint8Array): string {
+  return pieceDecoder.decode(bytes);
+}
+
+/**
+ * The longest prefix of `bytes` (cut on a character boundary) whose decoded text fits `maxBytes` once invalid
+ * sequences are replaced (one bad byte becomes three bytes of U+FFFD).
+ */
+export function decodePrefixWithin(bytes: Uint8Array, maxBytes: number): { text: string; used: number } {
+  let used = Math.min(bytes.length, maxBytes);
+  for (;;) {
+    const [piece] = cutUtf8(bytes.subarray(0, used), used);
+    const candidate = piece ?? bytes.subarray(0, 0);
+    const text = pieceDecoder.decode(candidate);
+    const size = Buffer.byteLength(text);
+    if (size <= maxBytes || candidate.length <= 1) return { text, used: candidate.length };
+    used = Math.max(1, Math.floor((candidate.length * maxBytes) / size) - 1);
+  }
+}
+
+/** ` [i/n]` for a part of a line whose length is known; ` [i/…]` for an early part of a line still being read. */
+export function partMarker(index: number, total: number | null): string {
+  return ` [${index}/${total ?? '…'}]`;
+}
+
+/** Cuts valid UTF-8 into pieces of at most `maxBytes`, never inside a character. */
+export function cutUtf8(bytes: Uint8Array, maxBytes: number): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = Math.min(start + maxBytes, bytes.length);
+    if (end < bytes.length) {
+      // Step back over continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+      let back = end;
+      while (back > start && ((bytes[back] ?? 0) & 0xc0) === 0x80) back--;
+      if (back > start) end = back;
+    }
+    pieces.push(bytes.subarray(start, end));
+    start = end;
+  }
+  return pieces;
+}
+
+/** Bytes available for text in one part when a line must be split. */
+export function partBudget(maxMessageBytes: number): number {
+  return Math.max(16, maxMessageBytes - MARKER_RESERVE);
+}
+
+/**
+ * A decoded line → the messages to send. Empty lines give nothing (an empty message poisons the server's file
+ * destinations). `firstPart` continues the numbering when earlier parts of the same line were already sent.
+ */
+export function lineToMessages(text: string, maxMessageBytes: number, firstPart = 1): string[] {
+  if (text === '') return [];
+  if (firstPart === 1 && Buffer.byteLength(text) <= maxMessageBytes) return [text];
+  const encoded = Buffer.from(text, 'utf8');
+  const pieces = cutUtf8(encoded, partBudget(maxMessageBytes));
+  const total = firstPart - 1 + pieces.length;
+  return pieces.map((piece, i) => pieceDecoder.decode(piece) + partMarker(firstPart + i, total));
+}

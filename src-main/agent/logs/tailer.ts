@@ -1,0 +1,856 @@
+/**
+ * Follows the `tail_logs` files and hands every line to a synchronous sink (the facade turns lines into `L` frames
+ * in the durable spool). Polling, not fs.watch: it behaves the same on every platform and filesystem (NFS, bind
+ * mounts, containers), and a poll of an idle file is two stat calls.
+ *
+ * Guarantees: lines arrive in file order, once. Files are identified by device + inode and followed through rename
+ * rotation (the old file is read to its end first), copytruncate (the remainder is recovered from the copy when it
+ * sits next to the file), delete/recreate and files that appear later. The checkpoint (identity, offset, head
+ * fingerprint per file) is written atomically after the sink accepted the lines it covers, so a restart neither
+ * skips nor repeats lines. Memory is bounded: files are read in chunks; a line without a newline is held up to
+ * `maxLineBytes`, then sent in marked parts.
+ *
+ * Known limits (inherent to the techniques, not to this code): lines written between the copy and the truncate of
+ * a copytruncate are gone; a truncate-and-refill whose first bytes equal the old ones cannot be told from growth;
+ * a crash after the sink accepted lines but before the checkpoint write repeats those lines on restart.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type BigIntStats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { globSync, isDynamicPattern } from 'tinyglobby';
+import { type FileCheckpoint, loadCheckpoint, saveCheckpoint, type TailCheckpoint } from './checkpoint';
+import {
+  decodeLine,
+  decodePrefixWithin,
+  lineToMessages,
+  MIN_MESSAGE_BYTES,
+  partBudget,
+  partMarker,
+} from './lines';
+
+export interface TailEntry {
+  service: string;
+  /** A path or a glob (`/var/log/app/*.log`); relative paths are taken from `cwd`. */
+  file: string;
+}
+
+export type TailLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogTailerOptions {
+  entries: readonly TailEntry[];
+  /** JSON file in the data dir; written atomically. */
+  checkpointPath: string;
+  /** Upper bound of one message in UTF-8 bytes (from the frame budget); longer lines are split into parts. */
+  maxMessageBytes: number;
+  /** Takes one line. Synchronous; throwing means "not accepted": the line is offered again on the next poll. */
+  sink: (service: string, line: string) => void;
+  /** Called before a checkpoint is written, e.g. to make the spool durable first. A throw skips that write. */
+  beforeCheckpoint?: () => void;
+  log?: (level: TailLogLevel, message: string) => void;
+  /** Default 250 ms. */
+  pollIntervalMs?: number;
+  /** How often globs are expanded and missing files looked for. Default 1000 ms. */
+  scanIntervalMs?: number;
+  /** A last line without newline is sent after the file was quiet this long. Default 2000 ms. */
+  quietFlushMs?: number;
+  /** A renamed-away file is read for this long after its last growth, then closed. Default 5000 ms. */
+  rotatedGraceMs?: number;
+  /** Files that already exist when their entry is first seen: `end` (the original agent) or `beginning`. */
+  startAt?: 'end' | 'beginning';
+  /** Read size. Default 64 KiB. */
+  readChunkBytes?: number;
+  /** Bytes read per file per poll before yielding (the next poll then follows immediately). Default 4 MiB. */
+  maxBytesPerPoll?: number;
+  /** A line without a newline longer than this is sent in parts as it arrives. Default 1 MiB. */
+  maxLineBytes?: number;
+  cwd?: string;
+  now?: () => number;
+}
+
+export interface TailedFileView {
+  path: string;
+  service: string;
+  offset: number;
+  size: number | null;
+  rotated: boolean;
+}
+
+export interface TailerStats {
+  files: TailedFileView[];
+  linesShipped: number;
+  messagesShipped: number;
+  bytesRead: number;
+  rotations: number;
+  truncations: number;
+  partialFlushes: number;
+  sinkRefusals: number;
+}
+
+/** How many leading bytes identify a file's content (for truncation and copy detection). */
+const HEAD_BYTES = 1024;
+
+interface FollowedFile {
+  key: string;
+  path: string;
+  service: string;
+  pattern: string;
+  fd: number;
+  dev: string;
+  ino: string;
+  /** Bytes whose lines the sink accepted. */
+  offset: number;
+  /** Bytes read so far; `buffer` holds [offset, readPos). */
+  readPos: number;
+  buffer: Buffer;
+  /** Parts of an over-long line already sent early; their bytes are in `offset`. */
+  streamedParts: number;
+  /** Parts of the line at `offset` that the sink accepted before refusing the rest. */
+  acceptedParts: number;
+  head: string;
+  headLength: number;
+  rotated: boolean;
+  lastGrowthAt: number;
+  blocked: boolean;
+  /** Size and mtime at the last poll: the head is only re-checked when they change (keeps idle polls cheap). */
+  seenSize: number;
+  seenMtimeMs: number;
+}
+
+interface Identity {
+  dev: string;
+  ino: string;
+  size: number;
+  isFile: boolean;
+}
+
+function identityOf(stats: BigIntStats): Identity {
+  return {
+    dev: stats.dev.toString(),
+    ino: stats.ino.toString(),
+    size: Number(stats.size),
+    isFile: stats.isFile(),
+  };
+}
+
+function statPath(path: string): Identity | null {
+  try {
+    const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return stats ? identityOf(stats) : null;
+  } catch {
+    return null;
+  }
+}
+
+const keyOf = (id: { dev: string; ino: string }) => `${id.dev}:${id.ino}`;
+
+export class LogTailer {
+  private entries: TailEntry[];
+  private readonly pollIntervalMs: number;
+  private readonly scanIntervalMs: number;
+  private readonly quietFlushMs: number;
+  private readonly rotatedGraceMs: number;
+  private readonly startAt: 'end' | 'beginning';
+  private readonly chunk: Buffer;
+  private readonly maxBytesPerPoll: number;
+  private readonly maxLineBytes: number;
+  private readonly maxMessageBytes: number;
+  private readonly cwd: string;
+  private readonly now: () => number;
+
+  /** Every open file by identity. */
+  private readonly files = new Map<string, FollowedFile>();
+  /** Path → identity key of the file currently at that path. */
+  private readonly current = new Map<string, string>();
+  /** Patterns followed before (from the checkpoint or this run): their new files are read from the start. */
+  private knownPatterns = new Set<string>();
+  private loadedRecords: FileCheckpoint[] = [];
+  private started = false;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private nextScanAt = 0;
+  private dirty = false;
+  private readonly warnedDuplicates = new Set<string>();
+  private readonly counters = {
+    linesShipped: 0,
+    messagesShipped: 0,
+    bytesRead: 0,
+    rotations: 0,
+    truncations: 0,
+    partialFlushes: 0,
+    sinkRefusals: 0,
+  };
+
+  constructor(private readonly options: LogTailerOptions) {
+    this.entries = [...options.entries];
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.scanIntervalMs = options.scanIntervalMs ?? 1000;
+    this.quietFlushMs = options.quietFlushMs ?? 2000;
+    this.rotatedGraceMs = options.rotatedGraceMs ?? 5000;
+    this.startAt = options.startAt ?? 'end';
+    this.chunk = Buffer.allocUnsafe(options.readChunkBytes ?? 64 * 1024);
+    this.maxBytesPerPoll = options.maxBytesPerPoll ?? 4 * 1024 * 1024;
+    this.maxLineBytes = Math.max(options.maxLineBytes ?? 1024 * 1024, this.chunk.length);
+    if (options.maxMessageBytes < MIN_MESSAGE_BYTES) {
+      throw new RangeError(`maxMessageBytes must be at least ${MIN_MESSAGE_BYTES}`);
+    }
+    this.maxMessageBytes = options.maxMessageBytes;
+    this.cwd = options.cwd ?? process.cwd();
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Resumes from the checkpoint and starts polling. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const loaded = loadCheckpoint(this.options.checkpointPath);
+    if (loaded.state === 'corrupt') {
+      this.log(
+        'error',
+        `log checkpoint ${this.options.checkpointPath} unreadable (${loaded.error}); starting fresh`,
+      );
+    }
+    this.knownPatterns = new Set(loaded.checkpoint.patterns);
+    this.loadedRecords = loaded.checkpoint.files;
+    this.resumeFromCheckpoint();
+    this.scan();
+    this.loadedRecords = [];
+    for (const entry of this.entries) this.knownPatterns.add(entry.file);
+    this.dirty = true;
+    this.pollNow();
+    this.schedule(this.pollIntervalMs);
+  }
+
+  /** Stops polling, writes the checkpoint and closes every file. Lines not yet handed over are read again next start. */
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = null;
+    }
+    this.dirty = true;
+    this.writeCheckpoint();
+    for (const file of this.files.values()) this.close(file);
+    this.files.clear();
+    this.current.clear();
+  }
+
+  /** Replaces the followed entries (config change). Files of removed entries are closed. */
+  setEntries(entries: readonly TailEntry[]): void {
+    this.entries = [...entries];
+    const patterns = new Set(entries.map((e) => e.file));
+    for (const file of [...this.files.values()]) {
+      const entry = entries.find((e) => e.file === file.pattern);
+      if (!entry) {
+        this.forget(file);
+      } else file.service = entry.service;
+    }
+    this.knownPatterns = new Set([...this.knownPatterns].filter((p) => patterns.has(p)));
+    this.nextScanAt = 0;
+    this.dirty = true;
+    if (this.started) {
+      this.scan();
+      for (const pattern of patterns) this.knownPatterns.add(pattern);
+    }
+  }
+
+  stats(): TailerStats {
+    return {
+      ...this.counters,
+      files: [...this.files.values()].map((f) => ({
+        path: f.path,
+        service: f.service,
+        offset: f.offset,
+        size: sizeOf(f.fd),
+        rotated: f.rotated,
+      })),
+    };
+  }
+
+  /** One poll cycle, synchronously. Returns true when a file had more data than one poll may read. */
+  pollNow(): boolean {
+    const now = this.now();
+    if (now >= this.nextScanAt) {
+      this.scan();
+      this.nextScanAt = now + this.scanIntervalMs;
+    }
+    for (const [path, key] of [...this.current]) this.checkPath(path, key, now);
+    let more = false;
+    // Rotated files first: their lines precede the lines of the file that replaced them.
+    const ordered = [...this.files.values()].sort((a, b) => Number(b.rotated) - Number(a.rotated));
+    /** Paths whose rotated predecessor is not read to its end yet: the successor waits, to keep file order. */
+    const held = new Set<string>();
+    for (const file of ordered) {
+      if (!file.rotated && held.has(file.path)) continue;
+      try {
+        const hasMore = this.readAvailable(file, now);
+        if (hasMore) more = true;
+        if ((hasMore || file.blocked) && file.rotated) held.add(file.path);
+      } catch (error) {
+        this.log('warn', `reading ${file.path} failed: ${(error as Error).message}`);
+      }
+      this.flushQuiet(file, now);
+    }
+    this.writeCheckpoint();
+    return more;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Discovery
+  // -------------------------------------------------------------------------------------------------------------
+
+  private expand(pattern: string): string[] {
+    const absolute = resolve(this.cwd, pattern);
+    if (!isDynamicPattern(pattern)) return [absolute];
+    try {
+      return globSync(absolute.split('\\').join('/'), { absolute: true, onlyFiles: true, dot: true }).map(
+        (p) => resolve(p),
+      );
+    } catch (error) {
+      this.log('warn', `tail_logs pattern ${pattern} could not be expanded: ${(error as Error).message}`);
+      return [];
+    }
+  }
+
+  private scan(): void {
+    for (const entry of this.entries) {
+      for (const path of this.expand(entry.file)) {
+        if (this.current.has(path)) continue;
+        const id = statPath(path);
+        if (!id || !id.isFile) continue;
+        this.discovered(path, entry, id);
+      }
+    }
+  }
+
+  /** A path that is not followed yet holds a file: adopt it if we know it, else open it at the right place. */
+  private discovered(path: string, entry: TailEntry, id: Identity): void {
+    const key = keyOf(id);
+    const known = this.files.get(key);
+    if (known) {
+      if (known.rotated) {
+        // A rotated file that this (glob) entry matches under its new name: keep following it where we were.
+        known.rotated = false;
+        known.path = path;
+        this.current.set(path, key);
+      } else if (!this.warnedDuplicates.has(path)) {
+        this.warnedDuplicates.add(path);
+        this.log(
+          'warn',
+          `${path} is already followed as ${known.path} (service ${known.service}); not read twice`,
+        );
+      }
+      return;
+    }
+    const record = this.loadedRecords.find((r) => r.path === path && !r.rotated);
+    let start = 0;
+    let streamedParts = 0;
+    if (record && record.dev === id.dev && record.ino === id.ino) {
+      const fd = this.open(path);
+      if (fd === null) return;
+      if (id.size >= record.offset && this.headMatches(fd, record.head, record.headLength)) {
+        start = record.offset;
+        streamedParts = record.partsSent;
+      } else {
+        this.log('info', `${path} was truncated while the agent was stopped; reading it from the start`);
+        this.counters.truncations++;
+        this.rescueFromCopy(path, entry.service, record);
+      }
+      closeSync(fd);
+    } else if (record) {
+      // The file we followed was replaced while we were down (the old one was resumed by resumeFromCheckpoint):
+      // this one was created after our last checkpoint, so all of it is new.
+      start = 0;
+    } else if (!this.knownPatterns.has(entry.file) && this.startAt === 'end') {
+      start = this.lineAlignedEnd(path, id.size);
+    }
+    this.follow(path, entry, id, start, streamedParts);
+  }
+
+  private follow(path: string, entry: TailEntry, id: Identity, offset: number, streamedParts = 0): void {
+    const fd = this.open(path);
+    if (fd === null) return;
+    // The path may have been replaced between stat and open: trust the descriptor.
+    let opened: Identity;
+    try {
+      opened = identityOf(fstatSync(fd, { bigint: true }));
+    } catch {
+      closeSync(fd);
+      return;
+    }
+    if (opened.dev !== id.dev || opened.ino !== id.ino) offset = 0;
+    const file: FollowedFile = {
+      key: keyOf(opened),
+      path,
+      service: entry.service,
+      pattern: entry.file,
+      fd,
+      dev: opened.dev,
+      ino: opened.ino,
+      offset,
+      readPos: offset,
+      buffer: Buffer.alloc(0),
+      streamedParts,
+      acceptedParts: 0,
+      head: '',
+      headLength: 0,
+      rotated: false,
+      lastGrowthAt: this.now(),
+      blocked: false,
+      seenSize: -1,
+      seenMtimeMs: -1,
+    };
+    this.updateHead(file);
+    this.files.set(file.key, file);
+    this.current.set(path, file.key);
+    this.dirty = true;
+    this.log('debug', `following ${path} as ${entry.service} from byte ${offset}`);
+  }
+
+  /**
+   * Files of the checkpoint that are no longer at their path (rotated while we were down, or while being finished):
+   * find them by identity next to their old path and read their remaining lines first.
+   */
+  private resumeFromCheckpoint(): void {
+    for (const record of this.loadedRecords) {
+      if (!this.entries.some((e) => e.file === record.pattern)) continue;
+      if (record.rotated) {
+        this.resumeRecord(record);
+        continue;
+      }
+      const id = statPath(record.path);
+      if (!id || id.dev !== record.dev || id.ino !== record.ino)
+        this.resumeRecord({ ...record, rotated: true });
+    }
+  }
+
+  private resumeRecord(record: FileCheckpoint): void {
+    const key = keyOf(record);
+    if (this.files.has(key)) return;
+    const found = this.findByIdentity(dirname(record.path), record);
+    if (!found) {
+      this.log('warn', `${record.path}: the rotated file with unread lines is gone; its last lines are lost`);
+      return;
+    }
+    const fd = this.open(found);
+    if (fd === null) return;
+    if (!this.headMatches(fd, record.head, record.headLength)) {
+      closeSync(fd);
+      return;
+    }
+    const service = this.entries.find((e) => e.file === record.pattern)?.service ?? record.service;
+    this.files.set(key, {
+      key,
+      path: found,
+      service,
+      pattern: record.pattern,
+      fd,
+      dev: record.dev,
+      ino: record.ino,
+      offset: record.offset,
+      readPos: record.offset,
+      buffer: Buffer.alloc(0),
+      streamedParts: record.partsSent,
+      acceptedParts: 0,
+      head: record.head,
+      headLength: record.headLength,
+      rotated: true,
+      lastGrowthAt: this.now(),
+      blocked: false,
+      seenSize: -1,
+      seenMtimeMs: -1,
+    });
+    this.log('info', `finishing rotated file ${found} (was ${record.path}) from byte ${record.offset}`);
+  }
+
+  private findByIdentity(dir: string, id: { dev: string; ino: string }): string | null {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return null;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      const found = statPath(path);
+      if (found && found.dev === id.dev && found.ino === id.ino) return path;
+    }
+    return null;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Following
+  // -------------------------------------------------------------------------------------------------------------
+
+  /** Has the path been renamed away, deleted or replaced? */
+  private checkPath(path: string, key: string, now: number): void {
+    const file = this.files.get(key);
+    if (!file) {
+      this.current.delete(path);
+      return;
+    }
+    const id = statPath(path);
+    if (id && id.dev === file.dev && id.ino === file.ino) return;
+    file.rotated = true;
+    file.lastGrowthAt = now;
+    this.current.delete(path);
+    this.counters.rotations++;
+    this.dirty = true;
+    this.log(
+      'info',
+      `${path} was ${id ? 'replaced (rotation)' : 'moved or deleted'}; reading the old file to its end`,
+    );
+    if (id && id.isFile) {
+      const entry = this.entries.find((e) => e.file === file.pattern) ?? {
+        service: file.service,
+        file: file.pattern,
+      };
+      if (this.files.has(keyOf(id))) this.discovered(path, entry, id);
+      else this.follow(path, entry, id, 0);
+    }
+  }
+
+  /** Reads what is new. Returns true when the per-poll budget stopped it before the end of the file. */
+  private readAvailable(file: FollowedFile, now: number): boolean {
+    if (file.blocked) {
+      file.blocked = false;
+      this.processBuffer(file, false);
+      if (file.blocked) return false;
+    }
+    const stats = fstatSync(file.fd);
+    const size = stats.size;
+    const changed = size !== file.seenSize || stats.mtimeMs !== file.seenMtimeMs;
+    file.seenSize = size;
+    file.seenMtimeMs = stats.mtimeMs;
+    // Shrunk, or refilled after a truncate faster than we polled (its first bytes differ from what we read).
+    if (size < file.readPos || (changed && !this.headMatches(file.fd, file.head, file.headLength))) {
+      this.truncated(file);
+    }
+    let budget = this.maxBytesPerPoll;
+    while (file.readPos < size && budget > 0 && !file.blocked) {
+      const want = Math.min(this.chunk.length, size - file.readPos, budget);
+      const n = readSync(file.fd, this.chunk, 0, want, file.readPos);
+      if (n <= 0) break;
+      file.readPos += n;
+      budget -= n;
+      this.counters.bytesRead += n;
+      file.buffer =
+        file.buffer.length === 0
+          ? Buffer.from(this.chunk.subarray(0, n))
+          : Buffer.concat([file.buffer, this.chunk.subarray(0, n)]);
+      file.lastGrowthAt = now;
+      this.processBuffer(file, false);
+    }
+    if (file.headLength < Math.min(HEAD_BYTES, file.offset)) this.updateHead(file);
+    return file.readPos < size && !file.blocked;
+  }
+
+  private truncated(file: FollowedFile): void {
+    this.counters.truncations++;
+    this.log('info', `${file.path} was truncated (copytruncate?); reading it from the start`);
+    const record = this.recordOf(file);
+    file.buffer = Buffer.alloc(0);
+    this.rescueFromCopy(file.path, file.service, record);
+    file.offset = 0;
+    file.readPos = 0;
+    file.streamedParts = 0;
+    file.acceptedParts = 0;
+    file.head = '';
+    file.headLength = 0;
+    file.blocked = false;
+    this.dirty = true;
+  }
+
+  /**
+   * copytruncate copies the file (e.g. to `app.log.1`) and then empties it. Lines we had not read yet are in the
+   * copy: find it next to the file by its first bytes and read them from there.
+   */
+  private rescueFromCopy(path: string, service: string, record: FileCheckpoint): void {
+    if (record.headLength === 0 && record.offset > 0) return;
+    const dir = dirname(path);
+    const base = basename(path);
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((name) => name !== base && name.startsWith(base));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const copyPath = join(dir, name);
+      const id = statPath(copyPath);
+      if (!id || !id.isFile || id.size <= record.offset || (id.dev === record.dev && id.ino === record.ino))
+        continue;
+      if (this.files.has(keyOf(id))) continue;
+      const fd = this.open(copyPath);
+      if (fd === null) continue;
+      if (!this.headMatches(fd, record.head, record.headLength)) {
+        closeSync(fd);
+        continue;
+      }
+      const copy: FollowedFile = {
+        key: keyOf(id),
+        path: copyPath,
+        service,
+        pattern: record.pattern,
+        fd,
+        dev: id.dev,
+        ino: id.ino,
+        offset: record.offset,
+        readPos: record.offset,
+        buffer: Buffer.alloc(0),
+        streamedParts: record.partsSent,
+        acceptedParts: 0,
+        head: record.head,
+        headLength: record.headLength,
+        rotated: true,
+        lastGrowthAt: this.now(),
+        blocked: false,
+        seenSize: -1,
+        seenMtimeMs: -1,
+      };
+      while (copy.readPos < id.size && !copy.blocked) {
+        const n = readSync(
+          fd,
+          this.chunk,
+          0,
+          Math.min(this.chunk.length, id.size - copy.readPos),
+          copy.readPos,
+        );
+        if (n <= 0) break;
+        copy.readPos += n;
+        this.counters.bytesRead += n;
+        copy.buffer = Buffer.concat([copy.buffer, this.chunk.subarray(0, n)]);
+        this.processBuffer(copy, false);
+      }
+      if (!copy.blocked) this.processBuffer(copy, true);
+      if (copy.blocked)
+        this.log('warn', `${copyPath}: the sink refused lines while recovering them; some are lost`);
+      closeSync(fd);
+      this.log('info', `recovered ${copy.offset - record.offset} bytes of ${path} from its copy ${copyPath}`);
+      return;
+    }
+  }
+
+  /** Sends the complete lines in the buffer; `final` also sends a last line without newline. */
+  private processBuffer(file: FollowedFile, final: boolean): void {
+    const buffer = file.buffer;
+    let start = 0;
+    for (;;) {
+      const newline = buffer.indexOf(0x0a, start);
+      if (newline < 0) break;
+      if (!this.emitLine(file, buffer.subarray(start, newline))) {
+        file.buffer = buffer.subarray(start);
+        return;
+      }
+      file.offset += newline + 1 - start;
+      file.streamedParts = 0;
+      file.acceptedParts = 0;
+      start = newline + 1;
+      this.dirty = true;
+    }
+    let rest = buffer.subarray(start);
+    // A line that keeps growing without a newline: send all but its tail now, in numbered parts.
+    if (rest.length > this.maxLineBytes) {
+      const budget = partBudget(this.maxMessageBytes);
+      while (rest.length > this.maxLineBytes - budget) {
+        const { text, used } = decodePrefixWithin(rest, budget);
+        if (!this.offer(file.service, text + partMarker(file.streamedParts + 1, null))) {
+          file.blocked = true;
+          break;
+        }
+        file.streamedParts++;
+        file.offset += used;
+        rest = rest.subarray(used);
+        this.dirty = true;
+      }
+    }
+    if (final && rest.length > 0 && !file.blocked) {
+      if (this.emitLine(file, rest)) {
+        file.offset += rest.length;
+        file.streamedParts = 0;
+        file.acceptedParts = 0;
+        this.counters.partialFlushes++;
+        rest = rest.subarray(rest.length);
+        this.dirty = true;
+      }
+    }
+    // Copy so a small remainder does not pin a large read buffer.
+    file.buffer = Buffer.from(rest);
+  }
+
+  /** One line (without `\n`) → its message(s). False when the sink refused: retried from `acceptedParts`. */
+  private emitLine(file: FollowedFile, bytes: Buffer): boolean {
+    const messages = lineToMessages(decodeLine(bytes), this.maxMessageBytes, file.streamedParts + 1);
+    for (let i = file.acceptedParts; i < messages.length; i++) {
+      if (!this.offer(file.service, messages[i] as string)) {
+        file.blocked = true;
+        return false;
+      }
+      file.acceptedParts = i + 1;
+    }
+    if (messages.length > 0) this.counters.linesShipped++;
+    return true;
+  }
+
+  private offer(service: string, message: string): boolean {
+    try {
+      this.options.sink(service, message);
+      this.counters.messagesShipped++;
+      return true;
+    } catch (error) {
+      this.counters.sinkRefusals++;
+      this.log('warn', `log sink refused a line of ${service}: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  private flushQuiet(file: FollowedFile, now: number): void {
+    const quietFor = now - file.lastGrowthAt;
+    if (file.buffer.length > 0 && !file.blocked && quietFor >= this.quietFlushMs) {
+      this.processBuffer(file, true);
+    }
+    if (
+      file.rotated &&
+      file.buffer.length === 0 &&
+      quietFor >= this.rotatedGraceMs &&
+      sizeOf(file.fd) === file.readPos
+    ) {
+      this.log('debug', `done with rotated file ${file.path}`);
+      this.forget(file);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Checkpoint and helpers
+  // -------------------------------------------------------------------------------------------------------------
+
+  private recordOf(file: FollowedFile): FileCheckpoint {
+    return {
+      path: file.path,
+      service: file.service,
+      pattern: file.pattern,
+      dev: file.dev,
+      ino: file.ino,
+      offset: file.offset,
+      partsSent: file.streamedParts,
+      head: file.head,
+      headLength: file.headLength,
+      rotated: file.rotated,
+    };
+  }
+
+  private writeCheckpoint(): void {
+    if (!this.dirty) return;
+    const checkpoint: TailCheckpoint = {
+      version: 1,
+      patterns: [...this.knownPatterns],
+      files: [...this.files.values()].map((f) => this.recordOf(f)),
+    };
+    try {
+      this.options.beforeCheckpoint?.();
+      saveCheckpoint(this.options.checkpointPath, checkpoint);
+      this.dirty = false;
+    } catch (error) {
+      this.log('error', `log checkpoint not written: ${(error as Error).message}`);
+    }
+  }
+
+  private updateHead(file: FollowedFile): void {
+    const length = Math.min(HEAD_BYTES, file.offset);
+    if (length === file.headLength && file.head !== '') return;
+    const head = this.hashHead(file.fd, length);
+    if (head === null) return;
+    file.head = head;
+    file.headLength = length;
+    this.dirty = true;
+  }
+
+  private hashHead(fd: number, length: number): string | null {
+    const bytes = Buffer.alloc(length);
+    try {
+      const n = length === 0 ? 0 : readSync(fd, bytes, 0, length, 0);
+      if (n !== length) return null;
+    } catch {
+      return null;
+    }
+    return createHash('sha1').update(bytes).digest('hex');
+  }
+
+  private headMatches(fd: number, head: string, length: number): boolean {
+    if (length === 0 || head === '') return true;
+    return this.hashHead(fd, length) === head;
+  }
+
+  /** Start after the last complete line, so the first line shipped is whole. */
+  private lineAlignedEnd(path: string, size: number): number {
+    const fd = this.open(path);
+    if (fd === null || size === 0) {
+      if (fd !== null) closeSync(fd);
+      return size;
+    }
+    try {
+      const length = Math.min(size, this.chunk.length);
+      const n = readSync(fd, this.chunk, 0, length, size - length);
+      const lastNewline = this.chunk.subarray(0, n).lastIndexOf(0x0a);
+      return lastNewline < 0 ? size : size - length + lastNewline + 1;
+    } catch {
+      return size;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private open(path: string): number | null {
+    try {
+      return openSync(path, 'r');
+    } catch (error) {
+      this.log(
+        'warn',
+        `cannot open ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+      return null;
+    }
+  }
+
+  private close(file: FollowedFile): void {
+    try {
+      closeSync(file.fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  private forget(file: FollowedFile): void {
+    this.close(file);
+    this.files.delete(file.key);
+    if (this.current.get(file.path) === file.key) this.current.delete(file.path);
+    this.dirty = true;
+  }
+
+  private schedule(delay: number): void {
+    if (!this.started) return;
+    const run = () => {
+      this.timer = null;
+      let more = false;
+      try {
+        more = this.pollNow();
+      } catch (error) {
+        this.log('error', `log tailer poll failed: ${(error as Error).message}`);
+      }
+      this.schedule(more ? 0 : this.pollIntervalMs);
+    };
+    this.timer = delay === 0 ? setImmediate(run) : setTimeout(run, delay);
+  }
+
+  private log(level: TailLogLevel, message: string): void {
+    this.options.log?.(level, message);
+  }
+}
+
+function sizeOf(fd: number): number | null {
+  try {
+    return fstatSync(fd).size;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,395 @@
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LogTailer, type LogTailerOptions, type TailEntry } from '../../../src-main/agent/logs/tailer';
+
+let dir: string;
+let clock: number;
+const tailers: LogTailer[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'minion-tail-'));
+  clock = 1_000_000;
+});
+afterEach(() => {
+  for (const t of tailers.splice(0)) t.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Harness {
+  tailer: LogTailer;
+  lines: string[];
+  services: string[];
+  logs: string[];
+}
+
+/** A tailer driven by hand: polls only when the test says so, time only moves when the test moves it. */
+function makeTailer(
+  entries: TailEntry[],
+  overrides: Partial<LogTailerOptions> = {},
+  lines: string[] = [],
+): Harness {
+  const services: string[] = [];
+  const logs: string[] = [];
+  const tailer = new LogTailer({
+    entries,
+    checkpointPath: join(dir, 'state', 'tail-checkpoint.json'),
+    maxMessageBytes: 4096,
+    sink: (service, line) => {
+      services.push(service);
+      lines.push(line);
+    },
+    log: (level, message) => logs.push(`${level}: ${message}`),
+    pollIntervalMs: 3_600_000, // never fires during a test: polls are explicit
+    scanIntervalMs: 0,
+    quietFlushMs: 2000,
+    rotatedGraceMs: 1000,
+    startAt: 'beginning',
+    now: () => clock,
+    ...overrides,
+  });
+  tailers.push(tailer);
+  return { tailer, lines, services, logs };
+}
+
+function stop(h: Harness) {
+  h.tailer.stop();
+  tailers.splice(tailers.indexOf(h.tailer), 1);
+}
+
+const numbered = (from: number, to: number) =>
+  Array.from(
+    { length: to - from },
+    (_, i) => `line ${String(from + i).padStart(6, '0')} ${'x'.repeat((from + i) % 37)}`,
+  );
+
+/** Polls until no file has more data than one poll reads. */
+function drain(h: Harness) {
+  for (let i = 0; i < 1000 && h.tailer.pollNow(); i++);
+}
+
+/** A writer like a daemon's logger: keeps its file open (O_APPEND) until told to reopen. */
+class Writer {
+  private fd: number;
+  constructor(private readonly path: string) {
+    this.fd = openSync(path, 'a');
+  }
+  write(lines: string[], eol = '\n') {
+    if (lines.length > 0) writeSync(this.fd, lines.join(eol) + eol);
+  }
+  raw(text: string) {
+    writeSync(this.fd, text);
+  }
+  reopen() {
+    closeSync(this.fd);
+    this.fd = openSync(this.path, 'a');
+  }
+  close() {
+    closeSync(this.fd);
+  }
+}
+
+describe('LogTailer', () => {
+  it('ships 100,000 lines written in bursts across a rename rotation and a copytruncate exactly once, in order', () => {
+    const path = join(dir, 'app.log');
+    const writer = new Writer(path);
+    const h = makeTailer([{ service: 'app', file: path }], {
+      maxBytesPerPoll: 256 * 1024,
+      readChunkBytes: 16 * 1024,
+    });
+    h.tailer.start();
+
+    const total = 100_000;
+    const expected = numbered(0, total);
+    let written = 0;
+    let burst = 0;
+    // Deterministic pseudo-random burst sizes and poll points.
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let rotated = false;
+    let copied = false;
+    while (written < total) {
+      const size = Math.min(total - written, 1 + random(2500));
+      writer.write(expected.slice(written, written + size));
+      written += size;
+      burst++;
+      if (!rotated && written >= 30_000) {
+        // logrotate "create": rename, the daemon keeps writing to the old file for one more burst, then reopens.
+        renameSync(path, `${path}.1`);
+        const more = Math.min(total - written, 500);
+        writer.write(expected.slice(written, written + more));
+        written += more;
+        writer.reopen();
+        rotated = true;
+      }
+      if (!copied && written >= 60_000) {
+        // logrotate "copytruncate": shift the old rotation, copy, truncate; the daemon keeps its O_APPEND fd.
+        renameSync(`${path}.1`, `${path}.2`);
+        copyFileSync(path, `${path}.1`);
+        truncateSync(path, 0);
+        copied = true;
+      }
+      if (random(3) === 0) h.tailer.pollNow();
+      if (burst % 7 === 0) clock += 300;
+    }
+    writer.close();
+    drain(h);
+    clock += 5000;
+    drain(h);
+
+    expect(rotated && copied).toBe(true);
+    expect(h.lines.length).toBe(total);
+    // Exactly once and in order: compare the whole sequence (first mismatch reported).
+    const firstMismatch = h.lines.findIndex((line, i) => line !== expected[i]);
+    expect(firstMismatch).toBe(-1);
+    expect(h.tailer.stats().rotations).toBeGreaterThanOrEqual(1);
+    expect(h.tailer.stats().truncations).toBeGreaterThanOrEqual(1);
+  });
+
+  it('restarting mid-stream loses and repeats nothing, including a rotation while stopped and a partial line', () => {
+    const path = join(dir, 'svc.log');
+    const all = numbered(0, 9000);
+    const writer = new Writer(path);
+    writer.write(all.slice(0, 3000));
+    writer.raw(all[3000]!.slice(0, 5)); // half a line at the moment of the stop
+    const received: string[] = [];
+    const first = makeTailer([{ service: 'svc', file: path }], {}, received);
+    first.tailer.start();
+    drain(first);
+    expect(received.length).toBe(3000);
+    stop(first);
+
+    // While the agent is down: the line completes, more lines, a rotation, more lines in the new file.
+    writer.raw(`${all[3000]!.slice(5)}\n`);
+    writer.write(all.slice(3001, 5000));
+    renameSync(path, `${path}.1`);
+    writer.reopen();
+    writer.write(all.slice(5000, 7000));
+
+    const second = makeTailer([{ service: 'svc', file: path }], {}, received);
+    second.tailer.start();
+    drain(second);
+    writer.write(all.slice(7000, 9000));
+    drain(second);
+    writer.close();
+
+    expect(received.length).toBe(9000);
+    expect(received).toEqual(all);
+  });
+
+  it('a restart after a crash (no stop) resumes from the last checkpoint', () => {
+    const path = join(dir, 'c.log');
+    appendFileSync(path, numbered(0, 100).join('\n') + '\n');
+    const received: string[] = [];
+    const first = makeTailer([{ service: 's', file: path }], {}, received);
+    first.tailer.start();
+    drain(first);
+    // "crash": the process is gone, only what is on disk counts. A second tailer reads the same checkpoint.
+    appendFileSync(path, numbered(100, 150).join('\n') + '\n');
+    const second = makeTailer([{ service: 's', file: path }], {}, received);
+    second.tailer.start();
+    drain(second);
+    expect(received).toEqual(numbered(0, 150));
+    stop(second);
+    stop(first);
+  });
+
+  it('starts at the end of existing files by default, at the beginning when asked', () => {
+    const path = join(dir, 'old.log');
+    writeFileSync(path, 'old 1\nold 2\npartial');
+    const h = makeTailer([{ service: 's', file: path }], { startAt: 'end' });
+    h.tailer.start();
+    appendFileSync(path, ' tail\nnew 1\n');
+    drain(h);
+    expect(h.lines).toEqual(['partial tail', 'new 1']);
+
+    const other = join(dir, 'other.log');
+    writeFileSync(other, 'a\nb\n');
+    const h2 = makeTailer([{ service: 's', file: other }], {
+      startAt: 'beginning',
+      checkpointPath: join(dir, 'cp2.json'),
+    });
+    h2.tailer.start();
+    expect(h2.lines).toEqual(['a', 'b']);
+  });
+
+  it('a glob picks up files created later and reads them from their start', () => {
+    const h = makeTailer([{ service: 'web', file: join(dir, 'logs', '*.log') }], { startAt: 'end' });
+    h.tailer.start();
+    h.tailer.pollNow();
+    expect(h.lines).toEqual([]);
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'a.log'), 'first\nsecond\n');
+    writeFileSync(join(logs, 'ignored.txt'), 'nope\n');
+    h.tailer.pollNow();
+    writeFileSync(join(logs, 'b.log'), 'third\n');
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['first', 'second', 'third']);
+    expect(h.services).toEqual(['web', 'web', 'web']);
+  });
+
+  it('a literal path that does not exist yet is read from its start once it appears', () => {
+    const path = join(dir, 'later.log');
+    const h = makeTailer([{ service: 's', file: path }], { startAt: 'end' });
+    h.tailer.start();
+    writeFileSync(path, 'one\ntwo\n');
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['one', 'two']);
+  });
+
+  it('strips CRLF, skips empty lines, replaces invalid UTF-8', () => {
+    const path = join(dir, 'w.log');
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from('dos line\r\n\r\n\nunix\n'), Buffer.from([0x62, 0x61, 0xff, 0x64, 0x0a])]),
+    );
+    const h = makeTailer([{ service: 's', file: path }]);
+    h.tailer.start();
+    expect(h.lines).toEqual(['dos line', 'unix', 'ba\uFFFDd']);
+  });
+
+  it('splits a line longer than the frame budget into marked parts, never drops it', () => {
+    const path = join(dir, 'long.log');
+    const long = 'é'.repeat(200) + 'end';
+    writeFileSync(path, `short\n${long}\nafter\n`);
+    const h = makeTailer([{ service: 's', file: path }], { maxMessageBytes: 120 });
+    h.tailer.start();
+    const parts = h.lines.slice(1, -1);
+    expect(h.lines[0]).toBe('short');
+    expect(h.lines.at(-1)).toBe('after');
+    expect(parts.length).toBeGreaterThan(1);
+    parts.forEach((part, i) => {
+      expect(Buffer.byteLength(part)).toBeLessThanOrEqual(120);
+      expect(part).toMatch(new RegExp(` \\[${i + 1}/${parts.length}\\]$`));
+    });
+    expect(parts.map((p) => p.replace(/ \[\d+\/\d+\]$/, '')).join('')).toBe(long);
+  });
+
+  it('streams a huge line without a newline in parts (bounded memory) and finishes it when the newline comes', () => {
+    const path = join(dir, 'huge.log');
+    const writer = new Writer(path);
+    const h = makeTailer([{ service: 's', file: path }], {
+      maxMessageBytes: 1024,
+      maxLineBytes: 64 * 1024,
+      readChunkBytes: 8 * 1024,
+    });
+    h.tailer.start();
+    const chunk = 'abcdefghij'.repeat(10_000); // 100 kB, no newline
+    writer.raw(chunk);
+    h.tailer.pollNow();
+    const early = h.lines.length;
+    expect(early).toBeGreaterThan(0);
+    expect(h.lines.every((l) => / \[\d+\/…\]$/.test(l))).toBe(true);
+    writer.raw(chunk + '\nnext\n');
+    drain(h);
+    writer.close();
+    const parts = h.lines.slice(0, -1);
+    expect(h.lines.at(-1)).toBe('next');
+    expect(parts.at(-1)).toMatch(new RegExp(` \\[${parts.length}/${parts.length}\\]$`));
+    expect(parts.map((p) => p.replace(/ \[\d+\/(\d+|…)\]$/, '')).join('')).toBe(chunk + chunk);
+    expect(parts.every((p) => Buffer.byteLength(p) <= 1024)).toBe(true);
+  });
+
+  it('holds a partial last line until its newline, flushing it after the quiet period', () => {
+    const path = join(dir, 'p.log');
+    writeFileSync(path, 'complete\nhalf');
+    const h = makeTailer([{ service: 's', file: path }], { quietFlushMs: 2000 });
+    h.tailer.start();
+    expect(h.lines).toEqual(['complete']);
+    appendFileSync(path, ' more');
+    clock += 1500;
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['complete']);
+    clock += 1000;
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['complete']);
+    clock += 2000;
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['complete', 'half more']);
+    appendFileSync(path, '\nnext\n');
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['complete', 'half more', 'next']);
+  });
+
+  it('follows delete and recreate', () => {
+    const path = join(dir, 'd.log');
+    writeFileSync(path, 'a\n');
+    const h = makeTailer([{ service: 's', file: path }]);
+    h.tailer.start();
+    appendFileSync(path, 'b\n');
+    unlinkSync(path);
+    writeFileSync(path, 'c\n');
+    h.tailer.pollNow();
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['a', 'b', 'c']);
+  });
+
+  it('notices a truncate-and-refill that happened between two polls', () => {
+    const path = join(dir, 't.log');
+    writeFileSync(path, 'first generation line 1\nfirst generation line 2\n');
+    const h = makeTailer([{ service: 's', file: path }]);
+    h.tailer.start();
+    // refilled past the old size before the next poll: only the head fingerprint can tell
+    writeFileSync(path, 'second generation, a longer line than before 1\nsecond generation 2\n');
+    h.tailer.pollNow();
+    expect(h.lines).toEqual([
+      'first generation line 1',
+      'first generation line 2',
+      'second generation, a longer line than before 1',
+      'second generation 2',
+    ]);
+  });
+
+  it('offers a refused line again on the next poll, without loss or duplicates', () => {
+    const path = join(dir, 'r.log');
+    writeFileSync(path, 'one\ntwo\nthree\n');
+    const accepted: string[] = [];
+    let refuse = true;
+    const h = makeTailer([{ service: 's', file: path }], {
+      sink: (_s, line) => {
+        if (line === 'two' && refuse) throw new Error('spool full');
+        accepted.push(line);
+      },
+    });
+    h.tailer.start();
+    expect(accepted).toEqual(['one']);
+    refuse = false;
+    h.tailer.pollNow();
+    expect(accepted).toEqual(['one', 'two', 'three']);
+    expect(h.tailer.stats().sinkRefusals).toBe(1);
+  });
+
+  it('writes the checkpoint only for lines the sink accepted', () => {
+    const path = join(dir, 'k.log');
+    writeFileSync(path, 'one\ntwo\n');
+    const h = makeTailer([{ service: 's', file: path }], {
+      sink: (_s, line) => {
+        if (line === 'two') throw new Error('no');
+      },
+    });
+    h.tailer.start();
+    const checkpoint = JSON.parse(readFileSync(join(dir, 'state', 'tail-checkpoint.json'), 'utf8')) as {
+      files: { path: string; offset: number }[];
+    };
+    expect(checkpoint.files).toEqual([expect.objectContaining({ path, offset: 4 })]);
+  });
+});
