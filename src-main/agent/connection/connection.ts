@@ -632,7 +632,9 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 
   private onSocketError(link: Link, error: NodeJS.ErrnoException): void {
     if (link.dead) return;
-    if (link.phase === 'tls') {
+    // TLS 1.3 finishes the client side of the handshake before the server checks our certificate, so its alert
+    // (e.g. "certificate required") arrives later, as an ERR_SSL_* error.
+    if (link.phase === 'tls' || (error.code ?? '').startsWith('ERR_SSL_')) {
       this.fail(link, { state: 'tls-error', detail: error.message });
       return;
     }
