@@ -91,11 +91,8 @@ export function decodePayload(payload: Uint8Array, options?: DecodeOptions): Wir
     if (!isArrayHead(head)) {
       throw new ProtocolError('bad-shape', `frame is not a msgpack array (first byte ${describeByte(head)})`);
     }
-    if (!serverCompatible) {
-      throw new ProtocolError(
-        'bad-shape',
-        `top-level array must have exactly 3 elements (head ${describeByte(head)})`,
-      );
+    if (!serverCompatible && head <= 0x9f) {
+      throw new ProtocolError('bad-shape', `top-level array has ${head & 0x0f} elements, needs exactly 3`);
     }
   }
   let value: unknown;
@@ -105,8 +102,10 @@ export function decodePayload(payload: Uint8Array, options?: DecodeOptions): Wir
     throw mapDecodeError(e);
   }
   const top = value as unknown[];
-  if (top.length < 3)
-    throw new ProtocolError('bad-shape', `top-level array has ${top.length} elements, needs 3`);
+  // array16/array32 heads are legal (if unusual) encodings of a 3-element array, so their length is checked here.
+  if (top.length < 3 || (top.length > 3 && !serverCompatible)) {
+    throw new ProtocolError('bad-shape', `top-level array has ${top.length} elements, needs exactly 3`);
+  }
   let verb = top[0];
   let uuid = top[1];
   let data = top[2];
