@@ -54,9 +54,10 @@ describe('Spool append and read', () => {
     const spool = await openSpool(dir, { segmentBytes: 4096 });
     const frames: WireFrame[] = [];
     for (let i = 0; i < 300; i++) {
-      const f = frameOf((['log', 'telemetry', 'result'] as const)[i % 3], `m${i}`);
+      const cls = (['log', 'telemetry', 'result'] as const)[i % 3] as FrameClass;
+      const f = frameOf(cls, `m${i}`);
       frames.push(f);
-      expect(spool.append((['log', 'telemetry', 'result'] as const)[i % 3], f)).toEqual({
+      expect(spool.append(cls, f)).toEqual({
         seq: i + 1,
         dropped: false,
       });
