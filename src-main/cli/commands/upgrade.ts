@@ -7,8 +7,10 @@ import { defaultDataDir, loadConfigFile } from '../../agent/config';
 import { AGENT_VERSION } from '../../agent/version';
 import { BUILT_IN_FEED_URL } from '../../updates/feed';
 import { describeLegacyAnnouncement, fetchLegacyAnnouncement } from '../../updates/legacy';
-import type { UpdatePolicy } from '../../updates/policy';
-import type { UpdateChannel } from '../../updates/update-service';
+import { serverUpgradeHandler, type UpdatePolicy } from '../../updates/policy';
+import type { UpdateChannel, UpdateService } from '../../updates/update-service';
+import type { AgentUpdaterHook } from '../../agent/agent';
+import type { UpdateView } from '../../../src-shared/view-models';
 import type { CliIo } from '../io';
 
 export interface UpgradeCommandOptions {
@@ -185,4 +187,70 @@ export async function upgradeExtension(
     stdout: (line) => io.out(line),
     stderr: (line) => io.err(line),
   });
+}
+
+/**
+ * `CliExtensions.updater`: the server's `internal upgrade` for a headless agent, under `updates.policy`. The
+ * update service (and electron-updater) is created on the first request; from an AppImage an accepted update
+ * replaces the file and is run by the next start (systemd restart).
+ */
+export function headlessUpdaterHook(configPath: string): AgentUpdaterHook | undefined {
+  let options: UpgradeCommandOptions;
+  try {
+    const loaded = loadConfigFile(configPath, { host: 'headless' });
+    options = upgradeOptionsFromConfig(loaded.config, loaded.dataDir, false);
+  } catch {
+    return undefined; // the agent itself reports config errors
+  }
+  let service: UpdateService | null = null;
+  const idle: UpdateView = {
+    state: options.policy === 'off' ? 'off' : 'idle',
+    currentVersion: options.currentVersion,
+    availableVersion: null,
+    releaseNotes: null,
+    sizeBytes: null,
+    percent: null,
+    bytesPerSecond: null,
+    transferred: null,
+    lastCheckAt: null,
+    error: null,
+    policy: options.policy,
+    legacyAnnouncedVersion: null,
+  };
+  const getService = async (): Promise<UpdateService> => {
+    if (service != null) return service;
+    const [{ createHeadlessUpdater }, { UpdateService: Service }] = await Promise.all([
+      import('../../updates/headless-updater'),
+      import('../../updates/update-service'),
+    ]);
+    const headless = createHeadlessUpdater({
+      feedUrl: options.feedUrl ?? BUILT_IN_FEED_URL,
+      currentVersion: options.currentVersion,
+      cacheDir: options.cacheDir,
+      appImagePath: process.env.APPIMAGE ?? null,
+    });
+    service = new Service({
+      updater: headless.updater,
+      currentVersion: options.currentVersion,
+      feedUrl: options.feedUrl,
+      channel: options.channel,
+      policy: options.policy,
+      allowDowngrade: options.allowDowngrade,
+      checkOnStart: false,
+      checkIntervalHours: 0,
+      canApply: headless.canApply,
+      applyUpdate: (file) => {
+        if (file == null) throw new Error('the downloaded file is missing');
+        headless.apply(file);
+      },
+    });
+    return service;
+  };
+  return {
+    async upgrade(argv) {
+      const handler = serverUpgradeHandler(await getService(), options.policy);
+      return handler(argv);
+    },
+    view: () => service?.view() ?? { ...idle },
+  };
 }

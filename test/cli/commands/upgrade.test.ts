@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   runUpgradeCommand,
+  headlessUpdaterHook,
   upgradeExtension,
   type UpgradeCommandOptions,
 } from '../../../src-main/cli/commands/upgrade';
@@ -155,5 +156,24 @@ describe('minion-agent upgrade / version --check', () => {
       ),
     ).toBe(2);
     expect(bad.join('\n')).toContain('updates.policy');
+  });
+
+  it("answers the server's internal upgrade in a headless agent according to updates.policy", async () => {
+    const server = await feed('99.0.0', randomBytes(10));
+    const configPath = join(dir, 'config.yml');
+    const base = `group_id: g\ngroup_key: k\nserver_id: 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11\ndata_dir: ${join(dir, 'data')}\n`;
+    writeFileSync(configPath, `${base}updates:\n  feed_url: ${server.url}\n  policy: manual\n`);
+    const manual = headlessUpdaterHook(configPath);
+    expect(manual?.view?.().state).toBe('idle');
+    expect(await manual?.upgrade([])).toEqual({
+      stdout: 'update 99.0.0 available, waiting for the user to install it (updates.policy: manual)',
+      stderr: '',
+    });
+    expect(manual?.view?.().availableVersion).toBe('99.0.0');
+
+    writeFileSync(configPath, `${base}updates:\n  feed_url: ${server.url}\n  policy: 'off'\n`);
+    const off = headlessUpdaterHook(configPath);
+    expect(off?.view?.().state).toBe('off');
+    expect((await off?.upgrade([]))?.stderr).toMatch(/^upgrade refused: Updates are turned off/);
   });
 });
