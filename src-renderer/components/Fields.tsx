@@ -32,6 +32,8 @@ interface TextFieldProps {
   placeholder?: string;
   autoComplete?: string;
   name?: string;
+  /** A control shown right of the input (e.g. Show/Hide for a secret). */
+  trailing?: ReactNode;
 }
 
 export function TextField({
@@ -44,22 +46,26 @@ export function TextField({
   placeholder,
   autoComplete,
   name,
+  trailing,
 }: TextFieldProps) {
   return (
     <FieldShell label={label} error={error} hint={hint}>
       {({ input, describedBy }) => (
-        <input
-          id={input}
-          name={name}
-          type={type}
-          value={value}
-          placeholder={placeholder}
-          autoComplete={autoComplete ?? 'off'}
-          spellCheck={false}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={describedBy}
-          onChange={(e) => onChange(e.target.value)}
-        />
+        <div className="input-row">
+          <input
+            id={input}
+            name={name}
+            type={type}
+            value={value}
+            placeholder={placeholder}
+            autoComplete={autoComplete ?? 'off'}
+            spellCheck={false}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={describedBy}
+            onChange={(e) => onChange(e.target.value)}
+          />
+          {trailing}
+        </div>
       )}
     </FieldShell>
   );

@@ -128,7 +128,7 @@ export function ConsoleView() {
           {formatCount(entries.length)} frames{paused ? ' (paused)' : ''}
         </span>
       </div>
-      <div className="console-body">
+      <div className={`console-body ${selected ? 'has-details' : ''}`}>
         <div
           ref={scrollRef}
           className="wire-scroll"

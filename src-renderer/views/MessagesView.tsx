@@ -79,7 +79,7 @@ export function MessagesView() {
     <div className="view messages">
       <section className="card" aria-labelledby="classes-heading">
         <h2 id="classes-heading">Queued vs sent</h2>
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-label="Frames per class">
           <table className="class-table">
             <thead>
               <tr>

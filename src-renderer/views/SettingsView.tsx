@@ -221,26 +221,26 @@ export function SettingsView() {
               onChange={(v) => set('group_id', v)}
               error={err('group_id')}
             />
-            <div className="field-with-button">
-              <TextField
-                label="Group key"
-                type={showKey ? 'text' : 'password'}
-                value={str('group_key') === GROUP_KEY_MASK ? '' : str('group_key')}
-                placeholder={view.groupKeySet ? 'unchanged (stored)' : 'not set'}
-                autoComplete="new-password"
-                onChange={(v) => set('group_key', v === '' ? GROUP_KEY_MASK : v)}
-                error={err('group_key')}
-                hint={KEY_STORAGE_TEXT[view.keyStorage]}
-              />
-              <button
-                type="button"
-                className="small"
-                aria-pressed={showKey}
-                onClick={() => setShowKey((s) => !s)}
-              >
-                {showKey ? 'Hide' : 'Show'}
-              </button>
-            </div>
+            <TextField
+              label="Group key"
+              type={showKey ? 'text' : 'password'}
+              value={str('group_key') === GROUP_KEY_MASK ? '' : str('group_key')}
+              placeholder={view.groupKeySet ? 'unchanged (stored)' : 'not set'}
+              autoComplete="new-password"
+              onChange={(v) => set('group_key', v === '' ? GROUP_KEY_MASK : v)}
+              error={err('group_key')}
+              hint={KEY_STORAGE_TEXT[view.keyStorage]}
+              trailing={
+                <button
+                  type="button"
+                  className="small"
+                  aria-pressed={showKey}
+                  onClick={() => setShowKey((s) => !s)}
+                >
+                  {showKey ? 'Hide' : 'Show'}
+                </button>
+              }
+            />
             <TextField
               label="Server name (shown locally only)"
               value={str('server_name')}

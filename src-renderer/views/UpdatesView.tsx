@@ -17,6 +17,17 @@ const STATE_TEXT: Record<UpdateView['state'], string> = {
   off: 'Updates are turned off',
 };
 
+const STATE_LABEL: Record<UpdateView['state'], string> = {
+  idle: 'idle',
+  checking: 'checking',
+  available: 'available',
+  'not-available': 'up to date',
+  downloading: 'downloading',
+  ready: 'ready',
+  error: 'error',
+  off: 'off',
+};
+
 export function UpdatesView() {
   const updates = useDashboard((s) => s.updates);
   const api = useApi();
@@ -46,10 +57,11 @@ export function UpdatesView() {
             className={`pill tone-${updates.state === 'error' ? 'bad' : updates.state === 'ready' || updates.state === 'available' ? 'warn' : 'idle'}`}
             data-testid="update-state"
           >
-            {updates.state}
+            {STATE_LABEL[updates.state]}
           </span>
         </div>
         <p className="explanation">{STATE_TEXT[updates.state]}</p>
+        {updates.detail ? <p className="muted">{updates.detail}</p> : null}
         <dl className="facts">
           <dt>Installed</dt>
           <dd data-testid="current-version">{updates.currentVersion}</dd>
