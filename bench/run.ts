@@ -30,7 +30,12 @@ for (const file of files) {
 
 function format(r: BenchResult): string {
   if (r.ratio === undefined) return `${r.name}: ${r.details}`;
-  const met = r.target === undefined ? '' : (r.lowerIsBetter ? r.ratio <= r.target : r.ratio >= r.target) ? ' ✓' : ' ✗ below target';
+  const met =
+    r.target === undefined
+      ? ''
+      : (r.lowerIsBetter ? r.ratio <= r.target : r.ratio >= r.target)
+        ? ' ✓'
+        : ' ✗ below target';
   const target = r.target === undefined ? '' : ` (target ${r.lowerIsBetter ? '≤' : '≥'}${r.target})`;
   return `${r.name}: ${r.ratio.toFixed(2)}×${target}${met} — ${r.details}`;
 }

@@ -20,13 +20,26 @@ const common = {
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 
-await viteBuild({ configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)), logLevel: quiet ? 'warn' : 'info' });
+await viteBuild({
+  configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
+  logLevel: quiet ? 'warn' : 'info',
+});
 
 await Promise.all([
   // Main and preload run inside Electron: `electron` is provided by the runtime.
-  esbuild({ ...common, entryPoints: { main: 'src-main/app/main.ts' }, outdir: 'dist/main', external: ['electron'] }),
+  esbuild({
+    ...common,
+    entryPoints: { main: 'src-main/app/main.ts' },
+    outdir: 'dist/main',
+    external: ['electron'],
+  }),
   // Sandboxed preloads must be a single CommonJS file that only requires `electron`.
-  esbuild({ ...common, entryPoints: { preload: 'src-main/preload.ts' }, outdir: 'dist/preload', external: ['electron'] }),
+  esbuild({
+    ...common,
+    entryPoints: { preload: 'src-main/preload.ts' },
+    outdir: 'dist/preload',
+    external: ['electron'],
+  }),
   // The headless CLI must never load Electron; bundling everything makes `npx minion-agent` self-contained.
   esbuild({
     ...common,

@@ -40,9 +40,15 @@ if (!args.includes('--no-build')) {
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
-const electron = electronExecutable() ?? (tryDownloadElectron() ? electronExecutable() : null);
+// With ELECTRON_OVERRIDE_DIST_PATH the caller chose the runtime; downloading into node_modules would not help.
+const electron =
+  electronExecutable() ??
+  (!process.env.ELECTRON_OVERRIDE_DIST_PATH && tryDownloadElectron() ? electronExecutable() : null);
 if (electron) {
-  const child = spawn(electron, [root, ...args.filter((a) => a !== '--no-build')], { cwd: root, stdio: 'inherit' });
+  const child = spawn(electron, [root, ...args.filter((a) => a !== '--no-build')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
 } else {
   console.log(`
