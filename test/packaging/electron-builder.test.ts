@@ -84,12 +84,13 @@ describe('electron-builder.yml', () => {
 describe('electron-builder --dir (offline, dummy Electron)', () => {
   let work: string;
   let appOutDir: string;
+  let project: string;
   let result: { code: number | null; output: string };
 
   beforeAll(async () => {
     ensureBuilt();
     work = mkdtempSync(join(tmpdir(), 'minion-packaging-'));
-    const project = join(work, 'project');
+    project = join(work, 'project');
     const electronDist = join(work, 'electron-dist');
     mkdirSync(project);
     mkdirSync(electronDist);
@@ -131,7 +132,7 @@ describe('electron-builder --dir (offline, dummy Electron)', () => {
       150_000,
     );
     appOutDir = join(output, process.arch === 'arm64' ? 'linux-arm64-unpacked' : 'linux-unpacked');
-  }, 200_000);
+  }, 330_000);
 
   afterAll(() => {
     if (work != null) rmSync(work, { recursive: true, force: true });
@@ -151,7 +152,7 @@ describe('electron-builder --dir (offline, dummy Electron)', () => {
       files.filter((f) => f.startsWith('node_modules') || f.startsWith('src-') || f.startsWith('test')),
     ).toEqual([]);
     expect(
-      asar.extractFile(archive, 'dist/main/main.js').equals(readFileSync(join(ROOT, 'dist/main/main.js'))),
+      asar.extractFile(archive, 'dist/main/main.js').equals(readFileSync(join(project, 'dist/main/main.js'))),
     ).toBe(true);
     const packagedJson = JSON.parse(asar.extractFile(archive, 'package.json').toString('utf8')) as Record<
       string,
