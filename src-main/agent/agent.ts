@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   type AgentConfig,
   type AgentHost,
@@ -32,6 +32,7 @@ import {
   type SaveResult,
 } from '../../src-shared/ipc';
 import {
+  FRAME_CLASSES,
   type AgentSnapshot,
   type ConnectionView,
   type FrameClass,
@@ -61,6 +62,7 @@ import {
 } from './config';
 import { type ConnectionOptions, ConnectionManager, testConnection } from './connection/connection';
 import { type AgentCoreApi, type AgentCoreEvents, ConfigPatchError } from './core-api';
+import { LogTailer } from './logs/tailer';
 import { logFrame, resultFrame } from './protocol/frames';
 import { parseReplLine } from './protocol/repl-syntax';
 import { frameByteLength } from './protocol/validate';
@@ -341,9 +343,15 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       if (record.state !== 'done') return;
       const line = `${record.type} ${record.argv.join(' ')}`;
       if (record.decision === 'allowed' || record.decision === 'approved') {
-        this.log.info(
-          `command ${record.uuid} (${line}) ran: ${record.timedOut ? 'timed out' : `exit ${record.exitCode ?? record.signal ?? '?'}`}`,
-        );
+        const outcome =
+          record.type === 'internal'
+            ? 'done'
+            : record.timedOut
+              ? 'timed out'
+              : record.signal
+                ? `killed by ${record.signal}`
+                : `exit ${record.exitCode ?? 'unknown'}`;
+        this.log.info(`command ${record.uuid} (${line}) ran: ${outcome}`);
       } else {
         // Refusals are notable: they also go to the server as the agent's own log line.
         this.log.warn(
@@ -379,6 +387,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     // Producers first: no new frames, checkpoints saved. Then commands: killed children still get their answer.
     await parts.stopProducers();
     await parts.commands.stop();
+    await this.settleDelivery(parts, 3_000);
     await parts.pump.stop();
     await parts.connection.stop();
     await parts.spool.close();
@@ -386,11 +395,46 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
   }
 
   /**
-   * Starts the tailer and the telemetry scheduler feeding `spool`; returns their stop function.
-   * Implemented by `startProducers` below once those modules exist.
+   * Waits (bounded) until everything the pump wrote is confirmed by a barrier, so a clean stop leaves nothing
+   * "sent but unconfirmed" that the next start would have to send again (which the server would store twice).
    */
-  private async startProducers(_config: AgentConfig, _spool: Spool): Promise<() => Promise<void>> {
-    return async () => undefined;
+  private async settleDelivery(parts: Parts, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const unconfirmed = (): number => {
+      const view = parts.pump.view();
+      return FRAME_CLASSES.reduce((n, cls) => n + view.perClass[cls].awaitingConfirmation, 0);
+    };
+    while (parts.connection.isReady() && unconfirmed() > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Starts the tailer and the telemetry scheduler feeding `spool`; returns their stop function. */
+  private async startProducers(config: AgentConfig, spool: Spool): Promise<() => Promise<void>> {
+    const groupId = config.group_id;
+    const serverId = config.server_id;
+    const tailer = new LogTailer({
+      entries: config.tail_logs,
+      checkpointPath: join(this.dataDirValue, 'tail-checkpoint.json'),
+      maxMessageBytes: logMessageBudget(config),
+      sink: (service, line) => {
+        // Throwing (spool closed or failing) tells the tailer to offer the line again later: nothing is lost.
+        spool.append('log', logFrame(groupId, serverId, service, line));
+        this.counters.logsShipped++;
+        this.log.shipped(service, line);
+      },
+      // The checkpoint must never get ahead of the spool file (a crash would otherwise skip lines).
+      beforeCheckpoint: () => spool.flush(),
+      log: (level, message) => this.log[level](`tail: ${message}`),
+      pollIntervalMs: config.tail.poll_interval_ms,
+      quietFlushMs: config.tail.partial_line_flush_ms,
+      startAt: config.tail.start_at,
+      cwd: this.configPath ? dirname(resolve(this.configPath)) : process.cwd(),
+    });
+    tailer.start();
+    return async () => {
+      tailer.stop();
+    };
   }
 
   // ---- helpers used by the parts -----------------------------------------------------------------------------
@@ -827,6 +871,15 @@ export function flattenToPatch(value: Record<string, unknown>, prefix = ''): Rec
     }
   }
   return out;
+}
+
+/** UTF-8 bytes one log message may have so that its `L` frame fits `max_frame_bytes` (longest service name). */
+export function logMessageBudget(config: AgentConfig): number {
+  const services = [...config.tail_logs.map((e) => e.service), config.agent_log_service || AGENT_SERVICE];
+  const longest = services.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a), '');
+  // +4: the empty message's 1-byte string header grows to 5 bytes at most.
+  const overhead = frameByteLength(logFrame(config.group_id, config.server_id, longest, '')) + 4;
+  return Math.max(64, config.max_frame_bytes - overhead);
 }
 
 function classOfConsoleFrame(frame: WireFrame): FrameClass | null {

@@ -1,0 +1,225 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentCore, flattenToPatch, logMessageBudget } from '../../src-main/agent/agent';
+import { ConfigPatchError } from '../../src-main/agent/core-api';
+import { SandboxServer } from '../../src-main/sandbox/sandbox-server';
+import { parseAgentConfig } from '../../src-shared/config';
+import { type ApprovalRequestView } from '../../src-shared/view-models';
+
+const GROUP = 'test-group';
+const KEY = 'test-key-0123456789';
+
+interface Env {
+  dir: string;
+  sandbox: SandboxServer;
+  configPath: string;
+  logFile: string;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function setup(extraYaml = ''): Promise<Env> {
+  const dir = mkdtempSync(join(tmpdir(), 'agent-core-'));
+  const sandbox = await SandboxServer.start({ port: 0, groups: [{ id: GROUP, key: KEY }] });
+  cleanups.push(async () => {
+    await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const logFile = join(dir, 'app.log');
+  const configPath = join(dir, 'config.yml');
+  writeFileSync(
+    configPath,
+    `streamserver_host: 127.0.0.1
+streamserver_port: ${sandbox.address.port}
+group_id: ${GROUP}
+group_key: ${KEY}
+telemetry_interval: 1
+builtin_telemetries: [load_avg]
+tail_logs:
+  - service: app
+    file: ${logFile}
+data_dir: ${join(dir, 'data')}
+heartbeat_interval: 5
+tail:
+  poll_interval_ms: 20
+  start_at: beginning
+commands:
+  policy: allow
+${extraYaml}`,
+  );
+  return { dir, sandbox, configPath, logFile };
+}
+
+function startCore(env: Env, host: 'desktop' | 'headless' = 'headless'): AgentCore {
+  const core = new AgentCore({ configPath: env.configPath, host });
+  cleanups.push(() => core.stop());
+  return core;
+}
+
+function appLogs(sandbox: SandboxServer): string[] {
+  return sandbox.logs.filter((l) => l.service === 'app').map((l) => l.message);
+}
+
+describe('AgentCore against the sandbox server', () => {
+  it('generates and persists a server id, and ships tailed lines in order', async () => {
+    const env = await setup();
+    appendFileSync(env.logFile, 'first line\r\nsecond line\n\nthird line\n');
+    const core = startCore(env);
+    await core.start();
+    const serverId = core.effectiveConfig.server_id;
+    expect(serverId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(readFileSync(env.configPath, 'utf8')).toContain(`server_id: ${serverId}`);
+    await waitFor(() => appLogs(env.sandbox).length >= 3, 10_000, 'three lines');
+    // Empty lines are not sent; \r\n is stripped.
+    expect(appLogs(env.sandbox)).toEqual(['first line', 'second line', 'third line']);
+    expect(env.sandbox.logs[0]?.serverId).toBe(serverId);
+    expect(core.recentLogs(100).some((l) => l.source === 'shipped' && l.message === 'third line')).toBe(true);
+    expect(env.sandbox.poisonFrames).toEqual([]);
+  });
+
+  it('answers a command from the server (allow policy) with the command uuid verbatim, and audits it', async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const result = await env.sandbox.dispatchCommand(core.effectiveConfig.server_id, 'external', [
+      'echo',
+      'round trip',
+    ]);
+    expect(result.stdout).toBe('round trip\n');
+    expect(result.stderr).toBe('');
+    const status = await env.sandbox.dispatchCommand(core.effectiveConfig.server_id, 'internal', ['status']);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      commands_received: 2,
+      commands_external: 1,
+      state: 'connected',
+    });
+    const unknown = await env.sandbox.dispatchCommand(core.effectiveConfig.server_id, 'internal', ['nope']);
+    expect(unknown.stderr).toBe('unknown internal command: nope');
+    const audit = readFileSync(join(env.dir, 'data', 'commands-audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(audit).toHaveLength(3);
+    expect(JSON.parse(audit[0] ?? '{}')).toMatchObject({
+      argv: ['echo', 'round trip'],
+      decision: 'allowed',
+      exitCode: 0,
+    });
+    expect(core.snapshot().commands.map((c) => c.uuid)).toContain(result.commandUuid);
+  });
+
+  it('ask policy on the desktop: the approval event reaches the host and decideApproval runs the command', async () => {
+    const env = await setup();
+    writeFileSync(
+      env.configPath,
+      readFileSync(env.configPath, 'utf8').replace('policy: allow', 'policy: ask'),
+    );
+    const core = startCore(env, 'desktop');
+    const approvals: ApprovalRequestView[][] = [];
+    core.on('approvals', (list) => approvals.push(list));
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const pending = env.sandbox.dispatchCommand(core.effectiveConfig.server_id, 'external', [
+      'echo',
+      'asked',
+    ]);
+    await waitFor(() => core.snapshot().approvals.length === 1, 5_000, 'approval request');
+    const request = core.snapshot().approvals[0] as ApprovalRequestView;
+    expect(request.commandLine).toBe('echo asked');
+    expect(core.decideApproval(request.id, true)).toBe(true);
+    expect((await pending).stdout).toBe('asked\n');
+    expect(approvals.at(-1)).toEqual([]);
+  });
+
+  it('a restart mid-stream loses and repeats nothing', async () => {
+    const env = await setup();
+    const expected: string[] = [];
+    let n = 0;
+    const writeBurst = (count: number): void => {
+      const lines: string[] = [];
+      for (let i = 0; i < count; i++) lines.push(`line ${++n} ${'x'.repeat(n % 50)}`);
+      expected.push(...lines);
+      appendFileSync(env.logFile, `${lines.join('\n')}\n`);
+    };
+    const first = new AgentCore({ configPath: env.configPath, host: 'headless' });
+    await first.start();
+    writeBurst(2000);
+    await waitFor(() => appLogs(env.sandbox).length > 500, 15_000, 'first lines');
+    writeBurst(2000);
+    await first.stop();
+    // Written while the agent is down: the original lost these.
+    writeBurst(1000);
+    const second = startCore(env);
+    await second.start();
+    writeBurst(1000);
+    await waitFor(() => appLogs(env.sandbox).length >= expected.length, 20_000, 'all lines');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(appLogs(env.sandbox)).toEqual(expected);
+  });
+
+  it('saves config changes: live ones apply, restart-required ones are reported, bad ones throw field issues', async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    const saved = await core.saveConfig({ 'commands.policy': 'deny', log_level: 'debug' });
+    expect(saved).toEqual({ applied: ['commands.policy', 'log_level'], restartRequired: [] });
+    expect(readFileSync(env.configPath, 'utf8')).toMatch(/policy: deny/);
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const refused = await env.sandbox.dispatchCommand(core.effectiveConfig.server_id, 'external', [
+      'echo',
+      'x',
+    ]);
+    expect(refused.stderr).toMatch(/commands\.policy/);
+
+    await expect(core.saveConfig({ streamserver_port: 'nope' })).rejects.toBeInstanceOf(ConfigPatchError);
+    expect(core.validateConfig({ streamserver_port: 70000 })[0]?.path).toBe('streamserver_port');
+    expect(core.configView().config.group_key).not.toBe(KEY);
+    expect(core.exportYaml()).not.toContain(KEY);
+  });
+
+  it('consoleSend queues REPL-syntax frames through the spool', async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    const sent = await core.consoleSend('log::console::hello from the console');
+    expect(sent.sent).toBe(1);
+    await waitFor(() => env.sandbox.logs.some((l) => l.service === 'console'), 10_000, 'console log');
+    expect((await core.consoleSend('bogus::x')).sent).toBe(0);
+  });
+});
+
+describe('helpers', () => {
+  it('flattenToPatch turns nested mappings into dotted paths, lists stay whole', () => {
+    expect(
+      flattenToPatch({ tls: { enabled: true }, tail_logs: [{ service: 'a', file: 'b' }], log_level: 'info' }),
+    ).toEqual({
+      'tls.enabled': true,
+      tail_logs: [{ service: 'a', file: 'b' }],
+      log_level: 'info',
+    });
+  });
+
+  it('logMessageBudget leaves room for the frame overhead', () => {
+    const { config } = parseAgentConfig({
+      group_id: 'g',
+      server_id: '5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11',
+      max_frame_bytes: 8192,
+    });
+    const budget = logMessageBudget(config);
+    expect(budget).toBeLessThan(8192 - 40);
+    expect(budget).toBeGreaterThan(8000);
+  });
+});
