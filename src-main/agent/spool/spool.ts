@@ -108,6 +108,8 @@ export interface SegmentInfo {
 }
 
 const DEFAULT_MAX_BYTES = 1024 ** 3;
+/** Pid of the process that has the spool open (advisory, for the offline tools). */
+export const OWNER_FILE = 'owner.pid';
 const STAGING_BYTES = 1024 * 1024;
 const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
@@ -279,6 +281,9 @@ export class Spool extends EventEmitter<SpoolEvents> {
       );
     }
     const state = await recoverSpool(dataDir, options.onProblem ?? (() => undefined));
+    // Tells `minion-agent spool repair` that a live process has the spool open (advisory only: a stale file from a
+    // crash is simply overwritten, it never blocks a start).
+    await fsp.writeFile(join(spoolPaths(dataDir).dir, OWNER_FILE), `${process.pid}\n`);
     return new Spool({ dataDir, options, ...state });
   }
 
@@ -727,6 +732,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
     for (const r of [...this.readers]) await r.close();
     for (const fd of this.retiredFds.splice(0)) closeSync(fd);
     closeSync(this.activeFd);
+    // An empty active segment carries no information (the cursor and file names bound the next sequence anyway).
+    if (this.active.lastSeq < this.active.firstSeq && this.segments.length > 1) {
+      await fsp.rm(this.active.path, { force: true });
+    }
+    await fsp.rm(join(this.dir, OWNER_FILE), { force: true });
   }
 }
 
