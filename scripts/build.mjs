@@ -45,6 +45,8 @@ await Promise.all([
     ...common,
     entryPoints: { 'minion-agent': 'src-main/cli/minion-agent.ts' },
     outdir: 'dist/cli',
+    // electron-updater requires `electron` lazily on Electron-only paths; never bundle (or run) its downloader.
+    external: ['electron'],
     banner: { js: '#!/usr/bin/env node' },
   }),
 ]);
