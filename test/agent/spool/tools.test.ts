@@ -52,7 +52,8 @@ describe('spool tools and CLI', () => {
     const middle = join(segDir, files[1] as string);
     const buf = readFileSync(middle);
     const rec = scanSegment(buf).records[1];
-    buf[(rec?.offset ?? 0) + 27] ^= 0x10;
+    const at = (rec?.offset ?? 0) + 27;
+    buf[at] = (buf[at] as number) ^ 0x10;
     writeFileSync(middle, buf);
     const last = join(segDir, files.at(-1) as string);
     truncateSync(last, readFileSync(last).length - 5);
