@@ -77,13 +77,8 @@ export function buildProgram(
     const g = globals();
     const configPath = requireConfig(g, io);
     if (!configPath) return setExitCode(EXIT_USAGE);
-    const startUi =
-      opts.ui && extensions.startUi
-        ? (
-            (start) => (core: AgentCore) =>
-              start(core, opts.uiPort)
-          )(extensions.startUi)
-        : undefined;
+    const start = extensions.startUi;
+    const startUi = start ? (core: AgentCore) => start(core, opts.uiPort) : undefined;
     if (opts.ui && !extensions.startUi) io.err('--ui: the web dashboard is not part of this build');
     setExitCode(
       await runAgentCommand(
@@ -94,6 +89,7 @@ export function buildProgram(
           dataDir: opts.dataDir,
           updater: extensions.updater?.(configPath),
           startUi,
+          uiRequested: Boolean(opts.ui),
         },
         io,
       ),

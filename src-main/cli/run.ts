@@ -16,6 +16,8 @@ export interface RunCommandOptions {
   updater?: AgentUpdaterHook;
   /** Starts the web dashboard once the core runs; returns its URL and a close function. */
   startUi?: (core: AgentCore) => Promise<{ url: string; close: () => Promise<void> }>;
+  /** `--ui` given; without it the dashboard starts only when the config says `ui.enabled: true`. */
+  uiRequested?: boolean;
 }
 
 export function formatWireEntry(entry: WireTraceEntry, format: LogFormat): string {
@@ -73,7 +75,7 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
   });
 
   await core.start();
-  if (options.startUi) {
+  if (options.startUi && (options.uiRequested || core.effectiveConfig.ui.enabled)) {
     try {
       ui = await options.startUi(core);
       io.err(`dashboard: ${ui.url}`);

@@ -2,33 +2,51 @@
  * Which module provides which CLI extension. Kept apart from the entry point so the whole program (with every
  * extension) can be built in tests.
  */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfigFile } from '../agent/config';
-import { testConnection } from '../agent/connection/connection';
-import { connectionOptionsFromConfig } from '../agent/agent';
-import { type CliExtensions } from './extensions';
-import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type AgentConfig } from '../../src-shared/config';
+import { type UpdateView } from '../../src-shared/view-models';
+import { type AgentCore, connectionOptionsFromConfig } from '../agent/agent';
+import {
+  configFromYaml,
+  defaultDataDir,
+  loadConfigFile,
+  resolveConfigPath,
+  resolveDataDir,
+} from '../agent/config';
+import { AGENT_VERSION } from '../agent/version';
+import { InvokeFailure, type UpdatesApi } from '../bridge/handlers';
+import { startWebDashboard } from '../bridge/web-server';
+import { runRepl } from './commands/repl';
+import { runSandbox } from './commands/sandbox';
+import { runSpoolCommand, type SpoolAction } from './commands/spool';
+import { runTestCommand } from './commands/test';
+import { headlessUpdaterHook, upgradeExtension } from './commands/upgrade';
 import { missingConnectionKeys } from './config-cmd';
+import { type CliExtensions } from './extensions';
+import { type CliIo, EXIT_OK, EXIT_USAGE } from './io';
+
+function loadForCommand(configPath: string, io: CliIo): AgentConfig | null {
+  try {
+    return loadConfigFile(configPath, { host: 'headless' }).config;
+  } catch (err) {
+    io.err(err instanceof Error ? err.message : String(err));
+    return null;
+  }
+}
 
 /** `test` / `-t`: one connect + auth, like the original's `-t` (exit 0 accepted, 1 otherwise). */
 export async function testCommand(configPath: string, io: CliIo): Promise<number> {
-  let config;
-  try {
-    config = loadConfigFile(configPath, { host: 'headless' }).config;
-  } catch (err) {
-    io.err(err instanceof Error ? err.message : String(err));
-    return EXIT_USAGE;
-  }
+  const config = loadForCommand(configPath, io);
+  if (!config) return EXIT_USAGE;
   const missing = missingConnectionKeys(config);
   if (missing.length > 0) {
     io.err(`cannot test: ${missing.join(', ')} not set in ${configPath}`);
     return EXIT_USAGE;
   }
-  const outcome = await testConnection(connectionOptionsFromConfig(config));
-  const line = `${outcome.state}: ${outcome.explanation}${outcome.fixHint ? ` — ${outcome.fixHint}` : ''} (${outcome.durationMs} ms)`;
-  if (outcome.ok) io.out(line);
-  else io.err(line);
-  return outcome.ok ? EXIT_OK : EXIT_FAILURE;
+  return runTestCommand(connectionOptionsFromConfig(config), (line) => io.out(line));
 }
 
 export function rendererDir(): string {
@@ -36,8 +54,183 @@ export function rendererDir(): string {
   return join(__dirname, '..', 'renderer');
 }
 
+function offView(): UpdateView {
+  return {
+    state: 'off',
+    currentVersion: AGENT_VERSION,
+    availableVersion: null,
+    releaseNotes: null,
+    sizeBytes: null,
+    percent: null,
+    bytesPerSecond: null,
+    transferred: null,
+    lastCheckAt: null,
+    error: null,
+    policy: 'off',
+    legacyAnnouncedVersion: null,
+  };
+}
+
+/**
+ * The dashboard's update panel in the headless agent: it shows the state; updating a service is done with
+ * `minion-agent upgrade` (or by the server's `internal upgrade`), so the buttons explain that instead.
+ */
+function headlessDashboardUpdates(core: AgentCore): UpdatesApi {
+  const refuse = (): Promise<UpdateView> =>
+    Promise.reject(
+      new InvokeFailure('In the headless agent, run `minion-agent upgrade` on the machine to update.'),
+    );
+  return {
+    view: () => core.snapshot().updates ?? offView(),
+    check: refuse,
+    download: refuse,
+    install: refuse,
+    on: () => undefined,
+    off: () => undefined,
+  };
+}
+
+async function startUi(
+  core: AgentCore,
+  port: number | undefined,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const dir = rendererDir();
+  if (!existsSync(join(dir, 'index.html'))) {
+    throw new Error(`the dashboard files are missing in ${dir} (run npm run build)`);
+  }
+  const dashboard = await startWebDashboard({
+    core,
+    updates: headlessDashboardUpdates(core),
+    port: port ?? core.effectiveConfig.ui.port,
+    rendererDir: dir,
+  });
+  return { url: dashboard.url, close: () => dashboard.close() };
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new InvalidArgumentError('expected a port 0…65535');
+  return port;
+}
+
+function waitForSignal(io: CliIo): Promise<void> {
+  return new Promise((resolve) => {
+    const unregister = io.onSignal(['SIGINT', 'SIGTERM'], () => {
+      unregister();
+      resolve();
+    });
+  });
+}
+
+function globalConfigPath(program: Command, io: CliIo): string | null {
+  return program.opts<{ config?: string }>().config ?? resolveConfigPath([], io.env);
+}
+
+function registerSandbox(program: Command, setExitCode: (code: number) => void, io: CliIo): void {
+  program
+    .command('sandbox')
+    .description('run a local sandbox StreamServer in the foreground and print what it receives')
+    .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, 47990)
+    .option('--group <id>', 'group id the sandbox accepts (default: a generated group and key, printed)')
+    .option('--key <key>', 'group key for --group')
+    .option('--no-commands', 'behave like a server without a command: section (auth is not answered)')
+    .action(async (opts: { port: number; group?: string; key?: string; commands: boolean }) => {
+      if (opts.group && !opts.key) {
+        io.err('--group needs --key');
+        return setExitCode(EXIT_USAGE);
+      }
+      const running = await runSandbox({
+        port: opts.port,
+        groups: opts.group && opts.key ? [{ id: opts.group, key: opts.key }] : [],
+        out: (line) => io.out(line),
+        commandsEnabled: opts.commands,
+      });
+      await waitForSignal(io);
+      await running.close();
+      setExitCode(EXIT_OK);
+    });
+}
+
+function registerRepl(program: Command, setExitCode: (code: number) => void, io: CliIo): void {
+  program
+    .command('repl')
+    .description('interactive frames in the original IAR syntax (log::SERVICE::MESSAGE, …); type help')
+    .option('--host <host:port>', 'server (a bare number is a port on 127.0.0.1); default from the config')
+    .option('-g, --group <id>', 'group id (default from the config)')
+    .option('-s, --server <uuid>', 'server id (default from the config, else a random one)')
+    .option('-k, --key <key>', 'group key (default from the config)')
+    .action(async (opts: { host?: string; group?: string; server?: string; key?: string }) => {
+      const configPath = globalConfigPath(program, io);
+      let config: AgentConfig;
+      try {
+        // Read-only: the REPL must not write a generated server id into someone's config.
+        config = configPath
+          ? configFromYaml(readFileSync(configPath, 'utf8'), { host: 'headless' }).config
+          : configFromYaml('', { host: 'headless' }).config;
+      } catch (err) {
+        io.err(err instanceof Error ? err.message : String(err));
+        return setExitCode(EXIT_USAGE);
+      }
+      const connection = connectionOptionsFromConfig(config);
+      if (opts.host) {
+        const [h, p] = /^\d+$/.test(opts.host) ? ['127.0.0.1', opts.host] : opts.host.split(':');
+        connection.host = h || '127.0.0.1';
+        connection.port = p ? Number(p) : 47990;
+      }
+      if (connection.host === '') connection.host = '127.0.0.1';
+      if (opts.group) connection.groupId = opts.group;
+      if (opts.key) connection.groupKey = opts.key;
+      connection.serverId = (opts.server ?? connection.serverId) || randomUUID();
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(connection.serverId)) {
+        io.err('--server must be a lowercase canonical UUID');
+        return setExitCode(EXIT_USAGE);
+      }
+      setExitCode(
+        await runRepl({
+          connection,
+          input: process.stdin,
+          output: process.stdout,
+          debug: Boolean(program.opts<{ debug?: boolean }>().debug),
+        }),
+      );
+    });
+}
+
+function registerSpool(program: Command, setExitCode: (code: number) => void, io: CliIo): void {
+  program
+    .command('spool')
+    .description('inspect or repair the durable spool: stats | verify | repair')
+    .argument('<action>', 'stats, verify or repair')
+    .option('--data-dir <dir>', 'data directory (default: data_dir of the config, else the platform default)')
+    .action(async (action: string, opts: { dataDir?: string }) => {
+      if (action !== 'stats' && action !== 'verify' && action !== 'repair') {
+        io.err(`unknown spool action ${JSON.stringify(action)}: use stats, verify or repair`);
+        return setExitCode(EXIT_USAGE);
+      }
+      let dataDir = opts.dataDir;
+      if (!dataDir) {
+        const configPath = globalConfigPath(program, io);
+        if (configPath) {
+          try {
+            const { config } = configFromYaml(readFileSync(configPath, 'utf8'), { host: 'headless' });
+            dataDir = resolveDataDir(config.data_dir, configPath);
+          } catch (err) {
+            io.err(err instanceof Error ? err.message : String(err));
+            return setExitCode(EXIT_USAGE);
+          }
+        } else dataDir = defaultDataDir();
+      }
+      setExitCode(await runSpoolCommand({ action: action as SpoolAction, dataDir }, (line) => io.out(line)));
+    });
+}
+
 export function cliExtensions(): CliExtensions {
   return {
     test: testCommand,
+    upgrade: upgradeExtension,
+    updater: headlessUpdaterHook,
+    startUi,
+    register: [registerSandbox, registerRepl, registerSpool],
   };
 }
