@@ -32,16 +32,21 @@ export class KeyRedactor {
   /** The frame with the key masked: the auth frame's key slot always, anywhere else when the key is long enough. */
   frame(frame: WireFrame): WireFrame {
     const base = redactFrame(frame);
-    if (!this.generic) return base;
-    const [verb, uuid, data] = base;
-    let changed = false;
-    const mask = (s: string): string => {
-      if (!s.includes(this.key)) return s;
-      changed = true;
-      return this.text(s);
-    };
-    const masked = data.map((item) => (Array.isArray(item) ? item.map(mask) : mask(item)));
-    return changed ? [verb, uuid, masked] : base;
+    if (!this.generic || !this.contains(base[2])) return base;
+    const mask = (s: string): string => this.text(s);
+    return [base[0], base[1], base[2].map((item) => (Array.isArray(item) ? item.map(mask) : mask(item)))];
+  }
+
+  /** Scan first: the common case (no key inside) must not allocate a copy of every frame. */
+  private contains(data: WireFrame[2]): boolean {
+    for (const item of data) {
+      if (typeof item === 'string') {
+        if (item.includes(this.key)) return true;
+      } else if (item.some((s) => s.includes(this.key))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Hex of the wire bytes with the key masked (the auth frame is re-encoded with `***` in the key slot). */
@@ -53,14 +58,20 @@ export class KeyRedactor {
 }
 
 export class WireTrace {
-  private readonly ring: WireTraceEntry[] = [];
+  /** Circular buffer: `start` is the oldest entry once it has wrapped. */
+  private ring: WireTraceEntry[] = [];
+  private start = 0;
   private nextId = 1;
 
-  constructor(private capacity: number) {}
+  constructor(private capacity: number) {
+    this.capacity = Math.max(0, Math.floor(capacity));
+  }
 
   setCapacity(capacity: number): void {
+    const kept = this.entries();
     this.capacity = Math.max(0, Math.floor(capacity));
-    if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
+    this.ring = kept.slice(Math.max(0, kept.length - this.capacity));
+    this.start = 0;
   }
 
   /** Builds (and keeps) an entry; returns it for emitting. */
@@ -82,17 +93,25 @@ export class WireTrace {
     };
     if (error !== undefined) entry.error = redactor.text(error);
     if (this.capacity > 0) {
-      this.ring.push(entry);
-      if (this.ring.length > this.capacity) this.ring.shift();
+      if (this.ring.length < this.capacity) {
+        this.ring.push(entry);
+      } else {
+        this.ring[this.start] = entry;
+        this.start = (this.start + 1) % this.capacity;
+      }
     }
     return entry;
   }
 
+  /** Oldest first. */
   entries(): WireTraceEntry[] {
-    return this.ring.slice();
+    return this.start === 0
+      ? this.ring.slice()
+      : [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)];
   }
 
   clear(): void {
-    this.ring.length = 0;
+    this.ring = [];
+    this.start = 0;
   }
 }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { KeyRedactor, WireTrace } from '../../../src-main/agent/connection/wire-trace';
+import { encodeFrame } from '../../../src-main/agent/protocol/codec';
+import { authFrame, logFrame } from '../../../src-main/agent/protocol/frames';
+import { GROUP_ID, SERVER_ID } from '../../support/connection-helpers';
+
+const KEY = 'super-secret-group-key';
+
+describe('KeyRedactor', () => {
+  const redactor = new KeyRedactor(KEY);
+
+  it('masks the auth frame key in the decoded frame and the hex', () => {
+    const frame = authFrame(GROUP_ID, SERVER_ID, KEY);
+    const bytes = encodeFrame(frame);
+    expect(redactor.frame(frame)[2][3]).toEqual(['***']);
+    const hex = redactor.hex(frame, bytes);
+    expect(hex).not.toContain(Buffer.from(KEY).toString('hex'));
+    expect(hex).toContain(Buffer.from('authenticate-agent').toString('hex'));
+    // The caller's frame is untouched (the real key still goes on the wire).
+    expect(frame[2][3]).toEqual([KEY]);
+  });
+
+  it('masks the key anywhere else, and returns other frames unchanged (same object)', () => {
+    const leaky = logFrame(GROUP_ID, SERVER_ID, 'syslog', `key=${KEY}`);
+    expect(redactor.frame(leaky)[2][3]).toBe('key=***');
+    expect(redactor.hex(leaky, encodeFrame(leaky))).not.toContain(Buffer.from(KEY).toString('hex'));
+    expect(redactor.text(`failed with ${KEY}`)).toBe('failed with ***');
+    const clean = logFrame(GROUP_ID, SERVER_ID, 'syslog', 'nothing secret');
+    expect(redactor.frame(clean)).toBe(clean);
+  });
+
+  it('does not mask every "a" for a 1-character key, but still masks the auth slot', () => {
+    const short = new KeyRedactor('a');
+    const log = logFrame(GROUP_ID, SERVER_ID, 'syslog', 'a banana');
+    expect(short.frame(log)[2][3]).toBe('a banana');
+    expect(short.frame(authFrame(GROUP_ID, SERVER_ID, 'a'))[2][3]).toEqual(['***']);
+  });
+});
+
+describe('WireTrace', () => {
+  it('keeps the newest entries in order, bounded by its capacity', () => {
+    const trace = new WireTrace(3);
+    const redactor = new KeyRedactor(KEY);
+    for (let i = 0; i < 7; i++) {
+      const frame = logFrame(GROUP_ID, SERVER_ID, 'syslog', `m${i}`);
+      trace.record(redactor, 'out', frame, encodeFrame(frame));
+    }
+    expect(trace.entries().map((e) => e.frame?.[2][3])).toEqual(['m4', 'm5', 'm6']);
+    expect(trace.entries().map((e) => e.id)).toEqual([5, 6, 7]);
+    trace.setCapacity(2);
+    expect(trace.entries().map((e) => e.id)).toEqual([6, 7]);
+    trace.setCapacity(0);
+    expect(trace.entries()).toEqual([]);
+  });
+
+  it('records undecodable bytes with the error, hex cut to 256 bytes', () => {
+    const trace = new WireTrace(10);
+    const entry = trace.record(new KeyRedactor(KEY), 'in', null, Buffer.alloc(1000, 0xc1), 'bad msgpack');
+    expect(entry).toMatchObject({ frame: null, bytes: 1000, error: 'bad msgpack', direction: 'in' });
+    expect(entry.hex).toHaveLength(512);
+  });
+});
