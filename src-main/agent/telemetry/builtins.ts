@@ -1,0 +1,274 @@
+/**
+ * Built-in telemetry, wire-compatible with the original agent (protocol.md §5.1): the same names and value shapes,
+ * so the server's tables and the existing UI keep working. New builtins (`cpu`, `network`, `uptime`) follow the
+ * same conventions. Every collector returns samples `{ name, values }`; the frame data is
+ * `[group, server, name, ...values]`, and a JSON payload travels as name `"JSON:{…}"` with no values.
+ *
+ * Linux reads /proc; macOS and Windows fall back to what `os` offers. A value that cannot be read is not sent
+ * (the original sent `""`, which poisons the server's file destinations).
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { cpus, freemem, loadavg, totalmem, uptime } from 'node:os';
+import { join } from 'node:path';
+import { pickFiles, type PickFilesState } from './pick-files';
+
+export interface TelemetrySample {
+  name: string;
+  values: string[];
+  /** Runs after the sink accepted this sample (pick_files moves its file then). */
+  commit?: () => Promise<void>;
+}
+
+export interface CollectorContext {
+  platform: NodeJS.Platform;
+  /** `/proc` normally; tests point it at fixtures. */
+  procRoot: string;
+  /** Runs `df -Pk` (replaceable in tests). */
+  runDf: () => Promise<string>;
+  /** Per-collector memory between ticks (cpu and network deltas, pick_files failures). */
+  state: CollectorState;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  now: () => number;
+}
+
+export interface CollectorState {
+  cpu?: { idle: number; total: number };
+  network?: { at: number; counters: Map<string, { rx: number; tx: number }> };
+  pickFiles: Map<string, PickFilesState>;
+}
+
+export function newCollectorState(): CollectorState {
+  return { pickFiles: new Map() };
+}
+
+/** Crystal prints a Float64 such as 3254812.0 with one decimal; keep that text for `mem_used_kb`. */
+export function crystalFloatText(value: number): string {
+  return Number.isInteger(value) ? value.toFixed(1) : String(value);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// memory
+// ---------------------------------------------------------------------------------------------------------------
+
+/** kB used = MemTotal − MemAvailable (older kernels without MemAvailable: − MemFree − Buffers − Cached). */
+export function memUsedKbFromMeminfo(text: string): number | null {
+  const fields = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(\w+):\s+(\d+)/.exec(line);
+    if (match) fields.set(match[1] ?? '', Number(match[2]));
+  }
+  const total = fields.get('MemTotal');
+  if (total === undefined) return null;
+  const available = fields.get('MemAvailable');
+  if (available !== undefined) return total - available;
+  const free = fields.get('MemFree');
+  if (free === undefined) return null;
+  return total - free - (fields.get('Buffers') ?? 0) - (fields.get('Cached') ?? 0);
+}
+
+async function memory(ctx: CollectorContext): Promise<TelemetrySample[]> {
+  let usedKb: number | null = null;
+  if (ctx.platform === 'linux') {
+    usedKb = memUsedKbFromMeminfo(await readFile(join(ctx.procRoot, 'meminfo'), 'utf8'));
+  } else {
+    usedKb = Math.round((totalmem() - freemem()) / 1024);
+  }
+  return usedKb === null || usedKb < 0 ? [] : [{ name: 'mem_used_kb', values: [crystalFloatText(usedKb)] }];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// load_avg
+// ---------------------------------------------------------------------------------------------------------------
+
+/** First field of /proc/loadavg, as the kernel wrote it (e.g. "0.52"). */
+export function loadAvgFromProc(text: string): string | null {
+  const first = text.trim().split(/\s+/)[0];
+  return first && /^\d+(\.\d+)?$/.test(first) ? first : null;
+}
+
+async function loadAvg(ctx: CollectorContext): Promise<TelemetrySample[]> {
+  let value: string | null = null;
+  if (ctx.platform === 'linux')
+    value = loadAvgFromProc(await readFile(join(ctx.procRoot, 'loadavg'), 'utf8'));
+  // Windows has no load average (os.loadavg() is always zeros): send nothing rather than a fake 0.
+  else if (ctx.platform !== 'win32') value = (loadavg()[0] ?? 0).toFixed(2);
+  return value === null ? [] : [{ name: 'load_avg', values: [value] }];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// disk_usage
+// ---------------------------------------------------------------------------------------------------------------
+
+export type DiskUsageRow = Record<string, string>;
+
+/**
+ * `df -Pk` output → one object per filesystem. Keys are the lower-cased header words without `on`
+ * (`filesystem`, `1024-blocks`, `used`, `available`, `capacity`, `mounted`), values stay strings as in the
+ * original. A mount point containing spaces is kept whole (the last column takes the rest of the line).
+ */
+export function parseDfOutput(text: string): DiskUsageRow[] {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const header = lines.shift();
+  if (!header) return [];
+  const keys = header
+    .trim()
+    .split(/\s+/)
+    .map((word) => word.toLowerCase())
+    .filter((word) => word !== 'on');
+  const rows: DiskUsageRow[] = [];
+  for (const line of lines) {
+    const parts = line.trim().split(/\s+/);
+    if (parts.length < keys.length) continue;
+    const fixed = parts.slice(0, keys.length - 1);
+    const last = parts.slice(keys.length - 1).join(' ');
+    const row: DiskUsageRow = {};
+    keys.forEach((key, i) => {
+      row[key] = i < keys.length - 1 ? (fixed[i] ?? '') : last;
+    });
+    rows.push(row);
+  }
+  return rows;
+}
+
+export function diskUsageSample(rows: DiskUsageRow[]): TelemetrySample {
+  return { name: `JSON:${JSON.stringify({ disk_usage: rows })}`, values: [] };
+}
+
+export function runDfCommand(timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'df',
+      ['-Pk'],
+      { timeout: timeoutMs, maxBuffer: 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
+      (error, stdout) => {
+        // df exits 1 when one mount is unreadable (stale NFS…) but still prints the others.
+        if (error && !stdout) reject(error);
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+async function diskUsage(ctx: CollectorContext): Promise<TelemetrySample[]> {
+  if (ctx.platform === 'win32') return [];
+  const rows = parseDfOutput(await ctx.runDf());
+  return rows.length === 0 ? [] : [diskUsageSample(rows)];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// cpu (new): busy % of all cores since the previous sample
+// ---------------------------------------------------------------------------------------------------------------
+
+export function cpuTotals(list = cpus()): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const cpu of list) {
+    const t = cpu.times;
+    idle += t.idle;
+    total += t.user + t.nice + t.sys + t.idle + t.irq;
+  }
+  return { idle, total };
+}
+
+export function cpuPercent(
+  before: { idle: number; total: number },
+  after: { idle: number; total: number },
+): number | null {
+  const total = after.total - before.total;
+  if (total <= 0) return null;
+  const busy = total - (after.idle - before.idle);
+  return Math.min(100, Math.max(0, (busy / total) * 100));
+}
+
+async function cpu(ctx: CollectorContext): Promise<TelemetrySample[]> {
+  const now = cpuTotals();
+  const before = ctx.state.cpu;
+  ctx.state.cpu = now;
+  if (!before) return [];
+  const percent = cpuPercent(before, now);
+  return percent === null ? [] : [{ name: 'cpu_percent', values: [percent.toFixed(1)] }];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// network (new): bytes in/out per interface
+// ---------------------------------------------------------------------------------------------------------------
+
+export function parseProcNetDev(text: string): Map<string, { rx: number; tx: number }> {
+  const counters = new Map<string, { rx: number; tx: number }>();
+  for (const line of text.split('\n')) {
+    const match = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!match) continue;
+    const fields = (match[2] ?? '').trim().split(/\s+/).map(Number);
+    // Receive: bytes packets errs drop fifo frame compressed multicast | Transmit: bytes …
+    const rx = fields[0];
+    const tx = fields[8];
+    if (rx === undefined || tx === undefined || Number.isNaN(rx) || Number.isNaN(tx)) continue;
+    counters.set(match[1] ?? '', { rx, tx });
+  }
+  return counters;
+}
+
+/**
+ * `JSON:{"network":[{"interface","rx_bytes","tx_bytes","rx_bytes_per_s","tx_bytes_per_s"}]}`; counters are the
+ * kernel's totals, rates cover the time since the previous sample (absent on the first one or after a reset).
+ */
+export function networkSample(
+  counters: Map<string, { rx: number; tx: number }>,
+  previous?: { at: number; counters: Map<string, { rx: number; tx: number }> },
+  at?: number,
+): TelemetrySample | null {
+  if (counters.size === 0) return null;
+  const seconds = previous && at !== undefined ? (at - previous.at) / 1000 : 0;
+  const interfaces = [...counters].map(([name, { rx, tx }]) => {
+    const row: Record<string, string> = { interface: name, rx_bytes: String(rx), tx_bytes: String(tx) };
+    const before = previous?.counters.get(name);
+    if (before && seconds > 0 && rx >= before.rx && tx >= before.tx) {
+      row.rx_bytes_per_s = ((rx - before.rx) / seconds).toFixed(1);
+      row.tx_bytes_per_s = ((tx - before.tx) / seconds).toFixed(1);
+    }
+    return row;
+  });
+  return { name: `JSON:${JSON.stringify({ network: interfaces })}`, values: [] };
+}
+
+async function network(ctx: CollectorContext): Promise<TelemetrySample[]> {
+  if (ctx.platform !== 'linux') return [];
+  const counters = parseProcNetDev(await readFile(join(ctx.procRoot, 'net', 'dev'), 'utf8'));
+  const at = ctx.now();
+  const sample = networkSample(counters, ctx.state.network, at);
+  ctx.state.network = { at, counters };
+  return sample ? [sample] : [];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// uptime (new)
+// ---------------------------------------------------------------------------------------------------------------
+
+async function uptimeCollector(ctx: CollectorContext): Promise<TelemetrySample[]> {
+  let seconds: number | null = null;
+  if (ctx.platform === 'linux') {
+    const first = (await readFile(join(ctx.procRoot, 'uptime'), 'utf8')).trim().split(/\s+/)[0];
+    seconds = first ? Number(first) : null;
+  } else seconds = uptime();
+  return seconds === null || !Number.isFinite(seconds)
+    ? []
+    : [{ name: 'uptime_seconds', values: [String(Math.floor(seconds))] }];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export type BuiltinCollector = (
+  ctx: CollectorContext,
+  args: Record<string, unknown>,
+) => Promise<TelemetrySample[]>;
+
+export const BUILTIN_COLLECTORS: Record<string, BuiltinCollector> = {
+  memory,
+  load_avg: loadAvg,
+  disk_usage: diskUsage,
+  pick_files: (ctx, args) => pickFiles(ctx, args),
+  cpu,
+  network,
+  uptime: uptimeCollector,
+};
