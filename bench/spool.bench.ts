@@ -1,0 +1,327 @@
+// Spool benchmarks (issue 4), each measured side by side in the same run:
+//  1. append throughput with group commit (100 ms) vs raw FileHandle.appendFile + datasync of the same encoded
+//     frames in the same 100 ms commit windows (target ≥ 0.5×);
+//  2. backlog replay frames/s to the sandbox server (spool → DeliveryPump → ConnectionManager, ending with the
+//     barrier that confirms the last frame) vs a raw writer of pre-encoded frames to the same server (ending with a
+//     heartbeat round trip, the same proof of receipt) (target ≥ 0.5×);
+//  3. a 1,000,000-frame backlog built and drained (to the sandbox in a child process) with the agent's RSS growth
+//     (budget 50 MB).
+// Scale: SPOOL_BENCH_SCALE (default 1) multiplies 1 and 2; SPOOL_BENCH_BACKLOG sets 3 (default 1,000,000).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type WireFrame } from '../src-shared/view-models';
+import { ConnectionManager } from '../src-main/agent/connection/connection';
+import { FrameDecoder, encodeFrame } from '../src-main/agent/protocol/codec';
+import { heartbeatFrame, logFrame } from '../src-main/agent/protocol/frames';
+import { DeliveryPump } from '../src-main/agent/spool/delivery';
+import { Spool } from '../src-main/agent/spool/spool';
+import type { BenchResult } from './types';
+
+const GROUP = 'bench-group';
+const KEY = 'bench-key-0123456789';
+const SERVER = '5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11';
+const SCALE = Number(process.env.SPOOL_BENCH_SCALE ?? 1);
+const APPEND_FRAMES = Math.round(60_000 * SCALE);
+const REPLAY_FRAMES = Math.round(40_000 * SCALE);
+const BACKLOG_FRAMES = Number(process.env.SPOOL_BENCH_BACKLOG ?? 1_000_000);
+const WINDOW_MS = 100;
+const CHUNK = 1000;
+
+function line(i: number): string {
+  return `line ${i}: sshd[123]: Accepted publickey for root from 10.0.0.7 port 52144 ssh2`;
+}
+
+function frames(n: number, tag: string): WireFrame[] {
+  return Array.from({ length: n }, (_, i) => logFrame(GROUP, SERVER, 'syslog', `${tag} ${line(i)}`));
+}
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-bench-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+// ---- 1. append ---------------------------------------------------------------------------------------------------
+
+async function appendOurs(input: WireFrame[]): Promise<number> {
+  const t = tempDir();
+  try {
+    const spool = await Spool.open(t.dir, { fsync: { groupCommitMs: WINDOW_MS }, maxBytes: 8 * 1024 ** 3 });
+    const started = performance.now();
+    for (let i = 0; i < input.length; i += CHUNK) {
+      const end = Math.min(input.length, i + CHUNK);
+      for (let j = i; j < end; j++) spool.append('log', input[j] as WireFrame);
+      await tick();
+    }
+    await spool.sync();
+    const ms = performance.now() - started;
+    await spool.close();
+    return ms;
+  } finally {
+    t.cleanup();
+  }
+}
+
+async function appendRaw(input: WireFrame[]): Promise<number> {
+  const t = tempDir();
+  const handle = await open(join(t.dir, 'raw.log'), 'a');
+  try {
+    let pending: Buffer[] = [];
+    let committing: Promise<void> | null = null;
+    const commit = async (): Promise<void> => {
+      const data = Buffer.concat(pending);
+      pending = [];
+      await handle.appendFile(data);
+      await handle.datasync();
+    };
+    const timer = setInterval(() => {
+      if (!committing && pending.length > 0) committing = commit().finally(() => (committing = null));
+    }, WINDOW_MS);
+    const started = performance.now();
+    for (let i = 0; i < input.length; i += CHUNK) {
+      const end = Math.min(input.length, i + CHUNK);
+      for (let j = i; j < end; j++) pending.push(encodeFrame(input[j] as WireFrame));
+      await tick();
+    }
+    clearInterval(timer);
+    while (committing) await committing;
+    await commit();
+    return performance.now() - started;
+  } finally {
+    await handle.close();
+    t.cleanup();
+  }
+}
+
+async function benchAppend(): Promise<BenchResult> {
+  const ours: number[] = [];
+  const raw: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    raw.push(await appendRaw(frames(APPEND_FRAMES, `raw${round}`)));
+    ours.push(await appendOurs(frames(APPEND_FRAMES, `ours${round}`)));
+  }
+  const oursFps = APPEND_FRAMES / (median(ours) / 1000);
+  const rawFps = APPEND_FRAMES / (median(raw) / 1000);
+  return {
+    name: 'spool append, group commit 100 ms vs raw appendFile+datasync (same windows)',
+    ratio: oursFps / rawFps,
+    target: 0.5,
+    details: `${Math.round(oursFps)} vs ${Math.round(rawFps)} frames/s (${APPEND_FRAMES} frames, median of 3)`,
+  };
+}
+
+// ---- sandbox in a child process ------------------------------------------------------------------------------------
+
+/** This file's directory whether tsx loads it as CommonJS or as an ES module. */
+function benchDir(): string {
+  return typeof __dirname === 'string' ? __dirname : join(process.cwd(), 'bench');
+}
+
+async function startSandboxChild(): Promise<{
+  port: number;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(benchDir(), 'spool-sandbox-child.ts'), GROUP, KEY],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`sandbox child exited ${code}`)));
+  });
+  const stop = async (): Promise<void> => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.stdin?.end();
+    await exited;
+  };
+  return { port, child, stop };
+}
+
+// ---- 2. replay ---------------------------------------------------------------------------------------------------
+
+async function withPump<T>(
+  port: number,
+  spool: Spool,
+  fn: (manager: ConnectionManager, pump: DeliveryPump) => Promise<T>,
+): Promise<T> {
+  const manager = new ConnectionManager({
+    host: '127.0.0.1',
+    port,
+    groupId: GROUP,
+    serverId: SERVER,
+    groupKey: KEY,
+  });
+  const pump = new DeliveryPump(spool, manager, { groupId: GROUP, serverId: SERVER });
+  try {
+    return await fn(manager, pump);
+  } finally {
+    await pump.stop();
+    await manager.stop();
+  }
+}
+
+async function replayOurs(port: number, n: number, tag: string): Promise<number> {
+  const t = tempDir();
+  try {
+    const spool = await Spool.open(t.dir, { fsync: { groupCommitMs: WINDOW_MS }, maxBytes: 8 * 1024 ** 3 });
+    const input = frames(n, tag);
+    for (let i = 0; i < n; i += CHUNK) {
+      for (let j = i; j < Math.min(n, i + CHUNK); j++) spool.append('log', input[j] as WireFrame);
+      await tick();
+    }
+    await spool.sync();
+    const ms = await withPump(port, spool, async (manager, pump) => {
+      const ready = new Promise<void>((resolve) => manager.once('ready', () => resolve()));
+      pump.start();
+      manager.start();
+      await ready;
+      const started = performance.now();
+      const last = spool.lastSeq;
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (spool.confirmedSeq >= last) {
+            pump.off('confirmed', check);
+            resolve();
+          }
+        };
+        pump.on('confirmed', check);
+        check();
+      });
+      return performance.now() - started;
+    });
+    await spool.close();
+    return ms;
+  } finally {
+    t.cleanup();
+  }
+}
+
+async function replayRaw(port: number, n: number, tag: string): Promise<number> {
+  const encoded = frames(n, tag).map((f) => encodeFrame(f));
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  try {
+    const started = performance.now();
+    for (const buf of encoded) {
+      if (!socket.write(buf)) await new Promise((resolve) => socket.once('drain', resolve));
+    }
+    // Proof of receipt, like the pump's barrier: a heartbeat answered after every earlier frame.
+    const hb = heartbeatFrame(GROUP, SERVER);
+    const decoder = new FrameDecoder();
+    const answered = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        for (const f of decoder.push(chunk)) if (f[0] === 'R' && f[2][0] === hb[1]) resolve();
+      });
+    });
+    socket.write(encodeFrame(hb));
+    await answered;
+    return performance.now() - started;
+  } finally {
+    socket.resetAndDestroy();
+  }
+}
+
+async function benchReplay(port: number): Promise<BenchResult> {
+  const ours: number[] = [];
+  const raw: number[] = [];
+  for (let round = 0; round < 2; round++) {
+    raw.push(await replayRaw(port, REPLAY_FRAMES, `replay-raw${round}`));
+    ours.push(await replayOurs(port, REPLAY_FRAMES, `replay-ours${round}`));
+  }
+  const oursFps = REPLAY_FRAMES / (Math.min(...ours) / 1000);
+  const rawFps = REPLAY_FRAMES / (Math.min(...raw) / 1000);
+  return {
+    name: 'backlog replay to the sandbox server vs raw pre-encoded writer',
+    ratio: oursFps / rawFps,
+    target: 0.5,
+    details: `${Math.round(oursFps)} vs ${Math.round(rawFps)} frames/s (${REPLAY_FRAMES} frames, best of 2)`,
+  };
+}
+
+// ---- 3. 1M backlog, RSS -----------------------------------------------------------------------------------------
+
+async function benchBacklog(port: number): Promise<BenchResult> {
+  const t = tempDir();
+  let spool: Spool | null = null;
+  try {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const opened = await Spool.open(t.dir, { fsync: { groupCommitMs: WINDOW_MS }, maxBytes: 8 * 1024 ** 3 });
+    spool = opened;
+    return await withPump(port, opened, async (manager, pump) => {
+      const spool = opened;
+      gc?.();
+      const baseline = process.memoryUsage().rss;
+      let peak = baseline;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+      try {
+        const buildStart = performance.now();
+        for (let i = 0; i < BACKLOG_FRAMES; i += CHUNK) {
+          const end = Math.min(BACKLOG_FRAMES, i + CHUNK);
+          for (let j = i; j < end; j++)
+            spool.append('log', logFrame(GROUP, SERVER, 'syslog', `backlog ${line(j)}`));
+          await tick();
+        }
+        await spool.sync();
+        const buildMs = performance.now() - buildStart;
+        const drainStart = performance.now();
+        pump.start();
+        manager.start();
+        const last = spool.lastSeq;
+        while (spool.confirmedSeq < last) await new Promise((resolve) => setTimeout(resolve, 50));
+        const drainMs = performance.now() - drainStart;
+        peak = Math.max(peak, process.memoryUsage().rss);
+        const growthMb = (peak - baseline) / 1024 ** 2;
+        return {
+          name: `${BACKLOG_FRAMES.toLocaleString('en')}-frame backlog build + drain, agent RSS growth (÷ 50 MB budget)`,
+          ratio: growthMb / 50,
+          target: 1,
+          lowerIsBetter: true,
+          details:
+            `RSS +${growthMb.toFixed(1)} MB (baseline ${(baseline / 1024 ** 2).toFixed(0)} MB); ` +
+            `build ${Math.round(BACKLOG_FRAMES / (buildMs / 1000))} frames/s, drain ${Math.round(BACKLOG_FRAMES / (drainMs / 1000))} frames/s`,
+        };
+      } finally {
+        clearInterval(sampler);
+      }
+    });
+  } finally {
+    await spool?.close();
+    t.cleanup();
+  }
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [await benchAppend()];
+  const sandbox = await startSandboxChild();
+  try {
+    results.push(await benchReplay(sandbox.port));
+    if (BACKLOG_FRAMES > 0) results.push(await benchBacklog(sandbox.port));
+  } finally {
+    await sandbox.stop();
+  }
+  return results;
+}
