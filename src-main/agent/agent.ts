@@ -63,7 +63,8 @@ import {
 import { type ConnectionOptions, ConnectionManager, testConnection } from './connection/connection';
 import { type AgentCoreApi, type AgentCoreEvents, ConfigPatchError } from './core-api';
 import { LogTailer } from './logs/tailer';
-import { logFrame, resultFrame } from './protocol/frames';
+import { logFrame, resultFrame, telemetryFrame } from './protocol/frames';
+import { TelemetryScheduler } from './telemetry/scheduler';
 import { parseReplLine } from './protocol/repl-syntax';
 import { frameByteLength } from './protocol/validate';
 import { DeliveryPump } from './spool/delivery';
@@ -104,7 +105,7 @@ interface Parts {
   stopProducers: () => Promise<void>;
 }
 
-export const TELEMETRY_SAMPLES_KEPT = 200;
+const TELEMETRY_SAMPLES_KEPT = 200;
 const AUDIT_MAX_BYTES = 5 * 1024 * 1024;
 /** Keys a live change of which is applied without rebuilding anything. */
 const CHEAP_KEYS = ['commands', 'log_level'];
@@ -395,14 +396,15 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
   }
 
   /**
-   * Waits (bounded) until everything the pump wrote is confirmed by a barrier, so a clean stop leaves nothing
-   * "sent but unconfirmed" that the next start would have to send again (which the server would store twice).
+   * While connected, waits (bounded) until everything queued is delivered and confirmed by a barrier: a clean stop
+   * then leaves nothing "sent but unconfirmed" that the next start would send again (stored twice by the server),
+   * and the answer to a `restart` command reaches the server before the connection closes.
    */
   private async settleDelivery(parts: Parts, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const unconfirmed = (): number => {
       const view = parts.pump.view();
-      return FRAME_CLASSES.reduce((n, cls) => n + view.perClass[cls].awaitingConfirmation, 0);
+      return FRAME_CLASSES.reduce((n, cls) => n + view.perClass[cls].queuedFrames, 0);
     };
     while (parts.connection.isReady() && unconfirmed() > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -432,8 +434,28 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       cwd: this.configPath ? dirname(resolve(this.configPath)) : process.cwd(),
     });
     tailer.start();
+
+    const telemetry = new TelemetryScheduler({
+      builtins: config.builtin_telemetries,
+      custom: config.telemetries,
+      intervalMs: config.telemetry_interval * 1000,
+      sink: (name, values) => {
+        spool.append('telemetry', telemetryFrame(groupId, serverId, name, values));
+        this.counters.telemetrySent++;
+        this.rememberSample({ at: Date.now(), name, values });
+      },
+      log: (level, message) => this.log[level](`telemetry: ${message}`),
+      // Frame budget minus the frame's own overhead (ids, uuid, headers) and a margin for per-value headers.
+      maxSampleBytes: Math.max(
+        256,
+        config.max_frame_bytes - frameByteLength(telemetryFrame(groupId, serverId, '', [])) - 64,
+      ),
+      customCwd: this.configPath ? dirname(resolve(this.configPath)) : undefined,
+    });
+    telemetry.start();
     return async () => {
       tailer.stop();
+      await telemetry.stop();
     };
   }
 
@@ -472,6 +494,12 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     } finally {
       this.shippingOwnLog = false;
     }
+  }
+
+  private rememberSample(sample: TelemetrySampleView): void {
+    this.telemetrySamples.push(sample);
+    if (this.telemetrySamples.length > TELEMETRY_SAMPLES_KEPT) this.telemetrySamples.shift();
+    this.emit('telemetry', sample);
   }
 
   private onConnectionState(view: ConnectionView): void {

@@ -121,6 +121,35 @@ describe('AgentCore against the sandbox server', () => {
     expect(core.snapshot().commands.map((c) => c.uuid)).toContain(result.commandUuid);
   });
 
+  it('sends telemetry with the original shapes, including a shell pipeline custom telemetry', async () => {
+    const env = await setup(`telemetries:
+  - name: pipe_test
+    command: echo hello | tr a-z A-Z
+    args: []
+    interval: 1
+`);
+    const core = startCore(env);
+    const samples: string[] = [];
+    core.on('telemetry', (s) => samples.push(s.name));
+    await core.start();
+    await waitFor(
+      () =>
+        env.sandbox.telemetry.some((t) => t.values[0] === 'load_avg') &&
+        env.sandbox.telemetry.some((t) => t.values[0] === 'pipe_test'),
+      10_000,
+      'telemetry',
+    );
+    const load = env.sandbox.telemetry.find((t) => t.values[0] === 'load_avg');
+    expect(load?.values).toHaveLength(2);
+    expect(load?.values[1]).toMatch(/^\d+(\.\d+)?$/);
+    expect(env.sandbox.telemetry.find((t) => t.values[0] === 'pipe_test')?.values).toEqual([
+      'pipe_test',
+      'HELLO',
+    ]);
+    expect(samples).toContain('load_avg');
+    expect(core.snapshot().telemetry.length).toBeGreaterThan(0);
+  });
+
   it('ask policy on the desktop: the approval event reaches the host and decideApproval runs the command', async () => {
     const env = await setup();
     writeFileSync(
@@ -168,6 +197,34 @@ describe('AgentCore against the sandbox server', () => {
     await waitFor(() => appLogs(env.sandbox).length >= expected.length, 20_000, 'all lines');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(appLogs(env.sandbox)).toEqual(expected);
+  });
+
+  it('the internal restart command answers, restarts the core in place, and no line is lost or repeated', async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const expected: string[] = [];
+    for (let burst = 0; burst < 5; burst++) {
+      const lines = Array.from({ length: 400 }, (_, i) => `burst ${burst} line ${i}`);
+      expected.push(...lines);
+      appendFileSync(env.logFile, `${lines.join('\n')}\n`);
+      if (burst === 2) {
+        const answer = await env.sandbox.dispatchCommand(core.effectiveConfig.server_id, 'internal', [
+          'restart',
+        ]);
+        expect(answer.stdout).toMatch(/restarting/);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await waitFor(() => appLogs(env.sandbox).length >= expected.length, 20_000, 'all lines');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(appLogs(env.sandbox)).toEqual(expected);
+    await waitFor(
+      () => env.sandbox.connections.filter((c) => c.authenticated).length >= 2,
+      10_000,
+      'reconnect',
+    );
   });
 
   it('saves config changes: live ones apply, restart-required ones are reported, bad ones throw field issues', async () => {
