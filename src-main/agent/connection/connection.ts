@@ -153,6 +153,8 @@ interface Failure {
   /** Detail appended to the state's explanation. */
   detail: string;
   denied?: boolean;
+  /** The state's own explanation says it all: do not append the detail. */
+  quiet?: boolean;
 }
 
 function emptyCounters(): VerbCounters {
@@ -507,7 +509,9 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     const text = Array.isArray(verdict) ? verdict.join('') : (verdict ?? '');
     // Same rule as the reference agent: authenticated iff the verdict contains "accepted".
     if (!text.includes('accepted')) {
-      this.fail(link, { state: 'denied', detail: `verdict ${JSON.stringify(text)}`, denied: true });
+      // The usual verdict is exactly "denied"; anything else is shown, it may say more.
+      const detail = text === 'denied' ? '' : `verdict ${JSON.stringify(text)}`;
+      this.fail(link, { state: 'denied', detail: detail || 'denied', denied: true, quiet: detail === '' });
       return;
     }
     this.lastConnectionId += 1;
@@ -671,13 +675,14 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.teardown(link, failure.detail);
     const offline = this.offlineSince ?? Date.now();
     this.offlineSince = offline;
-    this.lastError = this.redactor.text(`${failure.state}: ${failure.detail}`);
+    const detail = failure.quiet ? describeState(failure.state, this.where()).explanation : failure.detail;
+    this.lastError = this.redactor.text(`${failure.state}: ${detail}`);
     if (!this.started || this.paused || !this.retry) {
-      if (!this.paused) this.setState(failure.state, failure.detail);
+      if (!this.paused) this.setState(failure.state, failure.quiet ? undefined : failure.detail);
       return;
     }
     this.connectLater(failure.denied ? this.backoff.nextDenied() : this.backoff.next());
-    this.setState(failure.state, failure.detail);
+    this.setState(failure.state, failure.quiet ? undefined : failure.detail);
   }
 
   /** Frees everything of the link and resets the socket. Emits 'down' if it had been authenticated. */
