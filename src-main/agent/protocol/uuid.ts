@@ -72,9 +72,10 @@ function currentTime(): { unixSeconds: number; nanos: number } {
     nanos -= 1_000_000_000;
     unixSeconds += 1;
   }
-  // Re-anchor when the wall clock was stepped (NTP, suspend) so UUID times stay close to real UTC.
+  // Keep the result inside the current Date.now() millisecond: re-anchor when hrtime drifted from the wall clock
+  // (NTP slew or step, suspend). A UUID's time thus never reads back earlier or later than Date.now() around it.
   const wallNow = Date.now();
-  if (Math.abs(unixSeconds * 1000 + nanos / 1e6 - wallNow) > 1000) {
+  if (unixSeconds * 1000 + Math.floor(nanos / 1_000_000) !== wallNow) {
     anchorWallMs = wallNow;
     anchorHr = process.hrtime();
     return { unixSeconds: Math.floor(wallNow / 1000), nanos: (wallNow % 1000) * 1_000_000 };
