@@ -33,6 +33,8 @@ export function formatDuration(ms: number | null | undefined): string {
 
 export function formatAgo(at: number | null | undefined, now: number): string {
   if (at === null || at === undefined) return '—';
+  // The clock that renders ticks once a second, so anything fresher reads as "just now", never "0 ms ago".
+  if (now - at < 1000) return 'just now';
   return `${formatDuration(now - at)} ago`;
 }
 

@@ -9,6 +9,11 @@ import { useDashboard } from '../state/context';
 const CLASS_LABEL: Record<FrameClass, string> = {
   log: 'Logs',
   telemetry: 'Telemetry',
+  result: 'Results',
+};
+const CLASS_TITLE: Record<FrameClass, string> = {
+  log: 'Log lines',
+  telemetry: 'Telemetry samples',
   result: 'Command results',
 };
 
@@ -96,7 +101,9 @@ export function MessagesView() {
                 const c = spool.perClass[cls];
                 return (
                   <tr key={cls} data-testid={`class-${cls}`}>
-                    <th scope="row">{CLASS_LABEL[cls]}</th>
+                    <th scope="row" title={CLASS_TITLE[cls]}>
+                      {CLASS_LABEL[cls]}
+                    </th>
                     <td data-testid={`queued-${cls}`}>{formatCount(c.queuedFrames)}</td>
                     <td>{formatBytes(c.queuedBytes)}</td>
                     <td>{formatCount(c.awaitingConfirmation)}</td>
