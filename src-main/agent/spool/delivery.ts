@@ -212,6 +212,8 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   private connectionLost(): void {
     this.epoch++;
     this.resetWindow();
+    // During the outage the oldest telemetry/logs must be droppable again if the spool fills up.
+    this.reader.releaseProtection(this.spool.confirmedSeq);
     this.replay.active = false;
     this.wake();
     this.statusChanged();

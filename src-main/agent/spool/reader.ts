@@ -53,6 +53,14 @@ export class SpoolReader {
     return this.highest;
   }
 
+  /**
+   * Frames handed out so far are no longer on the wire (the connection died): let the overflow policy drop them
+   * again. The reader skips records dropped meanwhile.
+   */
+  releaseProtection(upToSeq: number): void {
+    this.highest = Math.min(this.highest, upToSeq);
+  }
+
   /** Next sequence this reader will return (or the first one after it that exists). */
   get position(): number {
     return this.wantSeq;

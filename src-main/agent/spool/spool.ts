@@ -363,10 +363,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
         done += writeSync(this.activeFd, this.staging, done, this.stagingUsed - done);
       }
     } catch (e) {
-      // A partial write leaves a torn record in the file; recovery would truncate it, but the live writer must not
-      // append after it. Start a fresh segment and keep the full staging buffer for the retry.
+      // Keep what was not written: the retry appends exactly the missing bytes, so the file stays contiguous (a
+      // reader meanwhile sees an incomplete record and waits; recovery would cut it after a crash).
       if (done > 0) this.staging.copy(this.staging, 0, done, this.stagingUsed);
       this.stagingUsed -= done;
+      this.active.fileBytes += done;
       throw new SpoolError('write-failed', `cannot write to ${this.active.path}: ${(e as Error).message}`, {
         cause: e,
       });
@@ -812,6 +813,20 @@ async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Pr
   }
   names.sort((a, b) => a.firstSeq - b.firstSeq);
 
+  // The segment that was being written when the process stopped is the last one with any bytes: a later empty file
+  // (a start that died right after creating its segment) does not make a torn tail "earlier damage".
+  const sizes: number[] = [];
+  for (const { name } of names) {
+    sizes.push(
+      await fsp.stat(join(paths.segments, name)).then(
+        (st) => st.size,
+        () => 0,
+      ),
+    );
+  }
+  let lastWritten = sizes.length - 1;
+  while (lastWritten > 0 && sizes[lastWritten] === 0) lastWritten--;
+
   const segments: SegmentInfo[] = [];
   let lastSeq = 0;
   let highestName = 0;
@@ -820,7 +835,7 @@ async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Pr
     const { name, firstSeq } = names[i] as { name: string; firstSeq: number };
     highestName = Math.max(highestName, firstSeq);
     const path = join(paths.segments, name);
-    const isLast = i === names.length - 1;
+    const isLast = i === lastWritten;
     report.segmentsScanned++;
     let buf: Buffer;
     try {

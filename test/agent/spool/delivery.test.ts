@@ -189,6 +189,24 @@ describe('DeliveryPump', () => {
     expect(transport.received.at(-1)).toBe(reports[0]);
   });
 
+  it('frames that were in flight when the link died become droppable again during the outage', async () => {
+    const { spool, transport, pump } = await setup({ maxBytes: 24 * 1024, segmentBytes: 2048 });
+    for (let i = 0; i < 60; i++) spool.append('telemetry', frameOf('telemetry', `${i}`));
+    transport.connect();
+    transport.blackhole = true;
+    pump.start();
+    await waitFor(() => pump.view().perClass.telemetry.awaitingConfirmation === 60, 5000, 'in flight');
+    transport.kill();
+    // The outage goes on and logs keep coming: the oldest telemetry (seq 1…) must go first.
+    for (let i = 0; i < 300; i++) spool.append('log', frameOf('log', `l${i}`));
+    expect(spool.view().perClass.telemetry.dropped).toBeGreaterThan(0);
+    transport.connect();
+    await waitFor(() => spool.confirmedSeq === spool.lastSeq, 5000, 'drained');
+    const telemetry = transport.received.filter((f) => f[0] === 'T').map(textOf);
+    expect(telemetry).not.toContain('0');
+    expect(telemetry.length).toBe(60 - spool.view().perClass.telemetry.dropped);
+  });
+
   it('emits throttled status events with replay progress', async () => {
     const { spool, transport, pump } = await setup();
     for (let i = 0; i < 3000; i++) spool.append('telemetry', frameOf('telemetry', `${i}`));

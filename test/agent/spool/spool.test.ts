@@ -208,6 +208,19 @@ describe('recovery', () => {
     expect(spool.append('log', frameOf('log', 'new')).seq).toBe(20);
   });
 
+  it('a torn tail followed only by an empty segment (a start that died early) is still just truncated', async () => {
+    const dir = dataDir();
+    await filled(dir, 20, 1024 * 1024);
+    const [seg] = segmentFiles(dir);
+    const path = join(spoolPaths(dir).segments, seg as string);
+    truncateSync(path, statSync(path).size - 3);
+    writeFileSync(join(spoolPaths(dir).segments, '0000000000000021.seg'), '');
+    const spool = await openSpool(dir);
+    expect(spool.recovery.quarantined).toEqual([]);
+    expect(spool.recovery.tornTail).toMatchObject({ segment: seg });
+    expect((await readAll(spool)).length).toBe(19);
+  });
+
   it('quarantines a damaged earlier segment, salvages its valid records and reports it', async () => {
     const dir = dataDir();
     await filled(dir, 200, 2048);
