@@ -46,7 +46,7 @@ export interface SandboxServerOptions {
   /** false = a server without a `command:` section: auth and heartbeat close the connection without a reply. */
   commandsEnabled?: boolean;
   tls?: SandboxTlsOptions;
-  /** Entries kept per store (logs, telemetry, results, frames); oldest dropped first. Default 100 000. */
+  /** Entries kept per store (logs, telemetry, results, frames), oldest dropped first (trimmed in chunks of 10 %). Default 100 000. */
   maxStored?: number;
 }
 
@@ -567,7 +567,16 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
     const last = data[data.length - 1];
     if (last === '' || (Array.isArray(last) && verb !== 'R' && last.join('') === ''))
       return 'empty last element';
-    if (verb === 'L' || verb === 'T') this.seenUuids.add(uuid);
+    if (verb === 'L' || verb === 'T') {
+      this.seenUuids.add(uuid);
+      // Bounded like the stores: a long "try it locally" session must not grow without limit.
+      if (this.seenUuids.size > this.maxStored * 2) {
+        for (const old of this.seenUuids) {
+          this.seenUuids.delete(old);
+          if (this.seenUuids.size <= this.maxStored) break;
+        }
+      }
+    }
     return null;
   }
 
@@ -624,7 +633,9 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
 
   private pushBounded<T>(list: T[], item: T): void {
     list.push(item);
-    if (list.length > this.maxStored) list.splice(0, list.length - this.maxStored);
+    // Trim in chunks: splicing one element off a 100k array per frame would make a full store O(n) per frame.
+    const slack = Math.max(1, Math.floor(this.maxStored / 10));
+    if (list.length > this.maxStored + slack) list.splice(0, list.length - this.maxStored);
   }
 }
 

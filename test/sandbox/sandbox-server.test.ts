@@ -212,6 +212,20 @@ describe('stores and poison detection', () => {
   });
 });
 
+describe('bounded stores', () => {
+  it('keeps at most maxStored (+10 %) entries, newest last', async () => {
+    const server = await startSandboxServer({ groups: [{ id: GROUP_ID, key: GROUP_KEY }], maxStored: 10 });
+    cleanups.push(() => server.close());
+    const client = await RawClient.connect(server.address.port);
+    for (let i = 0; i < 30; i++) client.send(logFrame(GROUP_ID, SERVER_ID, 'syslog', `m${i}`));
+    await waitFor(() => server.logs.at(-1)?.message === 'm29', 1_000, 'the last log');
+    expect(server.logs.length).toBeLessThanOrEqual(11);
+    expect(server.logs.length).toBeGreaterThanOrEqual(10);
+    expect(server.frames.length).toBeLessThanOrEqual(11);
+    expect(server.poisonFrames).toEqual([]);
+  });
+});
+
 describe('commands', () => {
   it('dispatches C [type, argv…] with a v4 UUID and resolves with the matching R', async () => {
     const server = await sandbox();
