@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BenchResult } from './types';
+import type { BenchResult } from './types.ts';
 
 const filters = process.argv.slice(2);
 const dir = import.meta.dirname;
