@@ -112,7 +112,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** temp → fsync → rename → fsync(dir). */
 export async function writeCursorAtomic(dir: string, state: CursorState): Promise<void> {
   const temp = join(dir, CURSOR_TEMP);
-  const handle = await fsp.open(temp, 'w');
+  const handle = await fsp.open(temp, 'w', 0o600);
   try {
     await handle.writeFile(serializeCursor(state), 'utf8');
     await handle.sync();

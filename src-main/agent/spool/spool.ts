@@ -108,6 +108,9 @@ export interface SegmentInfo {
 }
 
 const DEFAULT_MAX_BYTES = 1024 ** 3;
+/** Spooled frames can hold anything a log line holds: readable by the agent's user only. */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 /** Pid of the process that has the spool open (advisory, for the offline tools). */
 export const OWNER_FILE = 'owner.pid';
 const STAGING_BYTES = 1024 * 1024;
@@ -257,7 +260,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     for (const seg of this.segments) this.totalBytes += seg.liveBytes;
     // Every start writes into a fresh segment: recovered files are never appended to.
     this.active = newSegmentInfo(this.segDir, this.nextSeq);
-    this.activeFd = openSync(this.active.path, 'a');
+    this.activeFd = openSync(this.active.path, 'a', FILE_MODE);
     this.segments.push(this.active);
     this.dirDirty = true;
     this.cursor = new CursorWriter(
@@ -384,7 +387,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     if (this.policy.kind === 'never') closeSync(this.activeFd);
     else this.retiredFds.push(this.activeFd);
     this.active = newSegmentInfo(this.segDir, this.nextSeq);
-    this.activeFd = openSync(this.active.path, 'a');
+    this.activeFd = openSync(this.active.path, 'a', FILE_MODE);
     this.segments.push(this.active);
     this.dirDirty = true;
   }
@@ -569,7 +572,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       return;
     }
     const temp = seg.path + '.compact';
-    const handle = await fsp.open(temp, 'w');
+    const handle = await fsp.open(temp, 'w', FILE_MODE);
     let bytes = 0;
     try {
       for (const r of keep) bytes += r.size;
@@ -767,7 +770,7 @@ async function writeSalvaged(path: string, buf: Buffer, records: RecordMeta[]): 
   const parts = records.map((r) => buf.subarray(r.offset, r.offset + r.size));
   const out = Buffer.concat(parts);
   const temp = path + '.salvage';
-  const handle = await fsp.open(temp, 'w');
+  const handle = await fsp.open(temp, 'w', FILE_MODE);
   try {
     await handle.writeFile(out);
     await handle.sync();
@@ -781,8 +784,8 @@ async function writeSalvaged(path: string, buf: Buffer, records: RecordMeta[]): 
 async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Promise<RecoveredState> {
   const started = Date.now();
   const paths = spoolPaths(dataDir);
-  await fsp.mkdir(paths.segments, { recursive: true });
-  await fsp.mkdir(paths.quarantine, { recursive: true });
+  await fsp.mkdir(paths.segments, { recursive: true, mode: DIR_MODE });
+  await fsp.mkdir(paths.quarantine, { recursive: true, mode: DIR_MODE });
   const loaded = await readCursor(paths.dir);
   const report: RecoveryReport = {
     segmentsScanned: 0,

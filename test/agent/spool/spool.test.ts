@@ -86,6 +86,16 @@ describe('Spool append and read', () => {
     expect(await readAll(spool)).toEqual([]);
   });
 
+  it('keeps spooled data private to the agent user', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir);
+    spool.append('log', frameOf('log', 'secret'));
+    await spool.close();
+    const seg = join(spoolPaths(dir).segments, segmentFiles(dir)[0] as string);
+    expect(statSync(seg).mode & 0o077).toBe(0);
+    expect(statSync(join(dir, 'spool', 'cursor.json')).mode & 0o077).toBe(0);
+  });
+
   it('keeps only bounded recent frames for the status', async () => {
     const spool = await openSpool(dataDir(), { recentFrames: 5 });
     for (let i = 0; i < 20; i++) spool.append('log', frameOf('log', `r${i}`));
