@@ -65,8 +65,10 @@ export interface DashboardStoreOptions {
 
 type Listener = () => void;
 
+// Reached through globalThis so this module also type-checks (and unit-tests) under Node.
+const raf = (globalThis as { requestAnimationFrame?: (cb: () => void) => number }).requestAnimationFrame;
 const defaultSchedule = (flush: () => void): void => {
-  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => flush());
+  if (raf) raf(() => flush());
   else setTimeout(flush, 0);
 };
 
