@@ -8,11 +8,16 @@ import type { AgentCoreApi } from '../agent/core-api';
 
 export type LifecycleApp = Pick<App, 'requestSingleInstanceLock' | 'quit' | 'exit' | 'on' | 'whenReady'>;
 
+export type LifecycleCore = Pick<AgentCoreApi, 'start' | 'stop'>;
+
 export interface LifecycleDeps {
   app: LifecycleApp;
-  core: Pick<AgentCoreApi, 'start' | 'stop'>;
-  /** Builds tray, IPC and window machinery after `ready`. Returns whether a tray icon exists. */
-  createShell: () => Promise<{ hasTray: boolean }> | { hasTray: boolean };
+  /**
+   * Builds the core, tray, IPC and window machinery after `ready` — only in the instance that holds the lock, so a
+   * second launch never opens the spool. Returns the core and whether a tray icon exists.
+   */
+  createShell: () =>
+    Promise<{ core: LifecycleCore; hasTray: boolean }> | { core: LifecycleCore; hasTray: boolean };
   showWindow: () => void;
   /** Runs first when quitting: let the window close for real, stop event forwarding, remove the tray. */
   beforeStop?: () => void;
@@ -27,6 +32,7 @@ export class AppLifecycle {
   private phase: LifecyclePhase = 'starting';
   private hasTray = true;
   private showWhenReady = false;
+  private core: LifecycleCore | null = null;
 
   constructor(private readonly deps: LifecycleDeps) {}
 
@@ -66,15 +72,19 @@ export class AppLifecycle {
     try {
       const shell = await this.deps.createShell();
       this.hasTray = shell.hasTray;
+      this.core = shell.core;
     } catch (error) {
-      this.deps.onError('The desktop shell could not start', error);
-      this.hasTray = false;
+      // Nothing to run: say why and leave (a config file that cannot be read, a broken install…).
+      this.deps.onError('Minion Agent could not start', error);
+      this.phase = 'stopped';
+      this.deps.app.quit();
+      return;
     }
     if (this.phase !== 'starting') return; // quit while starting
     this.phase = 'running';
     if (!this.hasTray || this.showWhenReady) this.deps.showWindow();
     try {
-      await this.deps.core.start();
+      await this.core.start();
     } catch (error) {
       // The window stays usable so the settings can be fixed.
       this.deps.onError('The agent could not start', error);
@@ -95,7 +105,10 @@ export class AppLifecycle {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     try {
-      const outcome = await Promise.race([this.deps.core.stop().then(() => 'stopped' as const), timedOut]);
+      const stopped = this.core
+        ? this.core.stop().then(() => 'stopped' as const)
+        : Promise.resolve('stopped' as const);
+      const outcome = await Promise.race([stopped, timedOut]);
       if (outcome === 'timeout') {
         this.deps.onError(`The agent did not stop within ${timeoutMs / 1000} s; quitting anyway`, null);
       }

@@ -29,15 +29,20 @@ class FakeApp extends EventEmitter {
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
-function setup(options: { lock?: boolean; hasTray?: boolean; stopTimeoutMs?: number } = {}) {
+function setup(
+  options: { lock?: boolean; hasTray?: boolean; stopTimeoutMs?: number; shellFails?: boolean } = {},
+) {
   const app = new FakeApp(options.lock ?? true);
   const core = new FakeCore();
   const events: string[] = [];
   const errors: string[] = [];
   const lifecycle = new AppLifecycle({
     app: app as never,
-    core,
-    createShell: () => (events.push('shell'), { hasTray: options.hasTray ?? true }),
+    createShell: () => {
+      if (options.shellFails) throw new Error('config.yml: line 3: bad indentation');
+      events.push('shell');
+      return { core, hasTray: options.hasTray ?? true };
+    },
     showWindow: () => events.push('show'),
     beforeStop: () => events.push('beforeStop'),
     stopTimeoutMs: options.stopTimeoutMs,
@@ -137,5 +142,14 @@ describe('AppLifecycle', () => {
     await flush();
     expect(errors).toEqual(['The agent could not start']);
     expect(lifecycle.currentPhase).toBe('running');
+  });
+
+  it('a shell that cannot be built is reported and the app quits', async () => {
+    const { app, core, errors, lifecycle } = setup({ shellFails: true });
+    lifecycle.run();
+    await flush();
+    expect(errors).toEqual(['Minion Agent could not start']);
+    expect(app.quits).toBe(1);
+    expect(core.started).toBe(false);
   });
 });
