@@ -55,6 +55,8 @@ export interface OpenOptions {
   /** Event batch interval (default 100 ms, like the app). */
   eventIntervalMs?: number;
   colorScheme?: 'light' | 'dark';
+  /** Extra script run before the page's own (after the preload), e.g. performance observers for a benchmark. */
+  initScript?: string;
 }
 
 export interface Dashboard {
@@ -141,6 +143,7 @@ async function openDashboard(
     return dispatchInvoke(handlers, channel, payload);
   });
   await page.addInitScript({ content: preload });
+  if (options.initScript) await page.addInitScript({ content: options.initScript });
 
   let closed = false;
   const delivered = new Map<string, number>();
