@@ -6,7 +6,9 @@
 import { type LogLineView, type WireTraceEntry } from '../../src-shared/view-models';
 import { AgentCore, type AgentUpdaterHook } from '../agent/agent';
 import { formatLogLine, type LogFormat } from '../agent/agent-log';
-import { type CliIo, EXIT_FAILURE, EXIT_OK } from './io';
+import { ConfigError } from '../../src-shared/config';
+import { missingConnectionKeys } from './config-cmd';
+import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
 
 export interface RunCommandOptions {
   configPath: string;
@@ -38,16 +40,39 @@ export function formatWireEntry(entry: WireTraceEntry, format: LogFormat): strin
 /** Resolves with the exit code once the agent stopped (after a signal). */
 export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Promise<number> {
   const print = (line: LogLineView): void => io.err(formatLogLine(line, options.logFormat));
-  const core = new AgentCore({
-    configPath: options.configPath,
-    host: 'headless',
-    dataDir: options.dataDir,
-    updater: options.updater,
-    logSink: print,
-    logLevel: options.debug ? 'debug' : undefined,
-  });
+  let core: AgentCore;
+  try {
+    core = new AgentCore({
+      configPath: options.configPath,
+      host: 'headless',
+      dataDir: options.dataDir,
+      updater: options.updater,
+      logSink: print,
+      logLevel: options.debug ? 'debug' : undefined,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(err.source ? `invalid config ${err.source}:` : 'invalid config:');
+      for (const issue of err.issues) io.err(`  ${issue.path}: ${issue.message}`);
+      return EXIT_USAGE;
+    }
+    io.err(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT_FAILURE;
+  }
+  const missing = missingConnectionKeys(core.effectiveConfig);
+  if (missing.length > 0) {
+    io.err(`cannot run: ${missing.join(', ')} not set in ${options.configPath}`);
+    return EXIT_USAGE;
+  }
   if (options.debug) core.on('wire', (entry) => io.err(formatWireEntry(entry, options.logFormat)));
 
+  try {
+    await core.start();
+  } catch (err) {
+    io.err(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    await core.stop().catch(() => undefined);
+    return EXIT_FAILURE;
+  }
   let ui: { url: string; close: () => Promise<void> } | null = null;
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
@@ -74,7 +99,6 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
     });
   });
 
-  await core.start();
   if (options.startUi && (options.uiRequested || core.effectiveConfig.ui.enabled)) {
     try {
       ui = await options.startUi(core);
