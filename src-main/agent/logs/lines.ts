@@ -3,8 +3,6 @@
  * replaced (U+FFFD), and lines longer than the frame budget split into marked parts instead of being dropped.
  */
 
-/** Drops a byte-order mark at the start of a line (editors on Windows write one at the top of a file). */
-const lineDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
 /** Pieces of an already-decoded line keep every character, U+FEFF included. */
 const pieceDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
@@ -13,10 +11,16 @@ const MARKER_RESERVE = 24;
 /** Smallest useful budget: below this every message would be mostly marker. */
 export const MIN_MESSAGE_BYTES = MARKER_RESERVE + 16;
 
-/** Line bytes (without `\n`) → text: a trailing `\r` is dropped, invalid UTF-8 becomes U+FFFD. */
+/**
+ * Line bytes (without `\n`) → text: a trailing `\r` and a leading byte-order mark are dropped, invalid UTF-8
+ * becomes U+FFFD. (Buffer#toString: same replacement as TextDecoder, markedly faster per line.)
+ */
 export function decodeLine(bytes: Uint8Array): string {
-  const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-  return lineDecoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0x0d) end--;
+  const start = end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return buffer.toString('utf8', start, end);
 }
 
 /** Bytes → text with U+FFFD for invalid UTF-8, nothing stripped. */

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { globSync, isDynamicPattern } from 'tinyglobby';
+import { expandGlob, isGlobPattern } from './glob';
 import { type FileCheckpoint, loadCheckpoint, saveCheckpoint, type TailCheckpoint } from './checkpoint';
 import {
   decodeLine,
@@ -301,11 +301,9 @@ export class LogTailer {
 
   private expand(pattern: string): string[] {
     const absolute = resolve(this.cwd, pattern);
-    if (!isDynamicPattern(pattern)) return [absolute];
+    if (!isGlobPattern(pattern)) return [absolute];
     try {
-      return globSync(absolute.split('\\').join('/'), { absolute: true, onlyFiles: true, dot: true }).map(
-        (p) => resolve(p),
-      );
+      return expandGlob(absolute).map((p) => resolve(p));
     } catch (error) {
       this.log('warn', `tail_logs pattern ${pattern} could not be expanded: ${(error as Error).message}`);
       return [];
@@ -680,6 +678,17 @@ export class LogTailer {
 
   /** One line (without `\n`) → its message(s). False when the sink refused: retried from `acceptedParts`. */
   private emitLine(file: FollowedFile, bytes: Buffer): boolean {
+    // Fast path for the common line: even if every byte were invalid (3 bytes of U+FFFD each) it fits.
+    if (file.streamedParts === 0 && file.acceptedParts === 0 && bytes.length * 3 <= this.maxMessageBytes) {
+      const text = decodeLine(bytes);
+      if (text === '') return true;
+      if (!this.offer(file.service, text)) {
+        file.blocked = true;
+        return false;
+      }
+      this.counters.linesShipped++;
+      return true;
+    }
     const messages = lineToMessages(decodeLine(bytes), this.maxMessageBytes, file.streamedParts + 1);
     for (let i = file.acceptedParts; i < messages.length; i++) {
       if (!this.offer(file.service, messages[i] as string)) {

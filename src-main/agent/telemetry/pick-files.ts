@@ -10,7 +10,7 @@
  */
 import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
-import { glob } from 'tinyglobby';
+import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import type { CollectorContext, TelemetrySample } from './builtins';
 
@@ -84,7 +84,7 @@ export async function pickFiles(
 ): Promise<TelemetrySample[]> {
   const pending = resolve(text(args, 'pending_path', '.') as string);
   const processed = text(args, 'processed_path');
-  const match = text(args, 'match', '*.yml') as string;
+  const match = picomatch(text(args, 'match', '*.yml') as string);
   const parserArg = text(args, 'parser')?.toLowerCase();
   const stateKey = pending;
   const state = ctx.state.pickFiles.get(stateKey) ?? { failed: new Map<string, number>() };
@@ -92,8 +92,7 @@ export async function pickFiles(
 
   let names: string[];
   try {
-    await readdir(pending); // a missing directory is an error worth logging; glob would just say "no files"
-    names = (await glob(match, { cwd: pending, onlyFiles: true, deep: 1, expandDirectories: false })).sort();
+    names = (await readdir(pending)).filter((name) => match(name)).sort();
   } catch (error) {
     ctx.log(
       'warn',
