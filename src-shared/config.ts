@@ -455,7 +455,7 @@ export function parseAgentConfig(
   const schema = agentConfigSchemaFor(options.host ?? 'headless');
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError([
-      { path: '(root)', message: 'expected a mapping of keys (YAML `key: value` lines)' },
+      { path: '(root)', message: 'expected a mapping of keys (YAML key: value lines)' },
     ]);
   }
   let input = raw === null || raw === undefined ? {} : dropNullKeys(raw);
