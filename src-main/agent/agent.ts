@@ -200,7 +200,12 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     this.log = new AgentLog({ level: 'info', sink: options.logSink });
 
     if (this.configPath) {
-      const loaded = loadConfigFile(this.configPath, { host: this.host });
+      // The desktop app starts with no file at all on first run; its settings screen fills it in.
+      if (this.host === 'desktop') mkdirSync(dirname(resolve(this.configPath)), { recursive: true });
+      const loaded = loadConfigFile(this.configPath, {
+        host: this.host,
+        createIfMissing: this.host === 'desktop',
+      });
       this.config = loaded.config;
       this.dataDirValue = options.dataDir ?? loaded.dataDir;
       for (const w of loaded.warnings) this.log.warn(`config: ${w}`);
@@ -373,7 +378,13 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     statusTimer.unref();
     this.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
     pump.start();
-    connection.start();
+    const missing = [
+      ...(config.streamserver_host.trim() === '' ? ['streamserver_host'] : []),
+      ...(config.group_id.trim() === '' ? ['group_id'] : []),
+    ];
+    // Not configured yet (first run of the desktop app): collect into the spool, connect once the keys are set.
+    if (missing.length === 0) connection.start();
+    else this.log.warn(`not connecting: ${missing.join(' and ')} not set in the config`);
     this.log.info(
       `agent ${AGENT_VERSION} started: server ${config.streamserver_host}:${config.streamserver_port}, ` +
         `group ${config.group_id}, server id ${config.server_id}, data dir ${this.dataDirValue}`,

@@ -247,6 +247,25 @@ describe('AgentCore against the sandbox server', () => {
     expect(core.exportYaml()).not.toContain(KEY);
   });
 
+  it('desktop first run: no config file yet, idle until the settings are saved, then connects', async () => {
+    const env = await setup();
+    const configPath = join(env.dir, 'fresh', 'config.yml');
+    const core = new AgentCore({ configPath, host: 'desktop', dataDir: join(env.dir, 'fresh-data') });
+    cleanups.push(() => core.stop());
+    await core.start();
+    expect(core.snapshot().connection.state).toBe('idle');
+    expect(core.configView().config).toMatchObject({ commands: { policy: 'ask' } });
+    const saved = await core.saveConfig({
+      streamserver_host: '127.0.0.1',
+      streamserver_port: env.sandbox.address.port,
+      group_id: GROUP,
+      group_key: KEY,
+    });
+    expect(saved.restartRequired).toEqual([]);
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    expect(readFileSync(configPath, 'utf8')).toContain(`group_id: ${GROUP}`);
+  });
+
   it('consoleSend queues REPL-syntax frames through the spool', async () => {
     const env = await setup();
     const core = startCore(env);
