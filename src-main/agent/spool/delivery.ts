@@ -32,6 +32,12 @@ export interface DeliveryTransport {
   readonly connectionId: number | null;
   /** false = not connected (the frame was not written). May throw for a frame that must never be sent. */
   send(frame: WireFrame): boolean;
+  /**
+   * Optional fast path: `bytes` is exactly `encodeFrame(frame)` and the frame passed validation when it was spooled,
+   * so the transport may write the bytes as they are (no second validation and encoding per frame). Used for
+   * first transmissions; re-sends get a new identifier and go through `send`.
+   */
+  sendEncoded?(frame: WireFrame, bytes: Uint8Array): boolean;
   readonly writableNeedsDrain: boolean;
   /** Heartbeat round trip on the current connection; rejects if it dies or times out. */
   barrier(): Promise<{ connectionId: number; rttMs: number }>;
@@ -293,7 +299,10 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       sentFrame = resend ? [frame[0], withNewIdentifier(frame[1]), frame[2]] : frame;
       let written: boolean;
       try {
-        written = this.transport.send(sentFrame);
+        written =
+          !resend && this.transport.sendEncoded
+            ? this.transport.sendEncoded(sentFrame, record.payload)
+            : this.transport.send(sentFrame);
       } catch (e) {
         // A frame that must never be sent (validation): skip it for good, but count it through the barrier so the
         // cursor moves past it.

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WireFrame } from '../../../src-shared/view-models';
+import { encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { DeliveryPump, DROP_REPORT_SERVICE } from '../../../src-main/agent/spool/delivery';
 import { Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
 import { FakeTransport, GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
@@ -151,6 +152,29 @@ describe('DeliveryPump', () => {
     second.spool.append('log', fresh);
     await waitFor(() => second.spool.confirmedSeq === 11, 5000);
     expect(sent.at(-1)?.[1]).toBe(fresh[1]);
+  });
+
+  it('uses the pre-encoded fast path for first sends only, with the exact wire bytes', async () => {
+    const { spool, transport, pump } = await setup();
+    transport.useEncodedPath = true;
+    pump.start();
+    transport.connect();
+    for (let i = 0; i < 20; i++) spool.append('log', frameOf('log', `e${i}`));
+    await waitFor(() => spool.confirmedSeq === 20, 5000);
+    expect(transport.encodedSends).toHaveLength(20);
+    for (const { frame, bytes } of transport.encodedSends) {
+      expect(Buffer.compare(Buffer.from(bytes), encodeFrame(frame))).toBe(0);
+    }
+    // A re-send (new identifier) must not use the stored bytes.
+    transport.blackhole = true;
+    spool.append('log', frameOf('log', 'again'));
+    await waitFor(() => pump.view().perClass.log.awaitingConfirmation === 1, 5000);
+    transport.kill();
+    transport.connect();
+    await waitFor(() => spool.confirmedSeq === 21, 5000);
+    expect(transport.encodedSends).toHaveLength(21);
+    expect(transport.received.at(-1)?.[2][3]).toBe('again');
+    expect(pump.counters.resent).toBe(1);
   });
 
   it('respects backpressure: waits for drain before writing more', async () => {

@@ -44,6 +44,9 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
   private current: number | null = null;
   private nextId = 1;
   needsDrain = false;
+  /** Bytes passed through the optional fast path, to check they equal the frame's encoding. */
+  encodedSends: Array<{ frame: WireFrame; bytes: Uint8Array }> = [];
+  useEncodedPath = false;
   barrierDelayMs = 0;
   /** When set, barriers never answer (blackhole) until the connection dies. */
   blackhole = false;
@@ -71,6 +74,12 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
     if (!this.blackhole) this.deliverInTransit();
     return true;
   }
+
+  sendEncoded?: (frame: WireFrame, bytes: Uint8Array) => boolean = (frame, bytes) => {
+    if (!this.useEncodedPath) return this.send(frame);
+    this.encodedSends.push({ frame, bytes });
+    return this.send(frame);
+  };
 
   private deliverInTransit(): void {
     this.received.push(...this.inTransit);
