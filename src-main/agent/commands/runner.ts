@@ -37,7 +37,8 @@ export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
   killGraceMs: 5_000,
   keepBytesPerStream: 1024 * 1024,
   pipeDrainMs: 1_000,
-  shell: '/bin/sh',
+  // Windows has no /bin/sh: cmd.exe runs the same command line (no "${@}" splicing there, see shellInvocation).
+  shell: process.platform === 'win32' ? (process.env.ComSpec ?? 'cmd.exe') : '/bin/sh',
 };
 
 export interface RunRequest {
@@ -69,8 +70,17 @@ export interface RunResult {
 }
 
 /** Builds the spawn arguments; exported so tests can pin the compatibility rule. */
-export function shellInvocation(shell: string, argv: string[]): { file: string; args: string[] } {
+export function shellInvocation(
+  shell: string,
+  argv: string[],
+  platform: NodeJS.Platform = process.platform,
+): { file: string; args: string[] } {
   const [command = '', ...args] = argv;
+  if (platform === 'win32') {
+    const quoted = args.map((a) => (/[\s"]/.test(a) ? `"${a.replace(/"/g, '""')}"` : a));
+    // `/s /c "…"` with verbatim arguments: cmd.exe strips the outer quotes and runs the line as written.
+    return { file: shell, args: ['/d', '/s', '/c', `"${[command, ...quoted].join(' ')}"`] };
+  }
   if (args.length === 0 && /\s/.test(command.trim())) return { file: shell, args: ['-c', command] };
   return { file: shell, args: ['-c', `${command} "\${@}"`, '--', ...args] };
 }
@@ -257,6 +267,7 @@ export class CommandRunner {
       // Its own process group, so a timeout can kill every descendant at once.
       detached: process.platform !== 'win32',
       windowsHide: true,
+      windowsVerbatimArguments: process.platform === 'win32',
     });
     request.onStart?.();
 

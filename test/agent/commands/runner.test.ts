@@ -39,6 +39,13 @@ describe('shellInvocation', () => {
     });
   });
 
+  it('uses cmd.exe with one verbatim command line on Windows', () => {
+    expect(shellInvocation('cmd.exe', ['dir', 'C:\\Program Files'], 'win32')).toEqual({
+      file: 'cmd.exe',
+      args: ['/d', '/s', '/c', '"dir "C:\\Program Files""'],
+    });
+  });
+
   it('runs a command string with spaces and no args as sh -c <cmd>', () => {
     expect(shellInvocation('/bin/sh', ['df -h | head -1'])).toEqual({
       file: '/bin/sh',
