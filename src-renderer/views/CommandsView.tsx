@@ -81,13 +81,17 @@ function Output({ label, text, cut }: { label: string; text: string; cut: number
 function CommandRow({ record }: { record: CommandRecordView }) {
   const [open, setOpen] = useState(false);
   const command = [record.type, ...record.argv].join(' ');
+  const refused =
+    record.decision === 'denied' || record.decision === 'rejected' || record.decision === 'timed-out';
   const exit = record.timedOut
     ? 'timed out'
     : record.signal
       ? record.signal
       : record.exitCode !== null
         ? `exit ${record.exitCode}`
-        : record.state;
+        : refused
+          ? 'not run'
+          : record.state.replace(/-/g, ' ');
   return (
     <li className="command" data-testid="command-row">
       <button type="button" className="command-row" aria-expanded={open} onClick={() => setOpen((o) => !o)}>

@@ -564,12 +564,17 @@ export function SettingsView() {
             aria-label="Exported YAML"
             data-testid="yaml-export"
           >
-            {exported.yaml}
+            {maskGroupKey(exported.yaml)}
           </pre>
         ) : null}
       </section>
     </div>
   );
+}
+
+/** The preview is for reading; the key stays in the downloaded file only (it is the person's own config). */
+function maskGroupKey(yaml: string): string {
+  return yaml.replace(/^(\s*group_key:[ \t]*)(?!['"]?['"]?\s*$)\S.*$/gm, `$1${GROUP_KEY_MASK}`);
 }
 
 function OutcomeText({ outcome }: { outcome: Outcome }) {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpdates } from './support/fake-core';
 import { startE2E, type Dashboard, type E2E } from './support/harness';
-import { startRealEnv, type RealEnv } from './support/real-env';
+import { KEY, startRealEnv, type RealEnv } from './support/real-env';
 
 let e2e: E2E;
 let env: RealEnv;
@@ -107,6 +107,27 @@ describe('dashboard over the real core and sandbox server', () => {
     await expect
       .poll(() => d.page.getByTestId('settings-status').textContent(), POLL)
       .toContain('Connection works');
+    expect(d.problems).toEqual([]);
+  });
+
+  it('exports the YAML (key masked in the preview) and imports an edited one', async () => {
+    await d.page.getByRole('button', { name: 'Export YAML' }).click();
+    const preview = d.page.getByTestId('yaml-export');
+    await expect.poll(() => preview.textContent(), POLL).toContain('server_name: e2e-box');
+    expect(await preview.textContent()).not.toContain(KEY);
+    expect(await d.page.getByRole('link', { name: 'Download config.yml' }).getAttribute('href')).toMatch(
+      /^blob:/,
+    );
+
+    const edited = env.core.exportYaml().replace('server_name: e2e-box', 'server_name: imported-box');
+    await d.page
+      .getByLabel('Import YAML…')
+      .setInputFiles({ name: 'config.yml', mimeType: 'text/yaml', buffer: Buffer.from(edited) });
+    await expect.poll(() => d.page.getByTestId('settings-status').textContent(), POLL).toContain('Saved.');
+    expect(readFileSync(env.configPath, 'utf8')).toMatch(/server_name: imported-box/);
+    await expect
+      .poll(() => d.page.getByLabel('Server name (shown locally only)').inputValue())
+      .toBe('imported-box');
     expect(d.problems).toEqual([]);
   });
 });

@@ -146,6 +146,8 @@ async function openDashboard(
   if (options.initScript) await page.addInitScript({ content: options.initScript });
 
   let closed = false;
+  // Events that race the initial navigation are lost, as in Electron before a window has loaded; not a problem.
+  let loaded = false;
   const delivered = new Map<string, number>();
   const deliver = async (channel: string, payload: unknown): Promise<void> => {
     if (closed) return;
@@ -157,7 +159,7 @@ async function openDashboard(
         [channel, payload] as const,
       )
       .catch((error: unknown) => {
-        if (!closed && !page.isClosed()) problems.push(`emit ${channel}: ${String(error)}`);
+        if (loaded && !closed && !page.isClosed()) problems.push(`emit ${channel}: ${String(error)}`);
       });
   };
   const batcher = createEventBatcher({
@@ -169,6 +171,7 @@ async function openDashboard(
 
   await page.goto(`${server.url}${options.view ? `#${options.view}` : ''}`);
   await page.locator('.app').waitFor({ timeout: 15_000 });
+  loaded = true;
 
   return {
     page,
