@@ -30,6 +30,8 @@ export interface CollectorContext {
   state: CollectorState;
   log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
   now: () => number;
+  /** Largest sample the sink takes; list-shaped JSON payloads are split into several samples to fit. */
+  maxSampleBytes: number;
 }
 
 export interface CollectorState {
@@ -135,6 +137,33 @@ export function diskUsageSample(rows: DiskUsageRow[]): TelemetrySample {
   return { name: `JSON:${JSON.stringify({ disk_usage: rows })}`, values: [] };
 }
 
+/**
+ * `JSON:{"<key>":[…]}` samples holding the items in order, as few as possible, each within `maxBytes` (a host
+ * with many mounts would otherwise exceed the frame budget and send nothing). An item too big on its own is dropped.
+ */
+export function splitJsonListSamples(key: string, items: unknown[], maxBytes: number): TelemetrySample[] {
+  const overhead = Buffer.byteLength(`JSON:{${JSON.stringify(key)}:[]}`);
+  const samples: TelemetrySample[] = [];
+  let batch: string[] = [];
+  let size = overhead;
+  const flush = () => {
+    if (batch.length > 0)
+      samples.push({ name: `JSON:{${JSON.stringify(key)}:[${batch.join(',')}]}`, values: [] });
+    batch = [];
+    size = overhead;
+  };
+  for (const item of items) {
+    const json = JSON.stringify(item);
+    const bytes = Buffer.byteLength(json) + (batch.length > 0 ? 1 : 0);
+    if (overhead + Buffer.byteLength(json) > maxBytes) continue;
+    if (size + bytes > maxBytes) flush();
+    size += Buffer.byteLength(json) + (batch.length > 0 ? 1 : 0);
+    batch.push(json);
+  }
+  flush();
+  return samples;
+}
+
 export function runDfCommand(timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -153,7 +182,7 @@ export function runDfCommand(timeoutMs = 15_000): Promise<string> {
 async function diskUsage(ctx: CollectorContext): Promise<TelemetrySample[]> {
   if (ctx.platform === 'win32') return [];
   const rows = parseDfOutput(await ctx.runDf());
-  return rows.length === 0 ? [] : [diskUsageSample(rows)];
+  return splitJsonListSamples('disk_usage', rows, ctx.maxSampleBytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -210,17 +239,16 @@ export function parseProcNetDev(text: string): Map<string, { rx: number; tx: num
 }
 
 /**
- * `JSON:{"network":[{"interface","rx_bytes","tx_bytes","rx_bytes_per_s","tx_bytes_per_s"}]}`; counters are the
+ * One row per interface: `{"interface","rx_bytes","tx_bytes","rx_bytes_per_s","tx_bytes_per_s"}`; counters are the
  * kernel's totals, rates cover the time since the previous sample (absent on the first one or after a reset).
  */
-export function networkSample(
+export function networkRows(
   counters: Map<string, { rx: number; tx: number }>,
   previous?: { at: number; counters: Map<string, { rx: number; tx: number }> },
   at?: number,
-): TelemetrySample | null {
-  if (counters.size === 0) return null;
+): Record<string, string>[] {
   const seconds = previous && at !== undefined ? (at - previous.at) / 1000 : 0;
-  const interfaces = [...counters].map(([name, { rx, tx }]) => {
+  return [...counters].map(([name, { rx, tx }]) => {
     const row: Record<string, string> = { interface: name, rx_bytes: String(rx), tx_bytes: String(tx) };
     const before = previous?.counters.get(name);
     if (before && seconds > 0 && rx >= before.rx && tx >= before.tx) {
@@ -229,16 +257,25 @@ export function networkSample(
     }
     return row;
   });
-  return { name: `JSON:${JSON.stringify({ network: interfaces })}`, values: [] };
+}
+
+/** `JSON:{"network":[…]}` in one sample (see networkRows), or null without interfaces. */
+export function networkSample(
+  counters: Map<string, { rx: number; tx: number }>,
+  previous?: { at: number; counters: Map<string, { rx: number; tx: number }> },
+  at?: number,
+): TelemetrySample | null {
+  if (counters.size === 0) return null;
+  return { name: `JSON:${JSON.stringify({ network: networkRows(counters, previous, at) })}`, values: [] };
 }
 
 async function network(ctx: CollectorContext): Promise<TelemetrySample[]> {
   if (ctx.platform !== 'linux') return [];
   const counters = parseProcNetDev(await readFile(join(ctx.procRoot, 'net', 'dev'), 'utf8'));
   const at = ctx.now();
-  const sample = networkSample(counters, ctx.state.network, at);
+  const rows = networkRows(counters, ctx.state.network, at);
   ctx.state.network = { at, counters };
-  return sample ? [sample] : [];
+  return splitJsonListSamples('network', rows, ctx.maxSampleBytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ export class TelemetryScheduler {
       state: newCollectorState(),
       log: (level, message) => this.log(level, message),
       now: () => Date.now(),
+      maxSampleBytes: this.maxSampleBytes,
     };
   }
 

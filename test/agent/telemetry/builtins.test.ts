@@ -51,6 +51,7 @@ function context(overrides: Partial<CollectorContext> = {}): CollectorContext & 
     state: newCollectorState(),
     log: (level, message) => logs.push(`${level}: ${message}`),
     now: () => 1_000_000,
+    maxSampleBytes: 60_000,
     logs,
     ...overrides,
   };
@@ -129,6 +130,29 @@ describe('built-in telemetry matches the golden shapes', () => {
       'capacity',
       'mounted',
     ]);
+  });
+
+  it('splits a long disk list into several samples within the size limit, order kept', async () => {
+    const lines = ['Filesystem 1024-blocks Used Available Capacity Mounted on'];
+    for (let i = 0; i < 200; i++)
+      lines.push(`overlay${i} 1000 10 990 1% /var/lib/docker/overlay2/${'x'.repeat(40)}${i}/merged`);
+    const samples = await collect(
+      'disk_usage',
+      context({ runDf: () => Promise.resolve(lines.join('\n')), maxSampleBytes: 4000 }),
+    );
+    expect(samples.length).toBeGreaterThan(5);
+    const mounted: string[] = [];
+    for (const s of samples) {
+      expect(Buffer.byteLength(s.name)).toBeLessThanOrEqual(4000);
+      expect(s.name.startsWith('JSON:{"disk_usage":[')).toBe(true);
+      mounted.push(
+        ...(JSON.parse(s.name.slice(5)) as { disk_usage: { mounted: string }[] }).disk_usage.map(
+          (r) => r.mounted,
+        ),
+      );
+    }
+    expect(mounted).toHaveLength(200);
+    expect(mounted[199]).toMatch(/199\/merged$/);
   });
 
   it('sends nothing (not "") when a value cannot be read', async () => {
