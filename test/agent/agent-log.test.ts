@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { AgentLog, formatLogLine } from '../../src-main/agent/agent-log';
+import { type LogLineView } from '../../src-shared/view-models';
+
+describe('AgentLog', () => {
+  it('masks registered secrets in every line and drops lines below the level', () => {
+    const written: LogLineView[] = [];
+    const log = new AgentLog({ level: 'info', sink: (l) => written.push(l) });
+    log.addSecret('s3cr3t-key');
+    log.debug('not shown');
+    log.warn('auth with s3cr3t-key failed');
+    log.error('boom', new Error('key s3cr3t-key rejected'));
+    expect(written.map((l) => l.message)).toEqual(['auth with •••••• failed', 'boom: key •••••• rejected']);
+    expect(written[0]).toMatchObject({ source: 'agent', service: 'minion-agent', level: 'warn' });
+  });
+
+  it('keeps a bounded ring of own and shipped lines, most recent last', () => {
+    const log = new AgentLog({ ringSize: 10 });
+    for (let i = 0; i < 50; i++) log.shipped('app', `line ${i}`);
+    log.info('own');
+    const recent = log.recent(5);
+    expect(recent.map((l) => l.message)).toEqual(['line 46', 'line 47', 'line 48', 'line 49', 'own']);
+    expect(recent[0]?.source).toBe('shipped');
+    expect(log.recent(1000).length).toBeLessThanOrEqual(13);
+  });
+
+  it('formats text and JSON lines', () => {
+    const line: LogLineView = {
+      id: 1,
+      at: 0,
+      source: 'agent',
+      service: 'minion-agent',
+      level: 'info',
+      message: 'hi',
+    };
+    expect(formatLogLine(line, 'text')).toBe('1970-01-01T00:00:00.000Z INFO  hi');
+    expect(JSON.parse(formatLogLine(line, 'json'))).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'info',
+      source: 'agent',
+      service: 'minion-agent',
+      msg: 'hi',
+    });
+  });
+});
