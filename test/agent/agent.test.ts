@@ -247,6 +247,35 @@ describe('AgentCore against the sandbox server', () => {
     expect(core.exportYaml()).not.toContain(KEY);
   });
 
+  it('set-config from the server (when enabled) merges keys and writes the file, but never touches commands.*', async () => {
+    const env = await setup(`  internal:
+    set-config: true
+`);
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const serverId = core.effectiveConfig.server_id;
+    const escalate = await env.sandbox.dispatchCommand(serverId, 'internal', [
+      'set-config',
+      'commands:\n  policy: allow\n',
+    ]);
+    expect(escalate.stderr).toMatch(/commands\.policy: this key cannot be changed here/);
+    const ok = await env.sandbox.dispatchCommand(serverId, 'internal', [
+      'set-config',
+      '{"telemetry_interval": 7}',
+    ]);
+    expect(JSON.parse(ok.stdout)).toEqual({ applied: ['telemetry_interval'], restartRequired: [] });
+    expect(readFileSync(env.configPath, 'utf8')).toMatch(/telemetry_interval: 7/);
+    expect(readFileSync(env.configPath, 'utf8')).toContain(`group_key: ${KEY}`);
+    // The core rebuilt its parts with the new value and reconnected.
+    await waitFor(
+      () => env.sandbox.connections.filter((c) => c.authenticated).length >= 2,
+      10_000,
+      'reconnect',
+    );
+    expect(core.effectiveConfig.telemetry_interval).toBe(7);
+  });
+
   it('desktop first run: no config file yet, idle until the settings are saved, then connects', async () => {
     const env = await setup();
     const configPath = join(env.dir, 'fresh', 'config.yml');
