@@ -28,9 +28,7 @@ import {
   type RecordMeta,
   addToTally,
   emptyTally,
-  encodeRecord,
   parseSegmentFileName,
-  recordPayload,
   recordSize,
   scanSegment,
   segmentFileName,
@@ -947,6 +945,3 @@ async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Pr
   report.durationMs = Date.now() - started;
   return { segments: live, nextSeq, cursor, queued, headAppendedAt, quarantinedCount, recovery: report };
 }
-
-/** Exposed for tools and tests. */
-export { encodeRecord, recordPayload };
