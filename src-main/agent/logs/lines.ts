@@ -16,10 +16,15 @@ export const MIN_MESSAGE_BYTES = MARKER_RESERVE + 16;
  * becomes U+FFFD. (Buffer#toString: same replacement as TextDecoder, markedly faster per line.)
  */
 export function decodeLine(bytes: Uint8Array): string {
-  let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === 0x0d) end--;
-  const start = end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return decodeLineRange(buffer, 0, buffer.length);
+}
+
+/** `decodeLine` on `buffer[start, end)` without creating a view per line (the tailer's hot path). */
+export function decodeLineRange(buffer: Buffer, start: number, end: number): string {
+  if (end > start && buffer[end - 1] === 0x0d) end--;
+  if (end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf)
+    start += 3;
   return buffer.toString('utf8', start, end);
 }
 

@@ -20,7 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { expandGlob, isGlobPattern } from './glob';
 import { type FileCheckpoint, loadCheckpoint, saveCheckpoint, type TailCheckpoint } from './checkpoint';
 import {
-  decodeLine,
+  decodeLineRange,
   decodePrefixWithin,
   lineToMessages,
   MIN_MESSAGE_BYTES,
@@ -59,6 +59,11 @@ export interface LogTailerOptions {
   startAt?: 'end' | 'beginning';
   /** Read size. Default 64 KiB. */
   readChunkBytes?: number;
+  /**
+   * Least time between two checkpoint writes while lines flow (each is an fsync on the event loop). A crash repeats
+   * at most this much; a clean stop always writes. Default 1000 ms.
+   */
+  checkpointIntervalMs?: number;
   /** Bytes read per file per poll before yielding (the next poll then follows immediately). Default 4 MiB. */
   maxBytesPerPoll?: number;
   /** A line without a newline longer than this is sent in parts as it arrives. Default 1 MiB. */
@@ -168,6 +173,7 @@ export class LogTailer {
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private nextScanAt = 0;
   private dirty = false;
+  private lastCheckpointAt = Number.NEGATIVE_INFINITY;
   private readonly warnedDuplicates = new Set<string>();
   private readonly counters = {
     linesShipped: 0,
@@ -229,7 +235,7 @@ export class LogTailer {
       this.timer = null;
     }
     this.dirty = true;
-    this.writeCheckpoint();
+    this.writeCheckpoint(true);
     for (const file of this.files.values()) this.close(file);
     this.files.clear();
     this.current.clear();
@@ -636,7 +642,7 @@ export class LogTailer {
     for (;;) {
       const newline = buffer.indexOf(0x0a, start);
       if (newline < 0) break;
-      if (!this.emitLine(file, buffer.subarray(start, newline))) {
+      if (!this.emitLine(file, buffer, start, newline)) {
         file.buffer = buffer.subarray(start);
         return;
       }
@@ -663,7 +669,7 @@ export class LogTailer {
       }
     }
     if (final && rest.length > 0 && !file.blocked) {
-      if (this.emitLine(file, rest)) {
+      if (this.emitLine(file, rest, 0, rest.length)) {
         file.offset += rest.length;
         file.streamedParts = 0;
         file.acceptedParts = 0;
@@ -677,10 +683,10 @@ export class LogTailer {
   }
 
   /** One line (without `\n`) → its message(s). False when the sink refused: retried from `acceptedParts`. */
-  private emitLine(file: FollowedFile, bytes: Buffer): boolean {
+  private emitLine(file: FollowedFile, buffer: Buffer, start: number, end: number): boolean {
     // Fast path for the common line: even if every byte were invalid (3 bytes of U+FFFD each) it fits.
-    if (file.streamedParts === 0 && file.acceptedParts === 0 && bytes.length * 3 <= this.maxMessageBytes) {
-      const text = decodeLine(bytes);
+    if (file.streamedParts === 0 && file.acceptedParts === 0 && (end - start) * 3 <= this.maxMessageBytes) {
+      const text = decodeLineRange(buffer, start, end);
       if (text === '') return true;
       if (!this.offer(file.service, text)) {
         file.blocked = true;
@@ -689,7 +695,11 @@ export class LogTailer {
       this.counters.linesShipped++;
       return true;
     }
-    const messages = lineToMessages(decodeLine(bytes), this.maxMessageBytes, file.streamedParts + 1);
+    const messages = lineToMessages(
+      decodeLineRange(buffer, start, end),
+      this.maxMessageBytes,
+      file.streamedParts + 1,
+    );
     for (let i = file.acceptedParts; i < messages.length; i++) {
       if (!this.offer(file.service, messages[i] as string)) {
         file.blocked = true;
@@ -748,8 +758,11 @@ export class LogTailer {
     };
   }
 
-  private writeCheckpoint(): void {
+  private writeCheckpoint(force = false): void {
     if (!this.dirty) return;
+    const now = this.now();
+    if (!force && now - this.lastCheckpointAt < (this.options.checkpointIntervalMs ?? 1000)) return;
+    this.lastCheckpointAt = now;
     const checkpoint: TailCheckpoint = {
       version: 1,
       patterns: [...this.knownPatterns],

@@ -60,6 +60,7 @@ function makeTailer(
     quietFlushMs: 2000,
     rotatedGraceMs: 1000,
     startAt: 'beginning',
+    checkpointIntervalMs: 0,
     now: () => clock,
     ...overrides,
   });
@@ -376,6 +377,30 @@ describe('LogTailer', () => {
     h.tailer.pollNow();
     expect(accepted).toEqual(['one', 'two', 'three']);
     expect(h.tailer.stats().sinkRefusals).toBe(1);
+  });
+
+  it('rate-limits checkpoint writes while lines flow, and always writes on stop', () => {
+    const path = join(dir, 'rl.log');
+    const checkpointFile = join(dir, 'state', 'tail-checkpoint.json');
+    const offset = () =>
+      (JSON.parse(readFileSync(checkpointFile, 'utf8')) as { files: { offset: number }[] }).files[0]?.offset;
+    writeFileSync(path, 'a\n');
+    const h = makeTailer([{ service: 's', file: path }], { checkpointIntervalMs: 1000 });
+    h.tailer.start();
+    expect(offset()).toBe(2);
+    appendFileSync(path, 'b\n');
+    clock += 500;
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['a', 'b']);
+    expect(offset()).toBe(2); // not yet: less than a second since the last write
+    clock += 600;
+    h.tailer.pollNow();
+    expect(offset()).toBe(4);
+    appendFileSync(path, 'c\n');
+    h.tailer.pollNow();
+    expect(offset()).toBe(4);
+    stop(h);
+    expect(offset()).toBe(6);
   });
 
   it('writes the checkpoint only for lines the sink accepted', () => {
