@@ -1,11 +1,10 @@
 // One build for everything: the React renderer with Vite, then main, preload and the CLI bundled with esbuild.
 import { build as viteBuild } from 'vite';
 import { build as esbuild } from 'esbuild';
-import { readFileSync, rmSync, chmodSync } from 'node:fs';
+import { rmSync, chmodSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const quiet = process.argv.includes('--quiet');
 
 const common = {
@@ -21,6 +20,8 @@ const common = {
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 
 await viteBuild({
+  // vite.config.ts is ESM in a CommonJS package; the runner loader handles that without a warning.
+  configLoader: 'runner',
   configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
   logLevel: quiet ? 'warn' : 'info',
 });
