@@ -38,6 +38,12 @@ export interface DeliveryTransport {
    * first transmissions; re-sends get a new identifier and go through `send`.
    */
   sendEncoded?(frame: WireFrame, bytes: Uint8Array): boolean;
+  /**
+   * Optional: hold writes back until `uncork()` so a burst of frames leaves in one `writev` instead of one syscall per
+   * frame (the pump corks around each chunk of up to 256 records it sends).
+   */
+  cork?(): void;
+  uncork?(): void;
   readonly writableNeedsDrain: boolean;
   /** Heartbeat round trip on the current connection; rejects if it dies or times out. */
   barrier(): Promise<{ connectionId: number; rttMs: number }>;
@@ -269,18 +275,27 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
         }
         continue;
       }
+      const notConnected = this.sendChunk(records, epoch, connectionId);
+      this.statusChanged();
+      // Not connected any more: 'down' follows (or already came) and bumps the epoch.
+      if (notConnected && epoch === this.epoch) await this.sleep(100);
+    }
+  }
+
+  /** Sends a chunk of records corked (when the transport can); true when the transport was not connected. */
+  private sendChunk(records: SpoolRecord[], epoch: number, connectionId: number): boolean {
+    this.transport.cork?.();
+    try {
       for (const record of records) {
-        if (epoch !== this.epoch) return;
-        if (!this.sendRecord(record, connectionId)) {
-          // Not connected any more: 'down' follows (or already came) and bumps the epoch.
-          if (epoch === this.epoch) await this.sleep(100);
-          break;
-        }
+        if (epoch !== this.epoch) return false;
+        if (!this.sendRecord(record, connectionId)) return true;
         if (this.open.count >= this.maxBatchFrames || this.now() - this.open.startedAt >= this.maxBatchMs) {
           this.closeBatch(epoch);
         }
       }
-      this.statusChanged();
+      return false;
+    } finally {
+      this.transport.uncork?.();
     }
   }
 

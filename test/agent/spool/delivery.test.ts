@@ -66,6 +66,10 @@ describe('DeliveryPump', () => {
     expect(view.recentSent.at(-1)?.data[3]).toBe('m2499');
     expect(pump.counters.barriers).toBeGreaterThanOrEqual(3);
     expect(pump.counters.resent).toBe(0);
+    // Frames leave in corked bursts, and every cork was undone.
+    expect(transport.corkedWrites).toBe(2500);
+    expect(transport.corked).toBe(0);
+    expect(transport.maxCorkDepth).toBe(1);
   });
 
   it('re-sends the unconfirmed window after a connection dies, with fresh identifiers, backlog first', async () => {

@@ -47,6 +47,19 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
   /** Bytes passed through the optional fast path, to check they equal the frame's encoding. */
   encodedSends: Array<{ frame: WireFrame; bytes: Uint8Array }> = [];
   useEncodedPath = false;
+  /** cork() depth; frames written while corked count in `corkedWrites`. */
+  corked = 0;
+  corkedWrites = 0;
+  maxCorkDepth = 0;
+
+  cork(): void {
+    this.corked++;
+    this.maxCorkDepth = Math.max(this.maxCorkDepth, this.corked);
+  }
+
+  uncork(): void {
+    this.corked--;
+  }
   barrierDelayMs = 0;
   /** When set, barriers never answer (blackhole) until the connection dies. */
   blackhole = false;
@@ -70,6 +83,7 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
 
   send(frame: WireFrame): boolean {
     if (this.current === null) return false;
+    if (this.corked > 0) this.corkedWrites++;
     this.inTransit.push(frame);
     if (!this.blackhole) this.deliverInTransit();
     return true;
