@@ -6,8 +6,9 @@
  * - a random token in the printed URL; the first request carrying it gets an HttpOnly, SameSite=Strict session
  *   cookie and is redirected to a token-free URL (so it does not linger in history or screenshots);
  * - every request and WebSocket upgrade without a valid session (or the token) is refused: 401 missing, 403 wrong;
- * - the Host header must name 127.0.0.1/localhost with our port (defeats DNS rebinding), and a WebSocket Origin, when
- *   sent, must be our own origin (defeats cross-site WebSocket hijacking);
+ * - the Host header must name a loopback host — 127.0.0.1, localhost or [::1], on any port, so an SSH tunnel may use
+ *   another local port — which defeats DNS rebinding; a WebSocket Origin, when sent, must be the page's own origin
+ *   `http://<Host>` (defeats cross-site WebSocket hijacking);
  * - strict CSP and hardening headers on every response; only GET/HEAD.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -101,6 +102,13 @@ function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
+/** `127.0.0.1:P`, `localhost:P`, `[::1]:P` (any port): names that cannot be rebound to another address. */
+export function isLoopbackHostHeader(host: string | undefined): boolean {
+  if (!host) return false;
+  const match = /^(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?$/i.exec(host);
+  return match !== null;
+}
+
 /** Resolves a URL path inside `root`, or null when it would escape it. */
 export function resolveStaticPath(root: string, urlPath: string): string | null {
   let decoded: string;
@@ -142,21 +150,23 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     if (session === undefined) return 'missing';
     return sessions.has(session) ? 'ok' : 'wrong';
   };
-  const hostAllowed = (req: IncomingMessage): boolean =>
-    req.headers.host === `127.0.0.1:${port}` || req.headers.host === `localhost:${port}`;
+  const hostAllowed = (req: IncomingMessage): boolean => isLoopbackHostHeader(req.headers.host);
+  /** The origin the browser sees (differs from ours behind an SSH tunnel with another local port). */
+  const originOf = (req: IncomingMessage): string => `http://${req.headers.host ?? `127.0.0.1:${port}`}`;
 
-  const baseHeaders = (): Record<string, string> => ({
+  const baseHeaders = (req: IncomingMessage): Record<string, string> => ({
     ...HARDENING_HEADERS,
-    'Content-Security-Policy': webDashboardCspHeader(origin),
+    'Content-Security-Policy': webDashboardCspHeader(hostAllowed(req) ? originOf(req) : origin),
     'Cache-Control': 'no-store',
   });
   const sendText = (
+    req: IncomingMessage,
     res: ServerResponse,
     status: number,
     text: string,
     extra: Record<string, string> = {},
   ): void => {
-    res.writeHead(status, { ...baseHeaders(), 'Content-Type': 'text/plain; charset=utf-8', ...extra });
+    res.writeHead(status, { ...baseHeaders(req), 'Content-Type': 'text/plain; charset=utf-8', ...extra });
     res.end(text);
   };
 
@@ -169,25 +179,26 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
   };
 
   const handleHttp = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (!hostAllowed(req)) return sendText(res, 403, 'Forbidden: unexpected Host header.\n');
+    if (!hostAllowed(req)) return sendText(req, res, 403, 'Forbidden: unexpected Host header.\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return sendText(res, 405, 'Method not allowed.\n', { Allow: 'GET, HEAD' });
+      return sendText(req, res, 405, 'Method not allowed.\n', { Allow: 'GET, HEAD' });
     }
     const url = new URL(req.url ?? '/', origin);
     const auth = authenticate(req, url);
     if (auth === 'missing') {
       return sendText(
+        req,
         res,
         401,
         'Open the dashboard with the URL minion-agent printed (it carries the access token).\n',
       );
     }
-    if (auth === 'wrong') return sendText(res, 403, 'Forbidden: wrong or expired dashboard token.\n');
+    if (auth === 'wrong') return sendText(req, res, 403, 'Forbidden: wrong or expired dashboard token.\n');
     if (url.searchParams.has('token')) {
       // Trade the token for a session cookie and drop it from the address bar.
       url.searchParams.delete('token');
       res.writeHead(303, {
-        ...baseHeaders(),
+        ...baseHeaders(req),
         Location: url.pathname + url.search,
         'Set-Cookie': `${cookieName}=${newSession()}; HttpOnly; SameSite=Strict; Path=/`,
       });
@@ -195,7 +206,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
       return;
     }
     let file = resolveStaticPath(rendererDir, url.pathname);
-    if (!file) return sendText(res, 404, 'Not found.\n');
+    if (!file) return sendText(req, res, 404, 'Not found.\n');
     let info = await stat(file).catch(() => null);
     if (info?.isDirectory()) {
       file = join(file, 'index.html');
@@ -205,10 +216,10 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
       file = join(rendererDir, 'index.html');
       info = await stat(file).catch(() => null);
     }
-    if (!info?.isFile()) return sendText(res, 404, 'Not found.\n');
+    if (!info?.isFile()) return sendText(req, res, 404, 'Not found.\n');
     const body = await readFile(file);
     res.writeHead(200, {
-      ...baseHeaders(),
+      ...baseHeaders(req),
       'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'Content-Length': String(body.length),
     });
@@ -217,7 +228,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
 
   const server = createServer((req, res) => {
     handleHttp(req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendText(res, 500, 'Internal error.\n');
+      if (!res.headersSent) sendText(req, res, 500, 'Internal error.\n');
       else res.destroy(error instanceof Error ? error : undefined);
     });
   });
@@ -245,11 +256,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     const url = new URL(req.url ?? '/', origin);
     if (url.pathname !== WEB_BRIDGE_PATH) return refuseUpgrade(socket, 404, 'Not Found');
     const requestOrigin = req.headers.origin;
-    if (
-      requestOrigin !== undefined &&
-      requestOrigin !== origin &&
-      requestOrigin !== `http://localhost:${port}`
-    ) {
+    if (requestOrigin !== undefined && requestOrigin !== originOf(req)) {
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
     const auth = authenticate(req, url);

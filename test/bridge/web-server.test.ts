@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { resolveStaticPath, startWebDashboard, type WebDashboard } from '../../src-main/bridge/web-server';
+import {
+  isLoopbackHostHeader,
+  resolveStaticPath,
+  startWebDashboard,
+  type WebDashboard,
+} from '../../src-main/bridge/web-server';
 import { EventChannel } from '../../src-shared/ipc';
 import { createWebBridgeClient, type WebSocketLike } from '../../src-shared/web-bridge-client';
 import { FakeCore, FakeUpdates, logLine } from './fake-core';
@@ -136,6 +141,33 @@ describe('startWebDashboard', () => {
     expect((await get(dashboard.port, '/%2e%2e/minion-secret.txt', { cookie })).status).toBe(404);
     expect(resolveStaticPath('/srv/r', '/../etc/passwd')).toBe('/srv/r/etc/passwd');
     expect(resolveStaticPath('/srv/r', '/%00')).toBeNull();
+    expect(isLoopbackHostHeader('[::1]:80')).toBe(true);
+    expect(isLoopbackHostHeader('127.0.0.1')).toBe(true);
+    expect(isLoopbackHostHeader('127.0.0.2:80')).toBe(false);
+    expect(isLoopbackHostHeader(undefined)).toBe(false);
+  });
+
+  it('works behind an SSH tunnel on another local port, still refusing foreign names', async () => {
+    const tunnelHost = 'localhost:18080';
+    const exchange = await get(dashboard.port, `/?token=${TOKEN}`, { host: tunnelHost });
+    expect(exchange.status).toBe(303);
+    const cookie = String(exchange.headers['set-cookie']).split(';')[0]!;
+    const page = await get(dashboard.port, '/', { host: tunnelHost, cookie });
+    expect(page.status).toBe(200);
+    expect(String(page.headers['content-security-policy'])).toContain(
+      `connect-src 'self' ws://${tunnelHost}`,
+    );
+    const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+    const ok = await openWs(base, { host: tunnelHost, origin: `http://${tunnelHost}`, cookie });
+    expect(ok.status).toBe(101);
+    sockets.push(ok.ws!);
+    // The page's origin must match the Host it talks to.
+    expect((await openWs(base, { host: tunnelHost, origin: 'http://localhost:9999', cookie })).status).toBe(
+      403,
+    );
+    for (const host of ['127.0.0.1.evil.example:80', 'localhost.evil.example', '10.0.0.5:8080']) {
+      expect((await get(dashboard.port, `/?token=${TOKEN}`, { host })).status, host).toBe(403);
+    }
   });
 
   it('refuses WebSocket upgrades without a token, with a wrong one, or from another origin', async () => {
