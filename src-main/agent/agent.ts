@@ -182,7 +182,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
   private dataDirValue: string;
   private readonly dataDirOverride: string | undefined;
   private readonly updater: AgentUpdaterHook | undefined;
-  private readonly audit: AuditLog;
+  private audit: AuditLog;
   private parts: Parts | null = null;
   private lifecycle: Promise<void> = Promise.resolve();
   private startedAt = Date.now();
@@ -279,7 +279,12 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       this.counters.restarts++;
       this.pendingRestartKeys.clear();
       if (this.dataDirOverride === undefined) {
-        this.dataDirValue = resolveDataDir(this.config.data_dir, this.configPath);
+        const next = resolveDataDir(this.config.data_dir, this.configPath);
+        if (next !== this.dataDirValue) {
+          this.dataDirValue = next;
+          mkdirSync(next, { recursive: true });
+          this.audit = new AuditLog({ path: join(next, 'commands-audit.jsonl'), maxBytes: AUDIT_MAX_BYTES });
+        }
       }
       if (wasRunning) await this.startParts();
       this.notice({ level: 'info', message: 'Agent core restarted.' });
