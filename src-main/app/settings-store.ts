@@ -183,3 +183,27 @@ export class SettingsStore {
     return defaults;
   }
 }
+
+/**
+ * The group key at rest, as the core could consume it: proposed `AgentCoreOptions.groupKeyStore` (the core reads
+ * the key from here when its YAML has none, writes saved keys here instead of the YAML when `save` returns true,
+ * and reports `kind` as `ConfigView.keyStorage`). Not wired yet: the core does not take such an option today.
+ */
+export interface GroupKeyStore {
+  readonly kind: KeyStorage;
+  load(): string | null;
+  /** False when nothing could be stored safely; the caller then keeps the key in the config file. */
+  save(key: string): boolean;
+  clear(): void;
+}
+
+export function groupKeyStore(settings: SettingsStore): GroupKeyStore {
+  return {
+    get kind() {
+      return settings.keyStorage();
+    },
+    load: () => settings.loadGroupKey(),
+    save: (key) => settings.saveGroupKey(key),
+    clear: () => settings.clearGroupKey(),
+  };
+}

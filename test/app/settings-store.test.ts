@@ -3,7 +3,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { keyStorageNote, SettingsStore, type SafeStorageLike } from '../../src-main/app/settings-store';
+import {
+  groupKeyStore,
+  keyStorageNote,
+  SettingsStore,
+  type SafeStorageLike,
+} from '../../src-main/app/settings-store';
 
 /** Reversible fake "encryption" that is visibly not the plaintext. */
 function fakeSafeStorage(available: boolean, backend?: string): SafeStorageLike & { decryptFails: boolean } {
@@ -107,5 +112,15 @@ describe('SettingsStore', () => {
       notifyOfflineAfterMinutes: 5,
       groupKey: null,
     });
+  });
+
+  it('groupKeyStore adapts the store for the core', () => {
+    const keys = groupKeyStore(open(fakeSafeStorage(true), 'win32'));
+    expect(keys.kind).toBe('safe-storage');
+    expect(keys.load()).toBeNull();
+    expect(keys.save('k1')).toBe(true);
+    expect(keys.load()).toBe('k1');
+    keys.clear();
+    expect(keys.load()).toBeNull();
   });
 });
