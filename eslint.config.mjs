@@ -9,14 +9,33 @@ const noElectron = {
   'no-restricted-imports': [
     'error',
     {
-      paths: [{ name: 'electron', message: 'The agent core is plain Node: wire Electron in src-main/app/ instead.' }],
-      patterns: [{ group: ['electron/*', 'electron-*'], message: 'The agent core is plain Node: no Electron packages.' }],
+      paths: [
+        {
+          name: 'electron',
+          message: 'The agent core is plain Node: wire Electron in src-main/app/ instead.',
+        },
+      ],
+      patterns: [
+        {
+          group: ['electron/*', 'electron-*'],
+          message: 'The agent core is plain Node: no Electron packages.',
+        },
+      ],
     },
   ],
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'release/**', 'node_modules/**', '.tools/**', 'test/e2e/artifacts/**', 'coverage/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'release/**',
+      'node_modules/**',
+      '.tools/**',
+      'test/e2e/artifacts/**',
+      'coverage/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -26,7 +45,16 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
     },
   },
-  { files: ['src-main/agent/**', 'src-main/sandbox/**', 'src-main/cli/**', 'src-shared/**'], rules: noElectron },
+  {
+    files: [
+      'src-main/agent/**',
+      'src-main/sandbox/**',
+      'src-main/cli/**',
+      'src-main/bridge/**',
+      'src-shared/**',
+    ],
+    rules: noElectron,
+  },
   {
     files: ['src-renderer/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },

@@ -96,29 +96,37 @@ export interface Notice {
   message: string;
 }
 
-const configPatch = z.record(z.string().min(1).max(200), z.unknown());
+function buildRequestSchemas() {
+  const configPatch = z.record(z.string().min(1).max(200), z.unknown());
+  return {
+    [InvokeChannel.Snapshot]: z.void(),
+    [InvokeChannel.Pause]: z.void(),
+    [InvokeChannel.Resume]: z.void(),
+    [InvokeChannel.ReconnectNow]: z.void(),
+    [InvokeChannel.RecentLogs]: z.object({ limit: z.number().int().min(1).max(100_000) }).strict(),
+    [InvokeChannel.ConfigGet]: z.void(),
+    [InvokeChannel.ConfigValidate]: z.object({ patch: configPatch }).strict(),
+    [InvokeChannel.ConfigSave]: z.object({ patch: configPatch }).strict(),
+    [InvokeChannel.ConfigTestConnection]: z.object({ patch: configPatch }).strict(),
+    [InvokeChannel.ConfigImportYaml]: z.object({ yaml: z.string().max(1_000_000) }).strict(),
+    [InvokeChannel.ConfigExportYaml]: z.void(),
+    [InvokeChannel.ApprovalDecide]: z
+      .object({ id: z.string().min(1).max(100), approve: z.boolean() })
+      .strict(),
+    [InvokeChannel.ConsoleSend]: z.object({ line: z.string().min(1).max(70_000) }).strict(),
+    [InvokeChannel.UpdatesCheck]: z.void(),
+    [InvokeChannel.UpdatesDownload]: z.void(),
+    [InvokeChannel.UpdatesInstall]: z.void(),
+    [InvokeChannel.SandboxStart]: z.void(),
+    [InvokeChannel.OpenDataFolder]: z.void(),
+  } satisfies Record<InvokeChannel, z.ZodType>;
+}
 
-/** Request schemas: the single source of truth for what each invoke channel accepts. */
-export const requestSchemas = {
-  [InvokeChannel.Snapshot]: z.void(),
-  [InvokeChannel.Pause]: z.void(),
-  [InvokeChannel.Resume]: z.void(),
-  [InvokeChannel.ReconnectNow]: z.void(),
-  [InvokeChannel.RecentLogs]: z.object({ limit: z.number().int().min(1).max(100_000) }).strict(),
-  [InvokeChannel.ConfigGet]: z.void(),
-  [InvokeChannel.ConfigValidate]: z.object({ patch: configPatch }).strict(),
-  [InvokeChannel.ConfigSave]: z.object({ patch: configPatch }).strict(),
-  [InvokeChannel.ConfigTestConnection]: z.object({ patch: configPatch }).strict(),
-  [InvokeChannel.ConfigImportYaml]: z.object({ yaml: z.string().max(1_000_000) }).strict(),
-  [InvokeChannel.ConfigExportYaml]: z.void(),
-  [InvokeChannel.ApprovalDecide]: z.object({ id: z.string().min(1).max(100), approve: z.boolean() }).strict(),
-  [InvokeChannel.ConsoleSend]: z.object({ line: z.string().min(1).max(70_000) }).strict(),
-  [InvokeChannel.UpdatesCheck]: z.void(),
-  [InvokeChannel.UpdatesDownload]: z.void(),
-  [InvokeChannel.UpdatesInstall]: z.void(),
-  [InvokeChannel.SandboxStart]: z.void(),
-  [InvokeChannel.OpenDataFolder]: z.void(),
-} satisfies Record<InvokeChannel, z.ZodType>;
+/**
+ * Request schemas: the single source of truth for what each invoke channel accepts. Built lazily-pure so that a
+ * bundle which only needs the channel names (the sandboxed preload) tree-shakes zod away.
+ */
+export const requestSchemas = /* @__PURE__ */ buildRequestSchemas();
 
 /** Response payloads per invoke channel. */
 export interface InvokeResponses {
@@ -147,7 +155,10 @@ export type InvokeRequest<C extends InvokeChannel> = z.input<(typeof requestSche
 /** Errors travel as values so the renderer can show them; `issues` carries per-field validation problems. */
 export type IpcResult<T> =
   | { ok: true; value: T }
-  | { ok: false; error: { code: 'invalid-request' | 'forbidden' | 'failed'; message: string; issues?: FieldIssue[] } };
+  | {
+      ok: false;
+      error: { code: 'invalid-request' | 'forbidden' | 'failed'; message: string; issues?: FieldIssue[] };
+    };
 
 /** Event payloads per event channel. Batched channels carry arrays. */
 export interface EventPayloads {
@@ -188,9 +199,10 @@ export const apiMethods = {
 } as const satisfies Record<string, InvokeChannel>;
 export type ApiMethod = keyof typeof apiMethods;
 
-type MethodFor<C extends InvokeChannel> = InvokeRequest<C> extends void
-  ? () => Promise<IpcResult<InvokeResponses[C]>>
-  : (request: InvokeRequest<C>) => Promise<IpcResult<InvokeResponses[C]>>;
+type MethodFor<C extends InvokeChannel> =
+  InvokeRequest<C> extends void
+    ? () => Promise<IpcResult<InvokeResponses[C]>>
+    : (request: InvokeRequest<C>) => Promise<IpcResult<InvokeResponses[C]>>;
 
 /** The API the preload exposes as `window.minion` (the web bridge client implements it identically). */
 export type MinionApi = { [M in ApiMethod]: MethodFor<(typeof apiMethods)[M]> } & {
