@@ -34,11 +34,6 @@ export function Sparkline({ values, label, max, className }: SparklineProps) {
           <polyline className="chart-line" points={points.join(' ')} />
         </>
       ) : null}
-      {n < 2 ? (
-        <text className="chart-empty" x={W / 2} y={H / 2} textAnchor="middle" dominantBaseline="middle">
-          collecting…
-        </text>
-      ) : null}
       {n === 1 ? (
         <circle className="chart-dot" cx={W - 3} cy={points[0]?.split(',')[1] ?? H / 2} r="3" />
       ) : null}

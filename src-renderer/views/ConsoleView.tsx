@@ -15,6 +15,8 @@ const VERB_NAMES: Record<string, string> = {
   S: 'set',
 };
 const ROW_HEIGHT = 24;
+// Stable identity: a new function each render would make the virtualizer re-measure every row.
+const estimateRowSize = (): number => ROW_HEIGHT;
 
 function verbOf(entry: WireTraceEntry): string {
   return entry.frame?.[0] ?? '?';
@@ -53,13 +55,16 @@ export function ConsoleView() {
   const virtualizer = useVirtualizer({
     count: entries.length,
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
+    estimateSize: estimateRowSize,
     overscan: 10,
   });
 
   useEffect(() => {
-    if (!paused && entries.length > 0) virtualizer.scrollToIndex(entries.length - 1, { align: 'end' });
-  }, [paused, entries, virtualizer]);
+    // Rows have a fixed height, so the bottom is known without asking the DOM: writing scrollTop (the browser
+    // clamps it) avoids the forced layout that reading scrollHeight in scrollToIndex costs on every batch.
+    const el = scrollRef.current;
+    if (!paused && entries.length > 0 && el) el.scrollTop = entries.length * ROW_HEIGHT;
+  }, [paused, entries]);
 
   const selected = selectedId === null ? undefined : entries.find((e) => e.id === selectedId);
 

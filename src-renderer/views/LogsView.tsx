@@ -1,6 +1,6 @@
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useDeferredValue, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { LogLevel } from '../../src-shared/view-models';
+import { useFixedRows } from '../components/useFixedRows';
 import { formatClock, formatCount } from '../format';
 import { useDashboard, useStore } from '../state/context';
 import { EMPTY_LOG_FILTER, LOG_LEVELS, logPredicate, type LogFilter } from './log-filter';
@@ -25,18 +25,14 @@ export function LogsView() {
     return isDefault ? all : all.filter(logPredicate(deferredFilter));
   }, [store, logsVersion, deferredFilter]);
 
-  // TanStack Virtual returns fresh functions each render by design; the React Compiler just skips this component.
-  // eslint-disable-next-line react-hooks/incompatible-library
-  const virtualizer = useVirtualizer({
-    count: lines.length,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  });
+  const rows = useFixedRows(scrollRef, lines.length, ROW_HEIGHT, 12);
 
   useEffect(() => {
-    if (follow && lines.length > 0) virtualizer.scrollToIndex(lines.length - 1, { align: 'end' });
-  }, [follow, lines, virtualizer]);
+    // Rows have a fixed height, so the bottom is known without asking the DOM: writing scrollTop (the browser
+    // clamps it) avoids the forced layout that reading scrollHeight in scrollToIndex costs on every batch.
+    const el = scrollRef.current;
+    if (follow && lines.length > 0 && el) el.scrollTop = lines.length * ROW_HEIGHT;
+  }, [follow, lines]);
 
   const set = <K extends keyof LogFilter>(key: K, value: LogFilter[K]): void =>
     setFilter((f) => ({ ...f, [key]: value }));
@@ -115,15 +111,14 @@ export function LogsView() {
         {lines.length === 0 ? (
           <p className="empty">No log lines{filter === EMPTY_LOG_FILTER ? ' yet' : ' match'}.</p>
         ) : null}
-        <div className="log-canvas" style={{ height: virtualizer.getTotalSize() }}>
-          {virtualizer.getVirtualItems().map((item) => {
-            const line = lines[item.index];
-            if (!line) return null;
+        <div className="log-canvas" style={{ height: rows.totalHeight }}>
+          {lines.slice(rows.first, rows.last).map((line, offset) => {
+            const index = rows.first + offset;
             return (
               <div
-                key={item.key}
+                key={index}
                 className={`log-row level-${line.level}`}
-                style={{ transform: `translateY(${item.start}px)` }}
+                style={{ transform: `translateY(${index * ROW_HEIGHT}px)` }}
                 data-testid="log-row"
               >
                 <span className="log-time">{formatClock(line.at)}</span>
