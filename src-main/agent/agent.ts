@@ -68,6 +68,7 @@ import { TelemetryScheduler } from './telemetry/scheduler';
 import { parseReplLine } from './protocol/repl-syntax';
 import { frameByteLength } from './protocol/validate';
 import { DeliveryPump } from './spool/delivery';
+import { importLegacySpool } from './spool/legacy-import';
 import { Spool } from './spool/spool';
 import { AGENT_VERSION } from './version';
 
@@ -92,6 +93,8 @@ export interface AgentCoreOptions {
   logSink?: (line: LogLineView) => void;
   /** Overrides `log_level`. */
   logLevel?: LogLevel;
+  /** Where the original agent left its spool files (`spool.import_legacy`); default `$TMPDIR` (tests). */
+  legacySpoolDir?: string;
 }
 
 /** Things a running core is made of; rebuilt on every (re)start. */
@@ -182,6 +185,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
   private dataDirValue: string;
   private readonly dataDirOverride: string | undefined;
   private readonly updater: AgentUpdaterHook | undefined;
+  private readonly legacySpoolDir: string | undefined;
   private audit: AuditLog;
   private parts: Parts | null = null;
   private lifecycle: Promise<void> = Promise.resolve();
@@ -197,6 +201,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     this.configPath = options.configPath ?? null;
     this.dataDirOverride = options.dataDir;
     this.updater = options.updater;
+    this.legacySpoolDir = options.legacySpoolDir;
     this.log = new AgentLog({ level: 'info', sink: options.logSink });
 
     if (this.configPath) {
@@ -322,6 +327,8 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
           (recovery.quarantined.length > 0 ? `, ${recovery.quarantined.length} segment(s) quarantined` : ''),
       );
     }
+    // Before the pump starts, so the original agent's undelivered frames go out first (they are older).
+    if (config.spool.import_legacy) await this.importLegacy(spool, config.group_id);
     spool.on('drop', (info) =>
       this.notice({
         level: 'warn',
@@ -394,6 +401,31 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       `agent ${AGENT_VERSION} started: server ${config.streamserver_host}:${config.streamserver_port}, ` +
         `group ${config.group_id}, server id ${config.server_id}, data dir ${this.dataDirValue}`,
     );
+  }
+
+  private async importLegacy(spool: Spool, groupId: string): Promise<void> {
+    if (groupId.trim() === '') return;
+    try {
+      const report = await importLegacySpool(spool, {
+        groupId,
+        tmpDir: this.legacySpoolDir,
+        onProblem: (m) => this.log.warn(`spool: ${m}`),
+      });
+      for (const file of report.files) {
+        // A failed import was already reported through onProblem; a file still in use was not.
+        if (!file.removed && file.skippedBecause && !file.skippedBecause.startsWith('import failed'))
+          this.log.warn(`spool: legacy spool ${file.path} left in place: ${file.skippedBecause}`);
+        else if (file.removed)
+          this.log.info(
+            `spool: imported ${file.imported} frame(s) from the original agent's spool ${file.path}` +
+              (file.skippedControl > 0 ? ` (${file.skippedControl} heartbeat/auth frame(s) skipped)` : '') +
+              (file.droppedByOverflow > 0 ? `, ${file.droppedByOverflow} dropped: spool full` : ''),
+          );
+      }
+    } catch (err) {
+      // The old files stay where they are; the next start tries again.
+      this.log.error('spool: importing the legacy spool failed', err);
+    }
   }
 
   private async stopParts(): Promise<void> {

@@ -1,10 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentCore, flattenToPatch, logMessageBudget } from '../../src-main/agent/agent';
 import { ConfigPatchError } from '../../src-main/agent/core-api';
 import { SandboxServer } from '../../src-main/sandbox/sandbox-server';
+import { encodeFrame } from '../../src-main/agent/protocol/codec';
+import { heartbeatFrame, logFrame, resultFrame } from '../../src-main/agent/protocol/frames';
+import { newMinionUuid } from '../../src-main/agent/protocol/uuid';
 import { parseAgentConfig } from '../../src-shared/config';
 import { type ApprovalRequestView } from '../../src-shared/view-models';
 
@@ -293,6 +304,43 @@ describe('AgentCore against the sandbox server', () => {
     expect(saved.restartRequired).toEqual([]);
     await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
     expect(readFileSync(configPath, 'utf8')).toContain(`group_id: ${GROUP}`);
+  });
+
+  it("imports the original agent's spool file first, with fresh identifiers, and removes it", async () => {
+    const env = await setup();
+    const legacyDir = join(env.dir, 'legacy-tmp');
+    mkdirSync(legacyDir);
+    const oldServer = '00000000-0000-4000-8000-000000000001';
+    const logs = [1, 2, 3].map((n) => logFrame(GROUP, oldServer, 'old-app', `legacy line ${n}`));
+    const result = resultFrame(GROUP, oldServer, newMinionUuid(), 'legacy out', '');
+    const file = join(legacyDir, `minion-${GROUP}-999999999.log`);
+    writeFileSync(
+      file,
+      Buffer.concat([...logs, heartbeatFrame(GROUP, oldServer), result].map((f) => encodeFrame(f))),
+    );
+    appendFileSync(env.logFile, 'new line\n');
+    const lines: string[] = [];
+    const core = new AgentCore({
+      configPath: env.configPath,
+      host: 'headless',
+      legacySpoolDir: legacyDir,
+      logSink: (line) => lines.push(`${line.level} ${line.message}`),
+    });
+    cleanups.push(() => core.stop());
+    await core.start();
+    await waitFor(() => appLogs(env.sandbox).includes('new line'), 10_000, 'the new line');
+    await waitFor(() => env.sandbox.results.length >= 1, 10_000, 'the legacy result');
+    const old = env.sandbox.logs.filter((l) => l.service === 'old-app');
+    expect(old.map((l) => l.message)).toEqual(['legacy line 1', 'legacy line 2', 'legacy line 3']);
+    // Old frames go out before the new agent's own.
+    const order = env.sandbox.logs.map((l) => l.message);
+    expect(order.indexOf('legacy line 3')).toBeLessThan(order.indexOf('new line'));
+    // Fresh identifiers: none of the original UUIDs is reused.
+    const originalUuids = new Set([...logs, result].map((f) => f[1]));
+    for (const l of old) expect(originalUuids.has(l.uuid)).toBe(false);
+    expect(env.sandbox.results[0]?.stdout).toBe('legacy out');
+    expect(existsSync(file)).toBe(false);
+    expect(lines.some((l) => /^info spool: imported 4 frame\(s\).*1 heartbeat/.test(l))).toBe(true);
   });
 
   it('consoleSend queues REPL-syntax frames through the spool', async () => {
