@@ -31,6 +31,11 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
+/** "for 5 s" style spans measured by a clock that ticks once a second: never "0 ms". */
+export function formatSpan(ms: number): string {
+  return ms < 1000 ? 'under a second' : formatDuration(ms);
+}
+
 export function formatAgo(at: number | null | undefined, now: number): string {
   if (at === null || at === undefined) return '—';
   // The clock that renders ticks once a second, so anything fresher reads as "just now", never "0 ms ago".

@@ -3,7 +3,7 @@ import { FRAME_CLASSES } from '../../src-shared/view-models';
 import { Meter, Sparkline } from '../components/Charts';
 import { useNow } from '../components/hooks';
 import { StateBadge } from '../components/StateBadge';
-import { formatAgo, formatBytes, formatCount, formatDuration, formatRate } from '../format';
+import { formatAgo, formatBytes, formatCount, formatDuration, formatRate, formatSpan } from '../format';
 import { useApi, useDashboard, useStore } from '../state/context';
 
 export function OverviewView() {
@@ -66,15 +66,13 @@ export function OverviewView() {
           {connection.connectedSince !== null ? (
             <>
               <dt>Connected</dt>
-              <dd>for {formatDuration(now - connection.connectedSince)}</dd>
+              <dd>for {formatSpan(now - connection.connectedSince)}</dd>
             </>
           ) : (
             <>
               <dt>Offline</dt>
               <dd>
-                {connection.offlineSince !== null
-                  ? `for ${formatDuration(now - connection.offlineSince)}`
-                  : '—'}
+                {connection.offlineSince !== null ? `for ${formatSpan(now - connection.offlineSince)}` : '—'}
               </dd>
             </>
           )}
