@@ -20,6 +20,7 @@ import {
   type AgentHost,
   ConfigError,
   EDITABLE_KEYS,
+  GROUP_KEY_MASK,
   parseAgentConfig,
   redactConfig,
 } from '../../src-shared/config';
@@ -80,6 +81,19 @@ export interface AgentUpdaterHook {
   view?(): UpdateView;
 }
 
+/**
+ * Where the group key is kept instead of the YAML file (the desktop app's OS keyring via safeStorage; the
+ * `groupKeyStore(settings)` adapter of src-main/app/settings-store.ts has this shape).
+ */
+export interface GroupKeyBackend {
+  /** How a key saved now would be protected; 'config-file' = not at all, the key stays in the YAML. */
+  readonly kind: ConfigView['keyStorage'];
+  load(): string | null;
+  /** False when nothing could be stored safely (the key then goes to the YAML file). */
+  save(key: string): boolean;
+  clear(): void;
+}
+
 export interface AgentCoreOptions {
   /** The YAML config file; saved changes are written back to it. */
   configPath?: string | null;
@@ -95,6 +109,11 @@ export interface AgentCoreOptions {
   logLevel?: LogLevel;
   /** Where the original agent left its spool files (`spool.import_legacy`); default `$TMPDIR` (tests). */
   legacySpoolDir?: string;
+  /**
+   * Keeps the group key out of the YAML: read from here when the YAML has none, and keys saved later are written
+   * here (the YAML's `group_key` is removed) whenever the backend can protect them.
+   */
+  groupKeyStore?: GroupKeyBackend;
 }
 
 /** Things a running core is made of; rebuilt on every (re)start. */
@@ -186,6 +205,9 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
   private readonly dataDirOverride: string | undefined;
   private readonly updater: AgentUpdaterHook | undefined;
   private readonly legacySpoolDir: string | undefined;
+  private readonly groupKeyStore: GroupKeyBackend | undefined;
+  /** The effective group key came from (or was saved to) `groupKeyStore`, not the YAML. */
+  private keyInStore = false;
   private audit: AuditLog;
   private parts: Parts | null = null;
   private lifecycle: Promise<void> = Promise.resolve();
@@ -202,6 +224,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     this.dataDirOverride = options.dataDir;
     this.updater = options.updater;
     this.legacySpoolDir = options.legacySpoolDir;
+    this.groupKeyStore = options.groupKeyStore;
     this.log = new AgentLog({ level: 'info', sink: options.logSink });
 
     if (this.configPath) {
@@ -221,6 +244,13 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       this.dataDirValue = options.dataDir ?? resolveDataDir(this.config.data_dir, null);
       if (this.config.server_id === '')
         this.config = { ...this.config, server_id: this.persistentServerId() };
+    }
+    if (this.groupKeyStore && this.config.group_key === '') {
+      const stored = this.readStoredKey(this.groupKeyStore);
+      if (stored) {
+        this.config = { ...this.config, group_key: stored };
+        this.keyInStore = true;
+      }
     }
     this.log.setLevel(options.logLevel ?? this.config.log_level);
     this.log.addSecret(this.config.group_key);
@@ -726,8 +756,69 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       config: JSON.parse(JSON.stringify(redactConfig(this.config))) as Record<string, unknown>,
       editableKeys: [...EDITABLE_KEYS],
       configPath: this.configPath,
-      keyStorage: 'config-file',
+      keyStorage: this.keyStorage(),
       groupKeySet: this.config.group_key !== '',
+    };
+  }
+
+  /** Where the current key lives; with no key yet, where a saved one would go. */
+  private keyStorage(): ConfigView['keyStorage'] {
+    const store = this.groupKeyStore;
+    if (!store) return 'config-file';
+    if (this.keyInStore || this.config.group_key === '') return store.kind;
+    return 'config-file';
+  }
+
+  private readStoredKey(store: GroupKeyBackend): string | null {
+    try {
+      return store.load();
+    } catch (err) {
+      this.log.warn(`the stored group key could not be read: ${errorMessage(err)}`);
+      return null;
+    }
+  }
+
+  /**
+   * With a key store that protects keys, a new `group_key` goes there and is removed from the change written to
+   * the YAML. Returns the change for the file, and an undo for the store should that write fail.
+   */
+  private routeGroupKey(change: { patch: Record<string, unknown> } | { config: Record<string, unknown> }): {
+    change: { patch: Record<string, unknown> } | { config: Record<string, unknown> };
+    storedKey: string | null;
+    undo: () => void;
+  } {
+    const store = this.groupKeyStore;
+    const source = 'patch' in change ? change.patch : change.config;
+    const key = source.group_key;
+    const none = { change, storedKey: null, undo: () => undefined };
+    // The mask means "unchanged"; a non-string is left to the schema to report.
+    if (!store || !Object.hasOwn(source, 'group_key') || typeof key !== 'string' || key === GROUP_KEY_MASK)
+      return none;
+    const previous = this.keyInStore ? this.config.group_key : null;
+    const wasInStore = this.keyInStore;
+    const undo = (): void => {
+      this.keyInStore = wasInStore;
+      if (previous) store.save(previous);
+      else store.clear();
+    };
+    if (key === '') {
+      store.clear();
+      this.keyInStore = false;
+      return { change, storedKey: null, undo };
+    }
+    if (store.kind === 'config-file' || !store.save(key)) {
+      // This key goes to the YAML, which then wins over whatever the store still holds.
+      this.keyInStore = false;
+      return { change, storedKey: null, undo: () => (this.keyInStore = wasInStore) };
+    }
+    this.keyInStore = true;
+    // null removes the key from the YAML (patch); a whole document simply leaves it out.
+    const stripped: Record<string, unknown> = { ...source, group_key: null };
+    if ('config' in change) delete stripped.group_key;
+    return {
+      change: 'patch' in change ? { patch: stripped } : { config: stripped },
+      storedKey: key,
+      undo,
     };
   }
 
@@ -842,6 +933,9 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     options: { allowedKeys?: readonly string[]; waitForApply: boolean },
   ): Promise<SaveResult> {
     const allowedKeys = options.allowedKeys;
+    const keyBefore = this.config.group_key;
+    const routed = this.routeGroupKey(change);
+    change = routed.change;
     let result: PatchResult;
     try {
       if (this.configPath) {
@@ -865,12 +959,20 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
         );
       }
     } catch (err) {
+      routed.undo();
       const issues = toFieldIssues(err);
       if (issues) throw new ConfigPatchError(issues);
       throw err;
     }
-    const next =
+    let next =
       result.config.server_id === '' ? { ...result.config, server_id: this.config.server_id } : result.config;
+    if (this.keyInStore) {
+      // The YAML has no key: the effective one is the stored one (just saved, or kept from before).
+      const key = routed.storedKey ?? keyBefore;
+      next = { ...next, group_key: key };
+      const others = result.changed.filter((p) => p !== 'group_key');
+      result = { ...result, changed: key !== keyBefore ? [...others, 'group_key'] : others };
+    }
     const restartRequired = result.restartRequired;
     const live = result.changed.filter((p) => !restartRequired.includes(p));
     for (const key of restartRequired) this.pendingRestartKeys.add(key);

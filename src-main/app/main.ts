@@ -41,7 +41,7 @@ import { LoginItems, xdgAutostartDir } from './login-items';
 import { ShellNotifications, type Notify } from './notifications';
 import { APP_SCHEME_PRIVILEGES, isAppUrl, RENDERER_ENTRY_URL, serveRenderer } from './renderer-protocol';
 import { hardenSession, hardenWebContents } from './security';
-import { SettingsStore } from './settings-store';
+import { groupKeyStore, SettingsStore } from './settings-store';
 import { TrayController, trayIconPath, trayStateFrom } from './tray';
 import type { TrayAction, TrayIconName } from './tray-menu';
 import { desktopUpgradeHook } from './upgrade-hook';
@@ -102,6 +102,8 @@ const lifecycle = new AppLifecycle({
       configPath,
       host: 'desktop',
       updater: desktopUpgradeHook(() => updatesService),
+      // The group key lives in the OS keyring (safeStorage) where there is one, not in the YAML.
+      groupKeyStore: groupKeyStore(settings),
     });
     const config = core.effectiveConfig;
     const updates = createDesktopUpdateService({

@@ -185,9 +185,9 @@ export class SettingsStore {
 }
 
 /**
- * The group key at rest, as the core could consume it: proposed `AgentCoreOptions.groupKeyStore` (the core reads
- * the key from here when its YAML has none, writes saved keys here instead of the YAML when `save` returns true,
- * and reports `kind` as `ConfigView.keyStorage`). Not wired yet: the core does not take such an option today.
+ * The group key at rest, as the core consumes it (`AgentCoreOptions.groupKeyStore`, wired in main.ts): the core
+ * reads the key from here when its YAML has none, writes saved keys here instead of the YAML when `save` returns
+ * true, and reports `kind` as `ConfigView.keyStorage`.
  */
 export interface GroupKeyStore {
   readonly kind: KeyStorage;

@@ -343,6 +343,64 @@ describe('AgentCore against the sandbox server', () => {
     expect(lines.some((l) => /^info spool: imported 4 frame\(s\).*1 heartbeat/.test(l))).toBe(true);
   });
 
+  it('a group key store: the key is read from it, saved to it (not the YAML), and reported as keyStorage', async () => {
+    const env = await setup();
+    // The desktop YAML has no key: it lives in the store.
+    writeFileSync(env.configPath, readFileSync(env.configPath, 'utf8').replace(`group_key: ${KEY}\n`, ''));
+    let stored: string | null = KEY;
+    const store = {
+      kind: 'safe-storage' as const,
+      load: () => stored,
+      save: (key: string) => ((stored = key), true),
+      clear: () => (stored = null),
+    };
+    const core = new AgentCore({ configPath: env.configPath, host: 'desktop', groupKeyStore: store });
+    cleanups.push(() => core.stop());
+    expect(core.configView()).toMatchObject({ keyStorage: 'safe-storage', groupKeySet: true });
+    await core.start();
+    // Auth with the stored key succeeds.
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+
+    // A new key (the sandbox accepts a second group with it) goes to the store and is used at once.
+    await env.sandbox.close();
+    const sandbox2 = await SandboxServer.start({
+      port: 0,
+      groups: [{ id: GROUP, key: 'second-key-987654' }],
+    });
+    cleanups.push(() => sandbox2.close());
+    const saved = await core.saveConfig({
+      group_key: 'second-key-987654',
+      streamserver_port: sandbox2.address.port,
+    });
+    expect(saved.applied).toContain('group_key');
+    expect(stored).toBe('second-key-987654');
+    const yaml = readFileSync(env.configPath, 'utf8');
+    expect(yaml).not.toContain('second-key-987654');
+    expect(yaml).not.toMatch(/group_key/);
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected again');
+    expect(sandbox2.openConnections().length).toBe(1);
+
+    // Other saves keep the stored key; the mask means "unchanged".
+    await core.saveConfig({ group_key: '••••••', heartbeat_interval: 6 });
+    expect(core.effectiveConfig.group_key).toBe('second-key-987654');
+    expect(stored).toBe('second-key-987654');
+  });
+
+  it('a key store without OS encryption leaves the key in the YAML and says so', async () => {
+    const env = await setup();
+    const store = {
+      kind: 'config-file' as const,
+      load: () => null,
+      save: () => false,
+      clear: () => undefined,
+    };
+    const core = new AgentCore({ configPath: env.configPath, host: 'desktop', groupKeyStore: store });
+    cleanups.push(() => core.stop());
+    await core.saveConfig({ group_key: 'yaml-key-12345' });
+    expect(readFileSync(env.configPath, 'utf8')).toContain('group_key: yaml-key-12345');
+    expect(core.configView().keyStorage).toBe('config-file');
+  });
+
   it('consoleSend queues REPL-syntax frames through the spool', async () => {
     const env = await setup();
     const core = startCore(env);

@@ -9,6 +9,7 @@ import {
   SettingsStore,
   type SafeStorageLike,
 } from '../../src-main/app/settings-store';
+import { type GroupKeyBackend } from '../../src-main/agent/agent';
 
 /** Reversible fake "encryption" that is visibly not the plaintext. */
 function fakeSafeStorage(available: boolean, backend?: string): SafeStorageLike & { decryptFails: boolean } {
@@ -115,7 +116,8 @@ describe('SettingsStore', () => {
   });
 
   it('groupKeyStore adapts the store for the core', () => {
-    const keys = groupKeyStore(open(fakeSafeStorage(true), 'win32'));
+    // Typed as the core's option: the adapter must keep fitting AgentCoreOptions.groupKeyStore.
+    const keys: GroupKeyBackend = groupKeyStore(open(fakeSafeStorage(true), 'win32'));
     expect(keys.kind).toBe('safe-storage');
     expect(keys.load()).toBeNull();
     expect(keys.save('k1')).toBe(true);
