@@ -10,6 +10,9 @@
  * - Heartbeats have a reply timeout: a blackholed peer is otherwise invisible (TCP says nothing for many minutes).
  * - EOF, RST and write errors end the connection at once (the reference agent noticed neither, §3.5).
  * - Every frame is encoded into one buffer and written with one `write` (split prefixes confuse the server, §14).
+ *   `cork()`/`uncork()` only gather whole frames into fewer syscalls; a cork never outlives one event-loop turn.
+ * - The per-frame path does no work nobody asked for: trace entries are built when read (or when a 'wire' listener
+ *   exists), and spooled frames go out as their stored bytes (`sendEncoded`), validated when they were spooled.
  * - Deliberate closes (pause, reconfigure, stop) first make sure every written frame was received (a heartbeat
  *   round trip), then reset the socket: the real server never notices a FIN and would poll a CLOSE-WAIT socket
  *   forever (§14), and an RST discards data the peer has not read yet, hence the round trip first.
@@ -213,6 +216,12 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private readonly countersIn = emptyCounters();
   private readonly countersOut = emptyCounters();
   private invalidFramesRefused = 0;
+  /** Nesting depth of `cork()` calls not yet matched by `uncork()`. */
+  private corkDepth = 0;
+  /** The socket corked by the outermost `cork()` (it may be gone by the time of `uncork()`). */
+  private corkedSocket: net.Socket | null = null;
+  /** Releases a cork at the end of the event-loop turn if `uncork()` never comes. */
+  private corkGuard: NodeJS.Immediate | null = null;
 
   constructor(options: ConnectionOptions, internal: { retry?: boolean } = {}) {
     super();
@@ -347,6 +356,55 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     const link = this.link;
     if (!link || !this.isReady()) return false;
     return this.write(link, frame);
+  }
+
+  /**
+   * Sends a frame already encoded and validated (a spool record: validated when spooled): `bytes` must be exactly
+   * `encodeFrame(frame)` and must not change afterwards (the socket may hold it until written). Skips the second
+   * validation and encoding; only checks, in O(1), that the bytes are one whole frame within `maxFrameBytes`
+   * (the budget may have shrunk since the frame was spooled: then `send(frame)` refuses it with the usual
+   * FrameValidationError). Returns false when not connected: the caller keeps the frame.
+   */
+  sendEncoded(frame: WireFrame, bytes: Uint8Array): boolean {
+    const length = bytes.length;
+    if (length < 3 || (((bytes[0] as number) << 8) | (bytes[1] as number)) !== length - 2) {
+      this.invalidFramesRefused += 1;
+      throw new FrameValidationError(
+        'encoding-mismatch',
+        `sendEncoded got ${length} bytes that are not one whole frame (length prefix disagrees)`,
+        this.redactor.frame(frame),
+      );
+    }
+    if (length > this.opts.maxFrameBytes) return this.send(frame);
+    const link = this.link;
+    if (!link || !this.isReady()) return false;
+    return this.writeBytes(link, frame, bytes);
+  }
+
+  /**
+   * Holds frames back in the socket until the matching `uncork()`, so a burst leaves in one writev instead of one
+   * syscall per frame. Each frame is still one whole `write` (never a split prefix, §14). Nestable. A cork lasts at
+   * most until the end of the current event-loop turn (a forgotten `uncork()` cannot hold heartbeats back), and
+   * ends with the connection.
+   */
+  cork(): void {
+    this.corkDepth += 1;
+    if (this.corkDepth > 1) return;
+    const link = this.link;
+    if (!link || link.dead || link.io.destroyed) return;
+    link.io.cork();
+    this.corkedSocket = link.io;
+    this.corkGuard = setImmediate(() => {
+      this.corkGuard = null;
+      this.releaseCork();
+    });
+  }
+
+  /** Ends a `cork()`; the outermost one writes everything held back. Extra calls are ignored. */
+  uncork(): void {
+    if (this.corkDepth === 0) return;
+    this.corkDepth -= 1;
+    if (this.corkDepth === 0) this.releaseCork();
   }
 
   /**
@@ -579,11 +637,26 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   /** One encode, one write. */
   private write(link: Link, frame: WireFrame): boolean {
     if (link.dead || link.io.destroyed) return false;
-    const bytes = encodeFrame(frame);
+    return this.writeBytes(link, frame, encodeFrame(frame));
+  }
+
+  /** One write of a whole encoded frame, counted and traced. */
+  private writeBytes(link: Link, frame: WireFrame, bytes: Uint8Array): boolean {
+    if (link.dead || link.io.destroyed) return false;
     link.io.write(bytes);
     count(this.countersOut, frame[0], bytes.length);
     this.traceFrame('out', frame, bytes);
     return true;
+  }
+
+  /** Writes out what a cork held back (when its socket still lives) and forgets the cork. */
+  private releaseCork(): void {
+    this.corkDepth = 0;
+    if (this.corkGuard) clearImmediate(this.corkGuard);
+    this.corkGuard = null;
+    const socket = this.corkedSocket;
+    this.corkedSocket = null;
+    if (socket && !socket.destroyed && socket.writableCorked > 0) socket.uncork();
   }
 
   private onData(link: Link, chunk: Buffer): void {
@@ -609,10 +682,8 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private onFrame(link: Link, frame: WireFrame): void {
     const [verb, uuid, data] = frame;
     count(this.countersIn, verb, frameByteLength(frame));
-    if (this.tracing()) {
-      // Incoming frames are strict (decoder), so re-encoding reproduces the wire bytes exactly.
-      this.emit('wire', this.wireTrace.record(this.redactor, 'in', frame, encodeFrame(frame)));
-    }
+    // Incoming frames are strict (decoder), so re-encoding reproduces the wire bytes exactly (done when needed).
+    this.traceFrame('in', frame, null);
     if (verb === 'R') {
       const pending = link.pending.get(typeof data[0] === 'string' ? data[0] : '');
       // Unknown or late replies (after their timeout) are ignored.
@@ -688,6 +759,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   /** Frees everything of the link and resets the socket. Emits 'down' if it had been authenticated. */
   private teardown(link: Link, reason: string): void {
     link.dead = true;
+    if (this.corkedSocket === link.io) this.releaseCork();
     for (const timer of link.timers) clearTimeout(timer);
     link.timers.clear();
     if (link.heartbeat) clearInterval(link.heartbeat);
@@ -743,11 +815,17 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 
   /** Tracing costs a hex string per frame: skip it when nobody keeps or listens to it. */
   private tracing(): boolean {
-    return this.opts.traceCapacity > 0 || this.listenerCount('wire') > 0;
+    return this.wireTrace.keeping || this.listenerCount('wire') > 0;
   }
 
-  private traceFrame(direction: 'in' | 'out', frame: WireFrame, bytes: Uint8Array): void {
-    if (this.tracing()) this.emit('wire', this.wireTrace.record(this.redactor, direction, frame, bytes));
+  /** A listener gets its entry now; otherwise the ring keeps the parts and builds the entry if it is ever read. */
+  private traceFrame(direction: 'in' | 'out', frame: WireFrame, bytes: Uint8Array | null): void {
+    if (this.listenerCount('wire') > 0) {
+      const wire = bytes ?? encodeFrame(frame);
+      this.emit('wire', this.wireTrace.record(this.redactor, direction, frame, wire));
+    } else if (this.wireTrace.keeping) {
+      this.wireTrace.recordLazily(this.redactor, direction, frame, bytes);
+    }
   }
 
   private traceRaw(direction: 'in' | 'out', bytes: Uint8Array, error: string): void {

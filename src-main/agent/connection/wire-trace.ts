@@ -4,6 +4,7 @@
  * can be shown, logged and exported freely.
  */
 import { type WireFrame, type WireTraceEntry } from '../../../src-shared/view-models';
+import { encodeFrame } from '../protocol/codec';
 import { isAuthFrame, REDACTED, redactFrame, redactedFrameHex } from '../protocol/frames';
 
 /** Hex of raw bytes that could not be decoded is cut to this many bytes (enough to see what it was). */
@@ -57,9 +58,25 @@ export class KeyRedactor {
   }
 }
 
+/**
+ * A ring slot. Building an entry (redacted copy of the frame, hex of every byte) costs more than sending the frame,
+ * and nearly every entry is overwritten unseen: slots keep what the entry is made of and build it when read. The
+ * redactor is the one current at record time, so a later key change cannot un-redact an old entry.
+ */
+interface Slot {
+  id: number;
+  direction: 'in' | 'out';
+  at: number;
+  frame: WireFrame | null;
+  /** The wire bytes; null for a decoded incoming frame (strict, so re-encoding reproduces them exactly). */
+  bytes: Uint8Array | null;
+  redactor: KeyRedactor;
+  entry: WireTraceEntry | null;
+}
+
 export class WireTrace {
-  /** Circular buffer: `start` is the oldest entry once it has wrapped. */
-  private ring: WireTraceEntry[] = [];
+  /** Circular buffer: `start` is the oldest slot once it has wrapped. */
+  private ring: Slot[] = [];
   private start = 0;
   private nextId = 1;
 
@@ -67,8 +84,13 @@ export class WireTrace {
     this.capacity = Math.max(0, Math.floor(capacity));
   }
 
+  /** True when recorded entries are kept (capacity > 0). */
+  get keeping(): boolean {
+    return this.capacity > 0;
+  }
+
   setCapacity(capacity: number): void {
-    const kept = this.entries();
+    const kept = this.ordered();
     this.capacity = Math.max(0, Math.floor(capacity));
     this.ring = kept.slice(Math.max(0, kept.length - this.capacity));
     this.start = 0;
@@ -82,36 +104,77 @@ export class WireTrace {
     bytes: Uint8Array,
     error?: string,
   ): WireTraceEntry {
-    const shown = frame ? bytes : bytes.subarray(0, MAX_RAW_HEX_BYTES);
-    const entry: WireTraceEntry = {
-      id: this.nextId++,
-      direction,
-      at: Date.now(),
-      frame: frame ? redactor.frame(frame) : null,
-      hex: redactor.hex(frame, shown),
-      bytes: bytes.length,
-    };
+    const slot = this.slot(redactor, direction, frame, bytes);
+    const entry = build(slot);
     if (error !== undefined) entry.error = redactor.text(error);
-    if (this.capacity > 0) {
-      if (this.ring.length < this.capacity) {
-        this.ring.push(entry);
-      } else {
-        this.ring[this.start] = entry;
-        this.start = (this.start + 1) % this.capacity;
-      }
-    }
+    slot.entry = entry;
+    this.keep(slot);
     return entry;
+  }
+
+  /**
+   * Keeps a well-formed frame without building its entry (the hot path: nobody listens to each frame). `bytes` must
+   * not change afterwards; null means "the encoding of `frame`" (computed when read).
+   */
+  recordLazily(
+    redactor: KeyRedactor,
+    direction: 'in' | 'out',
+    frame: WireFrame,
+    bytes: Uint8Array | null,
+  ): void {
+    if (this.capacity === 0) {
+      this.nextId++;
+      return;
+    }
+    this.keep(this.slot(redactor, direction, frame, bytes));
   }
 
   /** Oldest first. */
   entries(): WireTraceEntry[] {
-    return this.start === 0
-      ? this.ring.slice()
-      : [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)];
+    return this.ordered().map((slot) => (slot.entry ??= build(slot)));
   }
 
   clear(): void {
     this.ring = [];
     this.start = 0;
   }
+
+  private slot(
+    redactor: KeyRedactor,
+    direction: 'in' | 'out',
+    frame: WireFrame | null,
+    bytes: Uint8Array | null,
+  ): Slot {
+    return { id: this.nextId++, direction, at: Date.now(), frame, bytes, redactor, entry: null };
+  }
+
+  private keep(slot: Slot): void {
+    if (this.capacity === 0) return;
+    if (this.ring.length < this.capacity) {
+      this.ring.push(slot);
+    } else {
+      this.ring[this.start] = slot;
+      this.start = (this.start + 1) % this.capacity;
+    }
+  }
+
+  private ordered(): Slot[] {
+    return this.start === 0
+      ? this.ring.slice()
+      : [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)];
+  }
+}
+
+function build(slot: Slot): WireTraceEntry {
+  const { frame, redactor } = slot;
+  const bytes = slot.bytes ?? (frame ? encodeFrame(frame) : new Uint8Array(0));
+  const shown = frame ? bytes : bytes.subarray(0, MAX_RAW_HEX_BYTES);
+  return {
+    id: slot.id,
+    direction: slot.direction,
+    at: slot.at,
+    frame: frame ? redactor.frame(frame) : null,
+    hex: redactor.hex(frame, shown),
+    bytes: bytes.length,
+  };
 }

@@ -311,6 +311,194 @@ describe('sending', () => {
   });
 });
 
+/** A TCP pass-through that records every byte the client sends: to see exactly what went on the wire. */
+async function tapTo(port: number): Promise<{ port: number; clientBytes: () => Buffer }> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', end);
+      s.on('close', end);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { port: (server.address() as net.AddressInfo).port, clientBytes: () => Buffer.concat(chunks) };
+}
+
+type LinkInternals = { link: { io: net.Socket } | null };
+
+describe('fast path: sendEncoded', () => {
+  it('writes the stored bytes byte-identical with one write, counts and traces them; false while not connected', async () => {
+    const server = await sandbox();
+    const tap = await tapTo(server.address.port);
+    const m = manager(tap.port);
+    const first = log();
+    expect(m.sendEncoded(first, encodeFrame(first))).toBe(false);
+    m.start();
+    await nextReady(m);
+    const link = (m as unknown as LinkInternals).link!;
+    const writes: Uint8Array[] = [];
+    const original = link.io.write.bind(link.io);
+    link.io.write = ((chunk: Uint8Array, ...rest: never[]) => {
+      writes.push(chunk);
+      return original(chunk, ...rest);
+    }) as typeof link.io.write;
+    const frames = Array.from({ length: 20 }, () => log());
+    const encoded = frames.map((f) => encodeFrame(f));
+    frames.forEach((f, i) => expect(m.sendEncoded(f, encoded[i]!)).toBe(true));
+    // One write per frame, of the very buffer given (no re-encoding).
+    expect(writes).toHaveLength(20);
+    writes.forEach((w, i) => expect(w).toBe(encoded[i]));
+    await m.barrier();
+    expect(tap.clientBytes().indexOf(Buffer.concat(encoded))).toBeGreaterThan(0);
+    expect(server.logs.map((l) => l.message)).toEqual(frames.map((f) => f[2][3]));
+    const view = m.view();
+    expect(view.out.frames.L).toBe(20);
+    expect(view.out.bytes.L).toBe(encoded.reduce((n, b) => n + b.length, 0));
+    const traced = m.trace().filter((e) => e.direction === 'out' && e.frame?.[0] === 'L');
+    expect(traced.map((e) => e.hex)).toEqual(encoded.map((b) => b.toString('hex')));
+    expect(traced.map((e) => e.frame)).toEqual(frames);
+  });
+
+  it('refuses bytes that are not one whole frame, and frames over the budget, with FrameValidationError', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { maxFrameBytes: 200 });
+    m.start();
+    await nextReady(m);
+    const frame = log();
+    const bytes = encodeFrame(frame);
+    expect(() => m.sendEncoded(frame, bytes.subarray(0, bytes.length - 1))).toThrow(FrameValidationError);
+    expect(() => m.sendEncoded(frame, Buffer.alloc(2))).toThrow(FrameValidationError);
+    const big = logFrame(GROUP_ID, SERVER_ID, 'syslog', 'x'.repeat(300));
+    expect(() => m.sendEncoded(big, encodeFrame(big))).toThrow(FrameValidationError);
+    expect(m.view().invalidFramesRefused).toBe(3);
+    expect(m.sendEncoded(frame, bytes)).toBe(true);
+    await m.barrier();
+    expect(server.logs.map((l) => l.message)).toEqual([frame[2][3]]);
+  });
+
+  it('keeps the key redacted in the trace and in wire events', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { groupKey: GROUP_KEY });
+    m.start();
+    await nextReady(m);
+    const leaky = logFrame(GROUP_ID, SERVER_ID, 'syslog', `oops ${GROUP_KEY}`);
+    // Read lazily from the ring (nobody listening)…
+    expect(m.sendEncoded(leaky, encodeFrame(leaky))).toBe(true);
+    // …and built at once for a listener.
+    const events: WireTraceEntry[] = [];
+    m.on('wire', (e) => events.push(e));
+    const leaky2 = logFrame(GROUP_ID, SERVER_ID, 'syslog', `again ${GROUP_KEY}`);
+    expect(m.sendEncoded(leaky2, encodeFrame(leaky2))).toBe(true);
+    await m.barrier();
+    expect(events.map((e) => e.frame?.[2][3])).toContain('again ***');
+    const text = JSON.stringify([m.trace(), events]);
+    expect(text).toContain('oops ***');
+    expect(text).not.toContain(GROUP_KEY);
+    expect(text).not.toContain(Buffer.from(GROUP_KEY).toString('hex'));
+    expect(server.logs.map((l) => l.message)).toEqual([`oops ${GROUP_KEY}`, `again ${GROUP_KEY}`]);
+  });
+});
+
+describe('fast path: cork', () => {
+  it('holds a batch in the socket until uncork, then delivers it whole and in order (one write per frame)', async () => {
+    const server = await sandbox();
+    const tap = await tapTo(server.address.port);
+    const m = manager(tap.port);
+    m.start();
+    await nextReady(m);
+    const io = (m as unknown as LinkInternals).link!.io;
+    const frames = Array.from({ length: 200 }, () => log());
+    const encoded = frames.map((f) => encodeFrame(f));
+    m.cork();
+    m.cork(); // nested: only the outermost uncork releases
+    frames.forEach((f, i) => expect(i % 2 ? m.send(f) : m.sendEncoded(f, encoded[i]!)).toBe(true));
+    expect(io.writableCorked).toBe(1);
+    expect(io.writableLength).toBe(encoded.reduce((n, b) => n + b.length, 0));
+    m.uncork();
+    expect(io.writableCorked).toBe(1);
+    m.uncork();
+    expect(io.writableCorked).toBe(0);
+    m.uncork(); // unmatched: ignored
+    await m.barrier();
+    expect(server.logs.map((l) => l.message)).toEqual(frames.map((f) => f[2][3]));
+    expect(tap.clientBytes().indexOf(Buffer.concat(encoded))).toBeGreaterThan(0);
+    expect(m.view().out.frames.L).toBe(200);
+  });
+
+  it('a forgotten uncork lasts one event-loop turn: heartbeats and barriers still go out', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    const io = (m as unknown as LinkInternals).link!.io;
+    m.cork();
+    const frame = log();
+    m.send(frame);
+    const barrier = m.barrier();
+    expect(io.writableCorked).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(io.writableCorked).toBe(0);
+    await barrier;
+    expect(server.logs.map((l) => l.message)).toEqual([frame[2][3]]);
+    // The guard reset the nesting: the next cork/uncork pair works normally.
+    m.cork();
+    m.send(log());
+    m.uncork();
+    expect(io.writableCorked).toBe(0);
+    await m.barrier();
+    expect(server.logs).toHaveLength(2);
+  });
+
+  it('a cork ends with its connection; not-ready sends return false and the next connection is not corked', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    const internals = m as unknown as LinkInternals & {
+      corkDepth: number;
+      corkGuard: unknown;
+      fail(link: unknown, failure: { state: 'unreachable'; detail: string }): void;
+    };
+    const firstLink = internals.link!;
+    const ready = nextReady(m);
+    m.cork();
+    m.cork();
+    expect(m.send(log())).toBe(true);
+    // The connection is lost while corked (synchronously, before the end-of-turn guard could release the cork).
+    internals.fail(firstLink, { state: 'unreachable', detail: 'simulated loss while corked' });
+    expect(firstLink.io.destroyed).toBe(true);
+    expect(internals.corkDepth).toBe(0);
+    expect(internals.corkGuard).toBeNull();
+    const frame = log();
+    expect(m.sendEncoded(frame, encodeFrame(frame))).toBe(false);
+    expect(m.send(frame)).toBe(false);
+    m.uncork();
+    m.uncork();
+    expect(await ready).toBe(2);
+    const second = (m as unknown as LinkInternals).link!.io;
+    expect(second.writableCorked).toBe(0);
+    expect(m.sendEncoded(frame, encodeFrame(frame))).toBe(true);
+    await m.barrier();
+    expect(server.logs.map((l) => l.message)).toContain(frame[2][3]);
+  });
+});
+
 describe('barrier', () => {
   it('resolves only after every earlier frame was received by the server', async () => {
     const server = await sandbox();

@@ -53,6 +53,40 @@ describe('WireTrace', () => {
     expect(trace.entries()).toEqual([]);
   });
 
+  it('recordLazily keeps the parts and builds redacted entries only when read, with the redactor of the time', () => {
+    const trace = new WireTrace(3);
+    const first = new KeyRedactor(KEY);
+    const leaky = logFrame(GROUP_ID, SERVER_ID, 'syslog', `key=${KEY}`);
+    const leakyBytes = encodeFrame(leaky);
+    trace.recordLazily(first, 'out', leaky, leakyBytes);
+    // Incoming frames come without bytes: their encoding is computed when the entry is built.
+    const reply = logFrame(GROUP_ID, SERVER_ID, 'syslog', 'from the server');
+    trace.recordLazily(first, 'in', reply, null);
+    // A later key change must not un-redact entries recorded under the old key.
+    const second = logFrame(GROUP_ID, SERVER_ID, 'syslog', 'k2=another-key-entirely');
+    trace.recordLazily(new KeyRedactor('another-key-entirely'), 'out', second, encodeFrame(second));
+    const entries = trace.entries();
+    expect(entries.map((e) => [e.id, e.direction])).toEqual([
+      [1, 'out'],
+      [2, 'in'],
+      [3, 'out'],
+    ]);
+    expect(entries[0]).toMatchObject({
+      frame: [leaky[0], leaky[1], [GROUP_ID, SERVER_ID, 'syslog', 'key=***']],
+      bytes: leakyBytes.length,
+    });
+    expect(entries[1]).toMatchObject({ frame: reply, hex: encodeFrame(reply).toString('hex') });
+    expect(entries[2]?.frame?.[2][3]).toBe('k2=***');
+    expect(entries[2]?.hex).not.toContain(Buffer.from('another-key-entirely').toString('hex'));
+    expect(JSON.stringify(entries)).not.toContain(KEY);
+    expect(JSON.stringify(entries)).not.toContain(Buffer.from(KEY).toString('hex'));
+    // Built once: reading again gives the same entries.
+    expect(trace.entries()[0]).toBe(entries[0]);
+    // Lazy and eager records share one id sequence and one ring.
+    trace.record(first, 'out', reply, encodeFrame(reply));
+    expect(trace.entries().map((e) => e.id)).toEqual([2, 3, 4]);
+  });
+
   it('records undecodable bytes with the error, hex cut to 256 bytes', () => {
     const trace = new WireTrace(10);
     const entry = trace.record(new KeyRedactor(KEY), 'in', null, Buffer.alloc(1000, 0xc1), 'bad msgpack');
