@@ -64,6 +64,33 @@ describe('dashboard over the real core and sandbox server', () => {
     await expect.poll(() => d.page.getByText('hello from the tailed file').count(), POLL).toBe(1);
   });
 
+  it('charts the real telemetry and sends a REPL line from the console', async () => {
+    await d.page.getByRole('tab', { name: 'Telemetry' }).click();
+    await expect.poll(() => d.page.getByTestId('telemetry-load_avg').count(), POLL).toBe(1);
+    await expect
+      .poll(() => d.page.getByTestId('telemetry-mem_used_kb').locator('.sparkline').count(), POLL)
+      .toBe(1);
+
+    await d.page.getByRole('tab', { name: 'Console' }).click();
+    await d.page.getByLabel('Frame to send (REPL syntax)').fill('log::console::hello from the console');
+    await d.page.getByRole('button', { name: 'Send' }).click();
+    await expect
+      .poll(() => d.page.getByTestId('console-result').textContent(), POLL)
+      .not.toMatch(/^Each line/);
+    await expect
+      .poll(
+        () => env.sandbox.logs.some((l) => l.service === 'console' && l.message === 'hello from the console'),
+        POLL,
+      )
+      .toBe(true);
+    // The frame shows up in the wire inspector, decoded.
+    await d.page.getByLabel('Verb').selectOption('L');
+    const row = d.page.getByTestId('wire-row').filter({ hasText: 'hello from the console' });
+    await expect.poll(() => row.count(), POLL).toBeGreaterThan(0);
+    await row.first().click();
+    expect(await d.page.getByTestId('wire-details').textContent()).toContain('console');
+  });
+
   it('approves an ask command from the page and shows its output', async () => {
     await d.page.getByRole('tab', { name: /^Commands/ }).click();
     const serverId = env.core.effectiveConfig.server_id;
