@@ -100,6 +100,11 @@ export interface AgentCoreOptions {
   /** An in-memory config (tests, demo); used when there is no `configPath`. Saved changes stay in memory. */
   config?: AgentConfig;
   host: AgentHost;
+  /**
+   * Create `configPath` (defaults only) when it does not exist, for a first run configured from the settings view.
+   * Default: on the desktop only (`minion-agent run --ui` asks for it too).
+   */
+  createConfigIfMissing?: boolean;
   /** Overrides `data_dir` (tests, demo, `--data-dir`). */
   dataDir?: string;
   updater?: AgentUpdaterHook;
@@ -229,11 +234,9 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
 
     if (this.configPath) {
       // The desktop app starts with no file at all on first run; its settings screen fills it in.
-      if (this.host === 'desktop') mkdirSync(dirname(resolve(this.configPath)), { recursive: true });
-      const loaded = loadConfigFile(this.configPath, {
-        host: this.host,
-        createIfMissing: this.host === 'desktop',
-      });
+      const create = options.createConfigIfMissing ?? this.host === 'desktop';
+      if (create) mkdirSync(dirname(resolve(this.configPath)), { recursive: true });
+      const loaded = loadConfigFile(this.configPath, { host: this.host, createIfMissing: create });
       this.config = loaded.config;
       this.dataDirValue = options.dataDir ?? loaded.dataDir;
       for (const w of loaded.warnings) this.log.warn(`config: ${w}`);

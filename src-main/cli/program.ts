@@ -3,7 +3,7 @@
  * `-u/--upgrade`, `-v/--version`), and so does `CONFIG=/path/config.yml`; subcommands add the rest.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { resolveConfigPath } from '../agent/config';
+import { defaultConfigPath, resolveConfigPath } from '../agent/config';
 import { AGENT_NAME } from '../agent/version';
 import { type LogFormat } from '../agent/agent-log';
 import { validateConfigCommand } from './config-cmd';
@@ -75,7 +75,12 @@ export function buildProgram(
 
   const run = async (opts: { ui?: boolean; uiPort?: number; dataDir?: string }): Promise<void> => {
     const g = globals();
-    const configPath = requireConfig(g, io);
+    // With the dashboard, a missing config is a first run (like the desktop app): the default file is created and
+    // filled in from the Settings view. Without it, nobody could configure the agent: say what is missing.
+    const firstRunUi = Boolean(opts.ui) && configPathOf(g, io) === null && extensions.startUi !== undefined;
+    const configPath = firstRunUi
+      ? defaultConfigPath({ env: io.env, home: io.env.HOME || undefined })
+      : requireConfig(g, io);
     if (!configPath) return setExitCode(EXIT_USAGE);
     const start = extensions.startUi;
     const startUi = start ? (core: AgentCore) => start(core, opts.uiPort) : undefined;
@@ -90,6 +95,7 @@ export function buildProgram(
           updater: extensions.updater?.(configPath),
           startUi,
           uiRequested: Boolean(opts.ui),
+          configurableFromUi: Boolean(opts.ui) && extensions.startUi !== undefined,
         },
         io,
       ),

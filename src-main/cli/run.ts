@@ -20,6 +20,11 @@ export interface RunCommandOptions {
   startUi?: (core: AgentCore) => Promise<{ url: string; close: () => Promise<void> }>;
   /** `--ui` given; without it the dashboard starts only when the config says `ui.enabled: true`. */
   uiRequested?: boolean;
+  /**
+   * The dashboard is requested: a missing config file is created, and a config without server or group is not an
+   * error (the core stays unconnected until they are saved from the Settings view).
+   */
+  configurableFromUi?: boolean;
 }
 
 export function formatWireEntry(entry: WireTraceEntry, format: LogFormat): string {
@@ -49,6 +54,7 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
       updater: options.updater,
       logSink: print,
       logLevel: options.debug ? 'debug' : undefined,
+      createConfigIfMissing: options.configurableFromUi,
     });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -60,7 +66,7 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
     return EXIT_FAILURE;
   }
   const missing = missingConnectionKeys(core.effectiveConfig);
-  if (missing.length > 0) {
+  if (missing.length > 0 && !options.configurableFromUi) {
     io.err(`cannot run: ${missing.join(', ')} not set in ${options.configPath}`);
     return EXIT_USAGE;
   }
@@ -74,6 +80,7 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
     return EXIT_FAILURE;
   }
   let ui: { url: string; close: () => Promise<void> } | null = null;
+  let unregisterSignals: () => void = () => undefined;
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const unregister = io.onSignal(['SIGINT', 'SIGTERM'], (signal) => {
@@ -97,14 +104,27 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
         }
       })();
     });
+    unregisterSignals = unregister;
   });
 
   if (options.startUi && (options.uiRequested || core.effectiveConfig.ui.enabled)) {
     try {
       ui = await options.startUi(core);
       io.err(`dashboard: ${ui.url}`);
+      if (missing.length > 0)
+        io.err(
+          `not configured yet (${missing.join(', ')} not set in ${options.configPath}): ` +
+            'open the dashboard and fill in Settings; the agent connects once they are saved',
+        );
     } catch (err) {
       io.err(`dashboard could not start: ${err instanceof Error ? err.message : String(err)}`);
+      if (missing.length > 0) {
+        // Unconfigured and no way to configure it: do not sit there idle.
+        io.err(`cannot run: ${missing.join(', ')} not set in ${options.configPath}`);
+        unregisterSignals();
+        await core.stop().catch(() => undefined);
+        return EXIT_USAGE;
+      }
     }
   }
   return stopped;

@@ -90,11 +90,12 @@ function headlessDashboardUpdates(core: AgentCore): UpdatesApi {
   };
 }
 
-async function startUi(
+/** `run --ui`: the web dashboard for `core` (`dir`: the built renderer; tests pass their own). */
+export async function startUi(
   core: AgentCore,
   port: number | undefined,
+  dir: string = rendererDir(),
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  const dir = rendererDir();
   if (!existsSync(join(dir, 'index.html'))) {
     throw new Error(`the dashboard files are missing in ${dir} (run npm run build)`);
   }
@@ -230,7 +231,7 @@ export function cliExtensions(): CliExtensions {
     test: testCommand,
     upgrade: upgradeExtension,
     updater: headlessUpdaterHook,
-    startUi,
+    startUi: (core, port) => startUi(core, port),
     register: [registerSandbox, registerRepl, registerSpool],
   };
 }

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CliIo } from '../../src-main/cli/io';
 import { buildProgram } from '../../src-main/cli/program';
-import { cliExtensions } from '../../src-main/cli/wiring';
+import { cliExtensions, startUi } from '../../src-main/cli/wiring';
 import { runDemo } from '../../src-main/cli/demo';
 import { formatWireEntry } from '../../src-main/cli/run';
 import { SandboxServer } from '../../src-main/sandbox/sandbox-server';
@@ -37,9 +37,9 @@ function fakeIo(env: NodeJS.ProcessEnv = {}): FakeIo {
   return io;
 }
 
-async function runCli(args: string[], io: FakeIo): Promise<number> {
+async function runCli(args: string[], io: FakeIo, extensions = cliExtensions()): Promise<number> {
   let code = 0;
-  const program = buildProgram((c) => (code = c), io, cliExtensions());
+  const program = buildProgram((c) => (code = c), io, extensions);
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   await program.parseAsync(['node', 'minion-agent', ...args]);
@@ -122,6 +122,43 @@ telemetries:
     const io = fakeIo();
     expect(await runCli(['run'], io)).toBe(2);
     expect(io.errLines[0]).toMatch(/-c FILE or set CONFIG/);
+  });
+
+  it('run --ui without a config: first run like the desktop, default config created, dashboard served', async () => {
+    const dir = tempDir();
+    const renderer = join(dir, 'renderer');
+    mkdirSync(renderer);
+    writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>Minion Agent</title>');
+    const io = fakeIo({ HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config') });
+    const exited = runCli(['run', '--ui', '--ui-port', '0', '--data-dir', join(dir, 'data')], io, {
+      ...cliExtensions(),
+      startUi: (core, port) => startUi(core, port, renderer),
+    });
+    let code: number | null = null;
+    void exited.then((c) => (code = c));
+    await waitFor(() => code !== null || io.errLines.some((l) => l.startsWith('dashboard: ')));
+    expect(code).toBeNull();
+    const url = io.errLines.find((l) => l.startsWith('dashboard: '))?.slice('dashboard: '.length) ?? '';
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    // The token is traded for a session cookie (and a redirect to the token-free URL): the dashboard is live.
+    const page = await fetch(url, { redirect: 'manual' });
+    await page.text();
+    expect(page.status).toBeGreaterThanOrEqual(300);
+    expect(page.status).toBeLessThan(400);
+    expect(page.headers.get('set-cookie')).toBeTruthy();
+    const configPath = join(dir, 'xdg-config', 'minion-agent', 'config.yml');
+    expect(existsSync(configPath)).toBe(true);
+    const text = io.errLines.join('\n');
+    expect(text).toMatch(/not configured yet \(streamserver_host, group_id, group_key not set/);
+    expect(text).not.toMatch(/cannot run/);
+    io.signal('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
+  it('run --ui without a config and without a dashboard in the build keeps the clear error', async () => {
+    const io = fakeIo({ HOME: tempDir() });
+    expect(await runCli(['run', '--ui'], io, { ...cliExtensions(), startUi: undefined })).toBe(2);
+    expect(io.errLines.join('\n')).toMatch(/-c FILE or set CONFIG/);
   });
 
   it('-t / test: exit 0 when the server accepts, 1 when it denies', async () => {
