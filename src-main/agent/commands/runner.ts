@@ -69,7 +69,20 @@ export interface RunResult {
   timeoutMs: number;
 }
 
-/** Builds the spawn arguments; exported so tests can pin the compatibility rule. */
+/**
+ * cmd.exe expands %VAR% (and !VAR! with delayed expansion) even inside double quotes, and a `"` or a line break ends
+ * the quoting: such an argument cannot be passed as plain data on Windows, so it is refused rather than run.
+ */
+export function windowsArgumentProblem(args: readonly string[]): string | null {
+  const bad = args.find((a) => /["%!\r\n]/.test(a));
+  if (bad === undefined) return null;
+  return (
+    `argument ${JSON.stringify(bad)} contains a character cmd.exe would interpret (" % ! or a line break); ` +
+    `on Windows such arguments are refused`
+  );
+}
+
+/** Builds the spawn arguments (throws for arguments Windows cannot pass literally); exported for tests. */
 export function shellInvocation(
   shell: string,
   argv: string[],
@@ -77,7 +90,11 @@ export function shellInvocation(
 ): { file: string; args: string[] } {
   const [command = '', ...args] = argv;
   if (platform === 'win32') {
-    const quoted = args.map((a) => (/[\s"]/.test(a) ? `"${a.replace(/"/g, '""')}"` : a));
+    const problem = windowsArgumentProblem(args);
+    if (problem) throw new Error(problem);
+    // Every argument in double quotes: inside them cmd.exe takes & | < > ^ ( ) literally, so an argument stays data
+    // (as "${@}" keeps it on POSIX) and an allowlisted `ping *` cannot become `ping x&calc`.
+    const quoted = args.map((a) => `"${a}"`);
     // `/s /c "…"` with verbatim arguments: cmd.exe strips the outer quotes and runs the line as written.
     return { file: shell, args: ['/d', '/s', '/c', `"${[command, ...quoted].join(' ')}"`] };
   }
@@ -208,7 +225,7 @@ export class CommandRunner {
   run(request: RunRequest): Promise<RunResult> {
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
     if (this.stopped) return Promise.resolve(emptyResult(timeoutMs, { cancelled: true }));
-    if (this.running.size < this.options.maxConcurrent) return this.spawnJob(request).done;
+    if (this.running.size < this.options.maxConcurrent) return this.start(request);
     if (this.queue.length >= this.options.maxQueued) {
       return Promise.resolve(emptyResult(timeoutMs, { queueFull: true }));
     }
@@ -241,8 +258,19 @@ export class CommandRunner {
     while (!this.stopped && this.running.size < this.options.maxConcurrent) {
       const next = this.queue.shift();
       if (!next) return;
-      void this.spawnJob(next.request).done.then(next.resolve);
+      void this.start(next.request).then(next.resolve);
     }
+  }
+
+  /** Spawns the job, or answers at once with a spawn error when the command cannot be passed to the shell safely. */
+  private start(request: RunRequest): Promise<RunResult> {
+    try {
+      shellInvocation(this.options.shell, request.argv);
+    } catch (e) {
+      const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
+      return Promise.resolve(emptyResult(timeoutMs, { spawnError: (e as Error).message }));
+    }
+    return this.spawnJob(request).done;
   }
 
   private spawnJob(request: RunRequest): RunningJob {
@@ -267,6 +295,8 @@ export class CommandRunner {
       // Its own process group, so a timeout can kill every descendant at once.
       detached: process.platform !== 'win32',
       windowsHide: true,
+      // The cmd.exe line is quoted by shellInvocation; Node's own quoting would add backslash escapes cmd ignores.
+      windowsVerbatimArguments: process.platform === 'win32',
       windowsVerbatimArguments: process.platform === 'win32',
     });
     request.onStart?.();

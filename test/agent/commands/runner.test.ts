@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandRunner, processGroupAlive, shellInvocation } from '../../../src-main/agent/commands/runner';
+import {
+  CommandRunner,
+  processGroupAlive,
+  shellInvocation,
+  windowsArgumentProblem,
+} from '../../../src-main/agent/commands/runner';
 
 /** A pid counts as gone when kill(0) fails or the process is a zombie nobody reaped yet. */
 function pidAlive(pid: number): boolean {
@@ -45,6 +50,23 @@ describe('shellInvocation', () => {
       args: ['/d', '/s', '/c', '"dir "C:\\Program Files""'],
     });
   });
+
+  it('quotes every Windows argument, so cmd.exe metacharacters in it stay data', () => {
+    expect(shellInvocation('cmd.exe', ['ping', '127.0.0.1&calc', 'a|b>c'], 'win32')).toEqual({
+      file: 'cmd.exe',
+      args: ['/d', '/s', '/c', '"ping "127.0.0.1&calc" "a|b>c""'],
+    });
+  });
+
+  it.each(['%PATH%', 'a"&calc&"', '!x!', 'line\nbreak'])(
+    'refuses the Windows argument %j that cmd.exe would interpret even inside quotes',
+    (arg) => {
+      expect(windowsArgumentProblem(['ok', arg])).toContain(JSON.stringify(arg));
+      expect(() => shellInvocation('cmd.exe', ['echo', arg], 'win32')).toThrow(/cmd\.exe would interpret/);
+      // POSIX passes it as "${@}" data: no refusal there.
+      expect(shellInvocation('/bin/sh', ['echo', arg], 'linux').args.at(-1)).toBe(arg);
+    },
+  );
 
   it('runs a command string with spaces and no args as sh -c <cmd>', () => {
     expect(shellInvocation('/bin/sh', ['df -h | head -1'])).toEqual({
