@@ -295,8 +295,6 @@ export class CommandRunner {
       // Its own process group, so a timeout can kill every descendant at once.
       detached: process.platform !== 'win32',
       windowsHide: true,
-      // The cmd.exe line is quoted by shellInvocation; Node's own quoting would add backslash escapes cmd ignores.
-      windowsVerbatimArguments: process.platform === 'win32',
       windowsVerbatimArguments: process.platform === 'win32',
     });
     request.onStart?.();
