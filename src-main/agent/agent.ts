@@ -221,6 +221,10 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
   private readonly counters = { logsShipped: 0, telemetrySent: 0, restarts: 0 };
   private shippingOwnLog = false;
   private pendingRestartKeys = new Set<string>();
+  /** Config warnings already reported (a save re-parses the whole file: say each one once). */
+  private readonly configWarnings = new Set<string>();
+  /** Warnings found before the first start, shipped to the server as the agent's own log once it can be. */
+  private unshippedWarnings: string[] = [];
 
   constructor(options: AgentCoreOptions) {
     super();
@@ -239,7 +243,8 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       const loaded = loadConfigFile(this.configPath, { host: this.host, createIfMissing: create });
       this.config = loaded.config;
       this.dataDirValue = options.dataDir ?? loaded.dataDir;
-      for (const w of loaded.warnings) this.log.warn(`config: ${w}`);
+      this.reportConfigWarnings(loaded.warnings);
+      this.unshippedWarnings = loaded.warnings.map((w) => `config: ${w}`);
       if (loaded.serverIdSource === 'generated')
         this.log.info(`generated server_id ${loaded.config.server_id}`);
     } else {
@@ -422,6 +427,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     const statusTimer = setInterval(() => this.emit('spool', pump.view()), 1000);
     statusTimer.unref();
     this.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
+    for (const message of this.unshippedWarnings.splice(0)) this.shipOwnLine(message);
     pump.start();
     const missing = [
       ...(config.streamserver_host.trim() === '' ? ['streamserver_host'] : []),
@@ -434,6 +440,15 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
       `agent ${AGENT_VERSION} started: server ${config.streamserver_host}:${config.streamserver_port}, ` +
         `group ${config.group_id}, server id ${config.server_id}, data dir ${this.dataDirValue}`,
     );
+  }
+
+  /** Config warnings (unknown keys…) go to the agent's own log as `warn`: printed by the CLI, shown by the UI. */
+  private reportConfigWarnings(warnings: readonly string[]): void {
+    for (const w of warnings) {
+      if (this.configWarnings.has(w)) continue;
+      this.configWarnings.add(w);
+      this.log.warn(`config: ${w}`);
+    }
   }
 
   private async importLegacy(spool: Spool, groupId: string): Promise<void> {
@@ -987,6 +1002,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     }
     this.config = next;
     this.log.addSecret(next.group_key);
+    this.reportConfigWarnings(result.warnings);
     const applying = this.applyLive(effective as AgentConfig, live);
     // A server's set-config runs inside a command the rebuild waits for: do not wait for the rebuild there.
     if (options.waitForApply) await applying;

@@ -401,6 +401,28 @@ describe('AgentCore against the sandbox server', () => {
     expect(core.configView().keyStorage).toBe('config-file');
   });
 
+  it('config warnings at load go to the own log as warn (UI ring) and to the server once connected', async () => {
+    const env = await setup('frobnicate: 3\n');
+    const printed: string[] = [];
+    const core = new AgentCore({
+      configPath: env.configPath,
+      host: 'headless',
+      logSink: (line) => printed.push(line.message),
+    });
+    cleanups.push(() => core.stop());
+    const warn = core.recentLogs(100).find((l) => l.message.includes('frobnicate'));
+    expect(warn).toMatchObject({ level: 'warn', source: 'agent', service: 'minion-agent' });
+    expect(warn?.message).toMatch(/^config: frobnicate: unknown key/);
+    expect(printed.some((m) => m.includes('frobnicate'))).toBe(true);
+    await core.start();
+    const shipped = (): string[] =>
+      env.sandbox.logs.filter((l) => l.service === 'minion-agent').map((l) => l.message);
+    await waitFor(() => shipped().some((m) => m.includes('frobnicate')), 10_000, 'the shipped warning');
+    // A later save re-reads the file: the same warning is not repeated.
+    await core.saveConfig({ heartbeat_interval: 7 });
+    expect(core.recentLogs(1000).filter((l) => l.message.includes('frobnicate'))).toHaveLength(1);
+  });
+
   it('consoleSend queues REPL-syntax frames through the spool', async () => {
     const env = await setup();
     const core = startCore(env);
