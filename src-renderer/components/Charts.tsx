@@ -19,6 +19,18 @@ export function Sparkline({ values, label, max, className }: SparklineProps) {
     const y = H - 2 - (Math.max(0, v) / top) * (H - 4);
     return `${x.toFixed(1)},${y.toFixed(1)}`;
   });
+  if (n < 2) {
+    // Same box as the chart, so the first samples arriving do not move anything.
+    return (
+      <div
+        className={`sparkline sparkline-empty ${className ?? ''}`}
+        role="img"
+        aria-label={`${label}: collecting samples`}
+      >
+        collecting samples…
+      </div>
+    );
+  }
   return (
     <svg
       className={`sparkline ${className ?? ''}`}
@@ -28,15 +40,8 @@ export function Sparkline({ values, label, max, className }: SparklineProps) {
       aria-label={label}
     >
       <line className="chart-baseline" x1="0" y1={H - 1} x2={W} y2={H - 1} />
-      {n > 1 ? (
-        <>
-          <polygon className="chart-area" points={`0,${H} ${points.join(' ')} ${W},${H}`} />
-          <polyline className="chart-line" points={points.join(' ')} />
-        </>
-      ) : null}
-      {n === 1 ? (
-        <circle className="chart-dot" cx={W - 3} cy={points[0]?.split(',')[1] ?? H / 2} r="3" />
-      ) : null}
+      <polygon className="chart-area" points={`0,${H} ${points.join(' ')} ${W},${H}`} />
+      <polyline className="chart-line" points={points.join(' ')} />
     </svg>
   );
 }
