@@ -15,6 +15,7 @@ import { decodePayload } from '../protocol/codec';
 import { frameClassOf } from '../protocol/frames';
 import { withNewIdentifier } from '../protocol/uuid';
 import { type Spool } from './spool';
+import { isOtherProcessAlive } from './process-alive';
 
 export interface LegacyImportOptions {
   groupId: string;
@@ -48,16 +49,6 @@ export interface LegacyImportReport {
 }
 
 const CHUNK_BYTES = 1024 * 1024;
-
-function defaultIsAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The legacy spool files of `groupId` in `dir`, oldest modification first (the original's replay order). */
 export async function findLegacyFiles(
@@ -93,7 +84,7 @@ export async function importLegacySpool(
   options: LegacyImportOptions,
 ): Promise<LegacyImportReport> {
   const dir = options.tmpDir ?? tmpdir();
-  const isAlive = options.isProcessAlive ?? defaultIsAlive;
+  const isAlive = options.isProcessAlive ?? isOtherProcessAlive;
   const problem = options.onProblem ?? (() => undefined);
   const report: LegacyImportReport = { files: [], imported: 0 };
   for (const { path, pid } of await findLegacyFiles(dir, options.groupId)) {

@@ -8,6 +8,7 @@ import { FRAME_CLASSES, type FrameClass } from '../../../src-shared/view-models'
 import { type CursorState, readCursor } from './cursor';
 import { type PerClassTally, addToTally, emptyTally, parseSegmentFileName, scanSegment } from './segment-log';
 import { OWNER_FILE, type RecoveryReport, Spool, spoolPaths } from './spool';
+import { isOtherProcessAlive } from './process-alive';
 
 export interface DamagedSegment {
   segment: string;
@@ -46,20 +47,10 @@ async function listDir(dir: string): Promise<string[] | null> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export async function spoolOwner(dataDir: string): Promise<number | null> {
   try {
     const pid = Number((await fsp.readFile(join(spoolPaths(dataDir).dir, OWNER_FILE), 'utf8')).trim());
-    return Number.isSafeInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+    return Number.isSafeInteger(pid) && pid > 0 && isOtherProcessAlive(pid) ? pid : null;
   } catch {
     return null;
   }
