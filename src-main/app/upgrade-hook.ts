@@ -8,24 +8,16 @@ import type { AgentUpdaterHook } from '../agent/agent';
 import { AGENT_VERSION } from '../agent/version';
 import type { UpdatesApi } from '../bridge/handlers';
 import type { UpdateView } from '../../src-shared/view-models';
+import { blankUpdateView } from '../../src-shared/update-view';
 
 type UpdatesPart = Pick<UpdatesApi, 'view' | 'check' | 'download'>;
 
-const NOT_READY: UpdateView = {
+const NOT_READY: UpdateView = blankUpdateView({
   state: 'off',
   currentVersion: AGENT_VERSION,
-  availableVersion: null,
-  releaseNotes: null,
-  sizeBytes: null,
-  percent: null,
-  bytesPerSecond: null,
-  transferred: null,
-  lastCheckAt: null,
-  error: null,
   policy: 'off',
-  legacyAnnouncedVersion: null,
   detail: 'the update service is not running yet',
-};
+});
 
 export function desktopUpgradeHook(getUpdates: () => UpdatesPart | null): AgentUpdaterHook {
   return {

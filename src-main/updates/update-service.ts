@@ -10,6 +10,7 @@ import type {
   UpdateInfo,
 } from 'electron-updater';
 import type { UpdateView } from '../../src-shared/view-models';
+import { blankUpdateView } from '../../src-shared/update-view';
 import { isDowngrade, type UpdatePolicy } from './policy';
 
 export type UpdateChannel = 'latest' | 'beta';
@@ -105,21 +106,13 @@ export class UpdateService implements UpdatesApi {
     this.now = options.now ?? Date.now;
 
     const disabledReason = this.disabledReason();
-    this.state = {
+    this.state = blankUpdateView({
       state: disabledReason == null ? 'idle' : 'off',
       currentVersion: options.currentVersion,
-      availableVersion: null,
-      releaseNotes: null,
-      sizeBytes: null,
-      percent: null,
-      bytesPerSecond: null,
-      transferred: null,
-      lastCheckAt: null,
-      error: null,
       policy: options.policy,
       legacyAnnouncedVersion: options.legacyAnnouncedVersion ?? null,
       detail: disabledReason,
-    };
+    });
 
     // The service decides when to download, so it can honour the policy and never leave a download promise
     // unobserved (an unhandled rejection would crash the process).

@@ -11,6 +11,7 @@ import { serverUpgradeHandler, type UpdatePolicy } from '../../updates/policy';
 import type { UpdateChannel, UpdateService } from '../../updates/update-service';
 import type { AgentUpdaterHook } from '../../agent/agent';
 import type { UpdateView } from '../../../src-shared/view-models';
+import { blankUpdateView } from '../../../src-shared/update-view';
 import type { CliIo } from '../io';
 
 export interface UpgradeCommandOptions {
@@ -203,20 +204,11 @@ export function headlessUpdaterHook(configPath: string): AgentUpdaterHook | unde
     return undefined; // the agent itself reports config errors
   }
   let service: UpdateService | null = null;
-  const idle: UpdateView = {
+  const idle: UpdateView = blankUpdateView({
     state: options.policy === 'off' ? 'off' : 'idle',
     currentVersion: options.currentVersion,
-    availableVersion: null,
-    releaseNotes: null,
-    sizeBytes: null,
-    percent: null,
-    bytesPerSecond: null,
-    transferred: null,
-    lastCheckAt: null,
-    error: null,
     policy: options.policy,
-    legacyAnnouncedVersion: null,
-  };
+  });
   const getService = async (): Promise<UpdateService> => {
     if (service != null) return service;
     const [{ createHeadlessUpdater }, { UpdateService: Service }] = await Promise.all([
