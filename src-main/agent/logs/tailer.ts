@@ -627,8 +627,16 @@ export class LogTailer {
         this.processBuffer(copy, false);
       }
       if (!copy.blocked) this.processBuffer(copy, true);
-      if (copy.blocked)
-        this.log('warn', `${copyPath}: the sink refused lines while recovering them; some are lost`);
+      if (copy.blocked) {
+        // Follow the copy like a rotated file: each poll offers its lines again until the sink takes them.
+        this.files.set(copy.key, copy);
+        this.dirty = true;
+        this.log(
+          'warn',
+          `${copyPath}: the sink refused lines while recovering them; retrying on the next polls`,
+        );
+        return;
+      }
       closeSync(fd);
       this.log('info', `recovered ${copy.offset - record.offset} bytes of ${path} from its copy ${copyPath}`);
       return;

@@ -379,6 +379,35 @@ describe('LogTailer', () => {
     expect(h.tailer.stats().sinkRefusals).toBe(1);
   });
 
+  it('keeps a copytruncate copy whose lines the sink refused, and ships them once it accepts again', () => {
+    const path = join(dir, 'c.log');
+    writeFileSync(path, 'one\ntwo\n');
+    const accepted: string[] = [];
+    let refuse = false;
+    const h = makeTailer([{ service: 's', file: path }], {
+      sink: (_s, line) => {
+        if (line === 'three' && refuse) throw new Error('spool full');
+        accepted.push(line);
+      },
+    });
+    h.tailer.start();
+    expect(accepted).toEqual(['one', 'two']);
+    appendFileSync(path, 'three\nfour\n');
+    // logrotate copytruncate before the next poll: the unread lines are only in the copy now.
+    copyFileSync(path, `${path}.1`);
+    truncateSync(path, 0);
+    refuse = true;
+    h.tailer.pollNow();
+    expect(accepted).toEqual(['one', 'two']);
+    refuse = false;
+    for (let i = 0; i < 5; i++) {
+      clock += 1000;
+      h.tailer.pollNow();
+    }
+    expect(accepted).toEqual(['one', 'two', 'three', 'four']);
+    expect(h.logs.some((l) => l.includes('lost'))).toBe(false);
+  });
+
   it('rate-limits checkpoint writes while lines flow, and always writes on stop', () => {
     const path = join(dir, 'rl.log');
     const checkpointFile = join(dir, 'state', 'tail-checkpoint.json');
