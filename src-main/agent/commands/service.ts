@@ -4,6 +4,8 @@
  * Every command gets an answer: unknown, refused, failed, timed out and cancelled ones too.
  */
 import { EventEmitter } from 'node:events';
+import { isMap, parseDocument } from 'yaml';
+import { GROUP_KEY_MASK } from '../../../src-shared/config';
 import {
   type ApprovalRequestView,
   type CommandDecision,
@@ -58,6 +60,26 @@ export interface CommandServiceEvents {
 function itemText(item: string | string[] | undefined): string {
   if (item === undefined) return '';
   return Array.isArray(item) ? item.join('') : item;
+}
+
+/**
+ * The argv as it may be kept (audit log, command history in the UI): a `set-config` argument is a whole config and
+ * may carry the group key, which is never written down — its value becomes the mask; an argument that does not parse
+ * as a mapping is not kept at all.
+ */
+export function recordableArgv(type: string, argv: string[]): string[] {
+  if (type !== 'internal' || argv[0] !== 'set-config' || argv.length < 2) return argv;
+  return [argv[0], ...argv.slice(1).map(redactConfigText)];
+}
+
+function redactConfigText(text: string): string {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0 || !isMap(doc.contents)) {
+    return `(${Buffer.byteLength(text)} bytes that are not a config mapping; not recorded)`;
+  }
+  if (!doc.has('group_key')) return text;
+  doc.set('group_key', GROUP_KEY_MASK);
+  return doc.toString().trimEnd();
 }
 
 /** `[type, argv0, argv1…]` → type and argv; array arguments are flattened, argv0 arrays concatenated (§6.2). */
@@ -176,7 +198,7 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
     const record: CommandRecordView = {
       uuid,
       type,
-      argv,
+      argv: recordableArgv(type, argv),
       receivedAt,
       decision: 'unknown',
       state: 'queued',

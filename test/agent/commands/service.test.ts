@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AuditLog } from '../../../src-main/agent/commands/audit';
 import { type InternalCommandContext } from '../../../src-main/agent/commands/internal';
 import { type CommandPolicyOptions } from '../../../src-main/agent/commands/policy';
-import { CommandService, parseCommandData } from '../../../src-main/agent/commands/service';
+import { CommandService, parseCommandData, recordableArgv } from '../../../src-main/agent/commands/service';
 import { type ApprovalRequestView } from '../../../src-shared/view-models';
 
 interface Answer {
@@ -220,6 +220,27 @@ describe('CommandService', () => {
       restartRequired: [],
     });
     expect(on.answers[1]?.stderr).toBe('set-config failed: telemetry_interval: expected a positive integer');
+  });
+
+  it('internal: a set-config carrying the group key is applied with it but never audited or shown with it', async () => {
+    const seen: string[] = [];
+    const { service, audit, internal } = setup({ mode: 'deny', internal: { 'set-config': true } });
+    internal.setConfig = async (text) => {
+      seen.push(text);
+      return { applied: ['group_key'], restartRequired: [] };
+    };
+    const shown: string[][] = [];
+    service.on('command', (r) => shown.push(r.argv));
+    await service.handle(U1, ['internal', 'set-config', 'group_key: s3cret-key-123\ntelemetry_interval: 5']);
+    await service.handle(U2, ['internal', 'set-config', '{"group_key": "s3cret-key-123"']);
+    expect(seen[0]).toContain('s3cret-key-123');
+    const kept = JSON.stringify([audit.read(10), shown]);
+    expect(kept).not.toContain('s3cret-key-123');
+    expect(audit.read(10).map((e) => e.argv[1])).toEqual([
+      expect.stringMatching(/^group_key: .+\ntelemetry_interval: 5$/),
+      expect.stringMatching(/not a config mapping; not recorded/),
+    ]);
+    expect(recordableArgv('external', ['echo', 'group_key: x'])).toEqual(['echo', 'group_key: x']);
   });
 
   it('internal: restart answers first, then restarts; unknown names are answered', async () => {
