@@ -888,7 +888,13 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
         durationMs: 0,
       };
     }
-    return testConnection(connectionOptionsFromConfig(candidate));
+    const options = connectionOptionsFromConfig(candidate);
+    const result = await testConnection(options);
+    // The server routes commands to the last connection that authenticated with a server id (protocol §14), so a
+    // successful test under our own id steals them from the live connection: re-authenticate it to take them back.
+    const live = this.parts?.connection;
+    if (result.ok && live?.isReady() && options.serverId === this.config.server_id) live.reconnectNow();
+    return result;
   }
 
   decideApproval(id: string, approve: boolean): boolean {

@@ -138,6 +138,9 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     });
   const rendererDir = resolve(options.rendererDir);
   const sessions = new Set<string>();
+  // The printed token is one-time: the first browser trades it for a session cookie, after which a copy of the
+  // URL (shell history, a screenshot, another local user) opens nothing.
+  let tokenSpent = false;
   let port = 0;
   let origin = '';
   let cookieName = '';
@@ -145,7 +148,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
   type Auth = 'ok' | 'missing' | 'wrong';
   const authenticate = (req: IncomingMessage, url: URL): Auth => {
     const given = url.searchParams.get('token');
-    if (given !== null) return sameSecret(given, token) ? 'ok' : 'wrong';
+    if (given !== null) return !tokenSpent && sameSecret(given, token) ? 'ok' : 'wrong';
     const session = parseCookies(req.headers.cookie).get(cookieName);
     if (session === undefined) return 'missing';
     return sessions.has(session) ? 'ok' : 'wrong';
@@ -193,10 +196,18 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
         'Open the dashboard with the URL minion-agent printed (it carries the access token).\n',
       );
     }
-    if (auth === 'wrong') return sendText(req, res, 403, 'Forbidden: wrong or expired dashboard token.\n');
+    if (auth === 'wrong') {
+      return sendText(
+        req,
+        res,
+        403,
+        'Forbidden: wrong or already used dashboard token. The link works once; restart `minion-agent run --ui` for a new one.\n',
+      );
+    }
     if (url.searchParams.has('token')) {
       // Trade the token for a session cookie and drop it from the address bar.
       url.searchParams.delete('token');
+      tokenSpent = true;
       res.writeHead(303, {
         ...baseHeaders(req),
         Location: url.pathname + url.search,

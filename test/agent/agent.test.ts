@@ -132,6 +132,32 @@ describe('AgentCore against the sandbox server', () => {
     expect(core.snapshot().commands.map((c) => c.uuid)).toContain(result.commandUuid);
   });
 
+  it('Test connection under our own server id does not leave the server routing commands to the test socket', async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const authsBefore = env.sandbox.connections.length;
+    const test = await core.testConnection({});
+    expect(test.ok).toBe(true);
+    // The live connection re-authenticates, so the server's registry points at it again.
+    await waitFor(
+      () =>
+        env.sandbox.connections.length >= authsBefore + 2 && core.snapshot().connection.state === 'connected',
+      10_000,
+      'live connection re-authenticated',
+    );
+    const result = await env.sandbox.dispatchCommand(
+      core.effectiveConfig.server_id,
+      'external',
+      ['echo', 'still here'],
+      {
+        timeoutMs: 5_000,
+      },
+    );
+    expect(result.stdout).toBe('still here\n');
+  });
+
   it('sends telemetry with the original shapes, including a shell pipeline custom telemetry', async () => {
     const env = await setup(`telemetries:
   - name: pipe_test

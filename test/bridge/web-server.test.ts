@@ -113,7 +113,11 @@ describe('startWebDashboard', () => {
     expect(exchange.status).toBe(303);
     expect(exchange.headers.location).toBe('/');
     expect(String(exchange.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict; Path=\//);
-    const cookie = await sessionCookie();
+    const cookie = String(exchange.headers['set-cookie']).split(';')[0]!;
+    // The printed token is one-time: a copied URL opens nothing once a browser has used it.
+    const replay = await get(dashboard.port, `/?token=${TOKEN}`);
+    expect(replay.status).toBe(403);
+    expect(replay.body).toMatch(/already used/);
     const page = await get(dashboard.port, '/', { cookie });
     expect(page.status).toBe(200);
     expect(page.body).toContain('<title>Minion</title>');
