@@ -41,51 +41,49 @@ function waitForUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
 }
 
 describe('minion-agent run --ui', () => {
-  it.skipIf(!existsSync(CLI))(
-    'serves the dashboard on 127.0.0.1 from the printed token URL',
-    async () => {
-      await ensureRendererBuilt();
-      const dir = mkdtempSync(join(tmpdir(), 'minion-cli-ui-'));
-      const sandbox = await SandboxServer.start({
-        port: 0,
-        groups: [{ id: 'cli-group', key: 'cli-key-0123456789' }],
-      });
-      cleanups.push(async () => {
-        await sandbox.close();
-        rmSync(dir, { recursive: true, force: true });
-      });
-      const config = join(dir, 'config.yml');
-      writeFileSync(
-        config,
-        `streamserver_host: 127.0.0.1\nstreamserver_port: ${sandbox.address.port}\ngroup_id: cli-group\ngroup_key: cli-key-0123456789\ndata_dir: ${join(dir, 'data')}\n`,
-      );
-      const child = spawn(process.execPath, [CLI, '--config', config, 'run', '--ui', '--ui-port', '0'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      cleanups.push(
-        () =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-          }),
-      );
-      const url = await waitForUrl(child, 20_000);
-      expect(new URL(url).hostname).toBe('127.0.0.1');
+  it('serves the dashboard on 127.0.0.1 from the printed token URL', async () => {
+    // `npm test` builds before vitest; a missing bundle must fail here, not skip silently.
+    expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
+    await ensureRendererBuilt();
+    const dir = mkdtempSync(join(tmpdir(), 'minion-cli-ui-'));
+    const sandbox = await SandboxServer.start({
+      port: 0,
+      groups: [{ id: 'cli-group', key: 'cli-key-0123456789' }],
+    });
+    cleanups.push(async () => {
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const config = join(dir, 'config.yml');
+    writeFileSync(
+      config,
+      `streamserver_host: 127.0.0.1\nstreamserver_port: ${sandbox.address.port}\ngroup_id: cli-group\ngroup_key: cli-key-0123456789\ndata_dir: ${join(dir, 'data')}\n`,
+    );
+    const child = spawn(process.execPath, [CLI, '--config', config, 'run', '--ui', '--ui-port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+        }),
+    );
+    const url = await waitForUrl(child, 20_000);
+    expect(new URL(url).hostname).toBe('127.0.0.1');
 
-      const chromium = await launchChromium();
-      cleanups.push(() => chromium.close());
-      const page = await chromium.context.newPage();
-      await page.setViewportSize(TRAY_VIEWPORT);
-      await page.goto(url);
-      await expect
-        .poll(() => page.locator('.app-header .state-badge').getAttribute('data-state'), { timeout: 20_000 })
-        .toBe('connected');
-      await page.screenshot({ path: join(ARTIFACTS_DIR, 'cli-ui-overview-tray.png') });
-      // The token is traded for a session cookie and removed from the address bar.
-      expect(page.url()).not.toContain('token=');
-    },
-    90_000,
-  );
+    const chromium = await launchChromium();
+    cleanups.push(() => chromium.close());
+    const page = await chromium.context.newPage();
+    await page.setViewportSize(TRAY_VIEWPORT);
+    await page.goto(url);
+    await expect
+      .poll(() => page.locator('.app-header .state-badge').getAttribute('data-state'), { timeout: 20_000 })
+      .toBe('connected');
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'cli-ui-overview-tray.png') });
+    // The token is traded for a session cookie and removed from the address bar.
+    expect(page.url()).not.toContain('token=');
+  }, 90_000);
 });
