@@ -99,7 +99,12 @@ function CommandRow({ record }: { record: CommandRecordView }) {
         <span className="mono truncate command-line" title={command}>
           {command}
         </span>
-        <span className={`pill tone-${DECISION_TONE[record.decision]}`}>{record.decision}</span>
+        <span className={`pill tone-${DECISION_TONE[record.decision]}`}>
+          {/* Not decided yet reads as "pending", not as an unknown outcome. */}
+          {record.decision === 'unknown' && record.state === 'awaiting-approval'
+            ? 'pending'
+            : record.decision}
+        </span>
         <span className={`figure ${record.exitCode !== null && record.exitCode !== 0 ? 'is-bad' : ''}`}>
           {exit}
         </span>
