@@ -154,9 +154,16 @@ export class CursorWriter {
     if (!this.writing) this.writing = this.loop();
   }
 
-  /** Resolves once everything passed to `update` so far is on disk. */
+  /**
+   * Resolves once everything passed to `update` so far is on disk, or once a round of retries failed again (the
+   * error went to `onError`; the update stays pending). A write given up earlier is tried again here.
+   */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
+    if (this.dirty) {
+      this.writing = this.loop();
+      await this.writing;
+    }
   }
 
   private async loop(): Promise<void> {
@@ -167,6 +174,7 @@ export class CursorWriter {
         try {
           await writeCursorAtomic(this.dir, snapshot);
           this.durable = snapshot;
+          this.failures = 0;
           this.onDurable(snapshot);
         } catch (e) {
           this.onError(e as Error);
@@ -181,6 +189,7 @@ export class CursorWriter {
     }
   }
 
+  /** Consecutive failed writes; after 5 the loop stops until the next `update` or `flush`. */
   private failures = 0;
   private retriesExhausted(): boolean {
     this.failures++;

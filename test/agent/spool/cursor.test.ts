@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -70,5 +70,24 @@ describe('cursor', () => {
     expect([...durable].sort((a, b) => a - b)).toEqual(durable);
     expect(JSON.parse(readFileSync(join(d, 'cursor.json'), 'utf8')).confirmedSeq).toBe(50);
     await waitFor(() => w.durableState.confirmedSeq === 50);
+  });
+
+  it('flush() retries a write that was given up after repeated failures', async () => {
+    const d = join(dir(), 'not-yet');
+    const errors: string[] = [];
+    const w = new CursorWriter(
+      d,
+      initialCursor(),
+      () => undefined,
+      (e) => errors.push(e.message),
+    );
+    w.update({ ...sample, confirmedSeq: 7 });
+    await w.flush(); // the directory is missing: a round of retries fails
+    expect(errors.length).toBeGreaterThanOrEqual(5);
+    expect(w.durableState.confirmedSeq).toBe(0);
+    mkdirSync(d);
+    await w.flush();
+    expect(w.durableState.confirmedSeq).toBe(7);
+    expect(JSON.parse(readFileSync(join(d, 'cursor.json'), 'utf8')).confirmedSeq).toBe(7);
   });
 });
