@@ -3,30 +3,19 @@
  * Pure functions; the `ask` round trip lives in approvals.ts.
  */
 
+import { INTERNAL_COMMAND_DEFAULTS, type InternalCommandName } from '../../../src-shared/config';
+
 export type CommandPolicyMode = 'deny' | 'allowlist' | 'ask' | 'allow';
 export type AgentHost = 'desktop' | 'headless';
 
-export const INTERNAL_COMMANDS = [
-  'status',
-  'version',
-  'get-config',
-  'validate-config',
-  'set-config',
-  'restart',
-  'upgrade',
-] as const;
-export type InternalCommandName = (typeof INTERNAL_COMMANDS)[number];
+export type { InternalCommandName };
+
+/** The internal commands this agent knows; the config schema's defaults are the single source. */
+export const INTERNAL_COMMANDS = Object.keys(INTERNAL_COMMAND_DEFAULTS) as readonly InternalCommandName[];
 
 /** Read-only internals are on; anything that changes the machine or the agent is opted into by the owner. */
-export const DEFAULT_INTERNAL_PERMISSIONS: Record<InternalCommandName, boolean> = {
-  status: true,
-  version: true,
-  'get-config': true,
-  'validate-config': true,
-  'set-config': false,
-  restart: true,
-  upgrade: false,
-};
+export const DEFAULT_INTERNAL_PERMISSIONS: Readonly<Record<InternalCommandName, boolean>> =
+  INTERNAL_COMMAND_DEFAULTS;
 
 export interface CommandPolicyOptions {
   mode: CommandPolicyMode;
