@@ -12,6 +12,7 @@ import type {
 import type { UpdateView } from '../../src-shared/view-models';
 import { blankUpdateView } from '../../src-shared/update-view';
 import { isDowngrade, type UpdatePolicy } from './policy';
+import type { UpdatesApi } from '../bridge/handlers';
 
 export type UpdateChannel = 'latest' | 'beta';
 
@@ -66,15 +67,8 @@ export interface UpdateServiceOptions {
   now?: () => number;
 }
 
-/** The surface the IPC handlers, tray and web bridge use. */
-export interface UpdatesApi {
-  view(): UpdateView;
-  check(): Promise<UpdateView>;
-  download(): Promise<UpdateView>;
-  install(): Promise<UpdateView>;
-  on(event: 'update', listener: (view: UpdateView) => void): unknown;
-  off(event: 'update', listener: (view: UpdateView) => void): unknown;
-}
+/** The surface the IPC handlers, tray and web bridge use (declared once, next to the handlers). */
+export type { UpdatesApi };
 
 const HOUR_MS = 3_600_000;
 
