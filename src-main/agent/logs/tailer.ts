@@ -443,14 +443,21 @@ export class LogTailer {
       return;
     }
     const service = this.entries.find((e) => e.file === record.pattern)?.service ?? record.service;
-    this.files.set(key, {
+    this.files.set(
       key,
-      path: found,
-      service,
+      this.rotatedFile(record, { key, path: found, service, fd, dev: record.dev, ino: record.ino }),
+    );
+    this.log('info', `finishing rotated file ${found} (was ${record.path}) from byte ${record.offset}`);
+  }
+
+  /** A file that is no longer at its path, to be read from the checkpointed offset to its end. */
+  private rotatedFile(
+    record: FileCheckpoint,
+    at: Pick<FollowedFile, 'key' | 'path' | 'service' | 'fd' | 'dev' | 'ino'>,
+  ): FollowedFile {
+    return {
+      ...at,
       pattern: record.pattern,
-      fd,
-      dev: record.dev,
-      ino: record.ino,
       offset: record.offset,
       readPos: record.offset,
       buffer: Buffer.alloc(0),
@@ -463,8 +470,7 @@ export class LogTailer {
       blocked: false,
       seenSize: -1,
       seenMtimeMs: -1,
-    });
-    this.log('info', `finishing rotated file ${found} (was ${record.path}) from byte ${record.offset}`);
+    };
   }
 
   private findByIdentity(dir: string, id: { dev: string; ino: string }): string | null {
@@ -591,27 +597,14 @@ export class LogTailer {
         closeSync(fd);
         continue;
       }
-      const copy: FollowedFile = {
+      const copy = this.rotatedFile(record, {
         key: keyOf(id),
         path: copyPath,
         service,
-        pattern: record.pattern,
         fd,
         dev: id.dev,
         ino: id.ino,
-        offset: record.offset,
-        readPos: record.offset,
-        buffer: Buffer.alloc(0),
-        streamedParts: record.partsSent,
-        acceptedParts: 0,
-        head: record.head,
-        headLength: record.headLength,
-        rotated: true,
-        lastGrowthAt: this.now(),
-        blocked: false,
-        seenSize: -1,
-        seenMtimeMs: -1,
-      };
+      });
       while (copy.readPos < id.size && !copy.blocked) {
         const n = readSync(
           fd,
