@@ -275,25 +275,32 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
         }
         continue;
       }
-      const notConnected = this.sendChunk(records, epoch, connectionId);
+      const unsent = this.sendChunk(records, epoch, connectionId);
       this.statusChanged();
-      // Not connected any more: 'down' follows (or already came) and bumps the epoch.
-      if (notConnected && epoch === this.epoch) await this.sleep(100);
+      if (unsent !== null && epoch === this.epoch) {
+        // Not connected any more: 'down' follows (or already came) and bumps the epoch. Meanwhile the reader goes back
+        // to the first unsent record, so nothing after a gap can ever be sent (and confirmed) on this connection.
+        await this.reader.seek(unsent);
+        await this.sleep(100);
+      }
     }
   }
 
-  /** Sends a chunk of records corked (when the transport can); true when the transport was not connected. */
-  private sendChunk(records: SpoolRecord[], epoch: number, connectionId: number): boolean {
+  /**
+   * Sends a chunk of records corked (when the transport can). Returns the sequence of the first record the transport
+   * did not take because it is not connected, else null.
+   */
+  private sendChunk(records: SpoolRecord[], epoch: number, connectionId: number): number | null {
     this.transport.cork?.();
     try {
       for (const record of records) {
-        if (epoch !== this.epoch) return false;
-        if (!this.sendRecord(record, connectionId)) return true;
+        if (epoch !== this.epoch) return null;
+        if (!this.sendRecord(record, connectionId)) return record.seq;
         if (this.open.count >= this.maxBatchFrames || this.now() - this.open.startedAt >= this.maxBatchMs) {
           this.closeBatch(epoch);
         }
       }
-      return false;
+      return null;
     } finally {
       this.transport.uncork?.();
     }

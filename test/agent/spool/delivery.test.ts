@@ -72,6 +72,18 @@ describe('DeliveryPump', () => {
     expect(transport.maxCorkDepth).toBe(1);
   });
 
+  it('never confirms past a record the transport did not take, even if it takes later ones on that connection', async () => {
+    const { spool, transport, pump } = await setup();
+    const texts = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    for (const t of texts) spool.append('log', frameOf('log', t));
+    transport.refuseOnce.add('m5');
+    pump.start();
+    transport.connect();
+    await waitFor(() => spool.confirmedSeq === 10, 5000, 'all confirmed');
+    checkDelivery(transport.received, texts);
+    expect(transport.received.map(textOf)).toEqual(texts);
+  });
+
   it('re-sends the unconfirmed window after a connection dies, with fresh identifiers, backlog first', async () => {
     const { spool, transport, pump } = await setup();
     pump.start();

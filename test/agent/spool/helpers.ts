@@ -81,8 +81,12 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
     return this.needsDrain;
   }
 
+  /** Texts whose next send answers "not connected" once, without a 'down' (a connection that is closing). */
+  refuseOnce = new Set<string>();
+
   send(frame: WireFrame): boolean {
     if (this.current === null) return false;
+    if (this.refuseOnce.delete(textOf(frame))) return false;
     if (this.corked > 0) this.corkedWrites++;
     this.inTransit.push(frame);
     if (!this.blackhole) this.deliverInTransit();
