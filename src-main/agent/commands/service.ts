@@ -26,8 +26,15 @@ export interface CommandServiceOptions {
   approvalTimeoutMs: number;
   /** UTF-8 bytes available for stdout + stderr in one answer (the frame budget minus the frame's own overhead). */
   outputBudgetBytes: number;
-  /** Hands the answer to the spool. May throw (the error is reported, the command still counts as answered). */
+  /**
+   * Hands the answer to the spool. May throw (e.g. the disk is full): the answer is offered again every
+   * `answerRetryMs` up to `answerAttempts` times (not while stopping), then the error is reported.
+   */
   sendResult: (commandUuid: string, stdout: string, stderr: string) => void | Promise<void>;
+  /** Default 500 ms. */
+  answerRetryMs?: number;
+  /** Default 60 (half a minute with the default interval). */
+  answerAttempts?: number;
   internal: InternalCommandContext;
   audit: AuditLog | null;
   /** Finished records kept in memory for the UI. */
@@ -333,6 +340,23 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
     record.durationMs = result.durationMs;
   }
 
+  /** True once the spool took the answer; retried while it refuses (a transient disk problem loses no answer). */
+  private async queueAnswer(uuid: string, stdout: string, stderr: string): Promise<boolean> {
+    const attempts = Math.max(1, this.options.answerAttempts ?? 60);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.sendResult(uuid, stdout, stderr);
+        return true;
+      } catch (err) {
+        if (attempt >= attempts || this.stopping) {
+          this.report(`could not queue the answer to command ${uuid} (${attempt} attempts)`, err);
+          return false;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.options.answerRetryMs ?? 500));
+    }
+  }
+
   private async answer(
     record: CommandRecordView,
     stdout: string,
@@ -345,12 +369,7 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
       note?: string;
     },
   ): Promise<void> {
-    try {
-      await this.options.sendResult(record.uuid, stdout, stderr);
-    } catch (err) {
-      this.report(`could not queue the answer to command ${record.uuid}`, err);
-    }
-    this.counts.answered++;
+    if (await this.queueAnswer(record.uuid, stdout, stderr)) this.counts.answered++;
     record.state = 'done';
     // The UI gets the full local output (up to the runner's keep limit), not just what fitted the frame.
     record.stdout = extra.localStdout ?? stdout;

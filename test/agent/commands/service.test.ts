@@ -262,18 +262,24 @@ describe('CommandService', () => {
     expect(answers[0]?.stderr).toMatch(/cancelled: the agent is stopping/);
   });
 
-  it('a failing sendResult is reported, not thrown, and the command is still audited', async () => {
+  function refusingService(refusals: number) {
     const dir = mkdtempSync(join(tmpdir(), 'cmdsvc-'));
     const errors: string[] = [];
+    const queued: string[] = [];
+    let attempts = 0;
     const audit = new AuditLog({ path: join(dir, 'a.jsonl'), maxBytes: 100_000 });
     const service = new CommandService({
       policy: { mode: 'allow', allowlist: [], internal: {}, host: 'headless' },
       runner: {},
       approvalTimeoutMs: 1000,
       outputBudgetBytes: 1000,
-      sendResult: () => {
-        throw new Error('spool closed');
+      sendResult: (uuid) => {
+        attempts++;
+        if (attempts <= refusals) throw new Error('spool write failed: ENOSPC');
+        queued.push(uuid);
       },
+      answerRetryMs: 5,
+      answerAttempts: 3,
       internal: fakeInternal(),
       audit,
       onError: (m) => errors.push(m),
@@ -282,8 +288,25 @@ describe('CommandService', () => {
       await service.stop();
       rmSync(dir, { recursive: true, force: true });
     });
+    return { service, errors, queued, audit, attempts: () => attempts };
+  }
+
+  it('offers a refused answer to the spool again, so a transient disk problem loses no answer', async () => {
+    const { service, errors, queued, attempts } = refusingService(2);
     await service.handle(U1, ['external', 'true']);
-    expect(errors[0]).toMatch(/could not queue the answer/);
+    expect(queued).toEqual([U1]);
+    expect(attempts()).toBe(3);
+    expect(errors).toEqual([]);
+    expect(service.counters().answered).toBe(1);
+  });
+
+  it('a sendResult that keeps failing is reported, not thrown, and the command is still audited', async () => {
+    const { service, errors, queued, audit, attempts } = refusingService(Infinity);
+    await service.handle(U1, ['external', 'true']);
+    expect(queued).toEqual([]);
+    expect(attempts()).toBe(3);
+    expect(errors[0]).toMatch(/could not queue the answer.*3 attempts/);
+    expect(service.counters().answered).toBe(0);
     expect(audit.read(1)).toHaveLength(1);
   });
 });
