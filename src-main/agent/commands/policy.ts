@@ -80,8 +80,15 @@ export function matchesAllowlistEntry(entry: string, argv: string[]): boolean {
   return fixed.every((p, i) => matchesWord(p, args[i] ?? '', false));
 }
 
+/**
+ * The command as the shell will see it, for people (approval prompt, refusals): argv[0] is shell text spliced into
+ * `sh -c`, so it is shown as is — quoting it would make `ls; rm -rf ~` look like one harmless word — while the
+ * arguments are data and are quoted when they contain anything a reader could take for syntax.
+ */
 function commandLine(argv: string[]): string {
-  return argv.map((a) => (a === '' || /[\s'"\\$`;&|<>()*?!#~]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  const [command = '', ...args] = argv;
+  const quoted = args.map((a) => (a === '' || /[\s'"\\$`;&|<>()*?!#~]/.test(a) ? JSON.stringify(a) : a));
+  return [command, ...quoted].join(' ');
 }
 
 /** `C [type, argv…]` → verdict. `type` other than external/internal is treated as an unknown command. */

@@ -3,6 +3,7 @@ import {
   type CommandPolicyOptions,
   defaultPolicyMode,
   evaluatePolicy,
+  formatCommandLine,
   matchesAllowlistEntry,
 } from '../../../src-main/agent/commands/policy';
 
@@ -86,5 +87,11 @@ describe('matchesAllowlistEntry', () => {
     expect(matchesAllowlistEntry('journalctl **', ['journalctl', '-n', '5'])).toBe(true);
     // Arguments go through "$@": wildcards may match anything there.
     expect(matchesAllowlistEntry('echo *', ['echo', 'a;b $(c)'])).toBe(true);
+  });
+
+  it('shows argv[0] as the shell text it is, and quotes arguments that look like syntax', () => {
+    expect(formatCommandLine(['ls; rm -rf ~', 'a b', '$HOME', 'plain'])).toBe(
+      'ls; rm -rf ~ "a b" "$HOME" plain',
+    );
   });
 });
