@@ -1,7 +1,7 @@
 // One build for everything: the React renderer with Vite, then main, preload and the CLI bundled with esbuild.
 import { build as viteBuild } from 'vite';
 import { build as esbuild } from 'esbuild';
-import { rmSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -52,3 +52,13 @@ await Promise.all([
   }),
 ]);
 chmodSync(new URL('../dist/cli/minion-agent.js', import.meta.url), 0o755);
+
+// npm links a package's own `bin` only for its dependents; link it here too so `npx minion-agent` works in this
+// checkout after a build (npx looks in node_modules/.bin first).
+if (process.platform !== 'win32') {
+  const binDir = new URL('../node_modules/.bin/', import.meta.url);
+  mkdirSync(binDir, { recursive: true });
+  const link = fileURLToPath(new URL('minion-agent', binDir));
+  rmSync(link, { force: true });
+  symlinkSync('../../dist/cli/minion-agent.js', link);
+}
