@@ -186,6 +186,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
   private stagingUsed = 0;
   private flushScheduled: NodeJS.Immediate | null = null;
+  private flushRetry: NodeJS.Timeout | null = null;
 
   private nextSeq: number;
   private writtenSeq: number;
@@ -346,13 +347,21 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   private flushSafely(): void {
+    // After close the fd number may already belong to another file: never write through it again.
+    if (this.closed) return;
     try {
       this.flushStaging();
     } catch (e) {
       // Keep the staged records; retry shortly (e.g. disk full that clears up). Appends keep working until the
       // staging buffer is full, then `append` throws SpoolError('write-failed') to the producer.
       this.problem(`spool write failed, retrying: ${(e as Error).message}`);
-      setTimeout(() => this.flushSafely(), 500).unref();
+      if (!this.flushRetry) {
+        this.flushRetry = setTimeout(() => {
+          this.flushRetry = null;
+          this.flushSafely();
+        }, 500);
+        this.flushRetry.unref();
+      }
     }
   }
 
@@ -466,6 +475,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
 
   /** Writes and fsyncs everything appended so far, whatever the policy. */
   async sync(): Promise<void> {
+    if (this.closed) throw new SpoolError('closed', 'the spool is closed');
     this.flushStaging();
     const target = this.writtenSeq;
     while (this.syncing) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -728,6 +738,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
     }
     this.closed = true;
     if (this.syncTimer) clearTimeout(this.syncTimer);
+    if (this.flushRetry) clearTimeout(this.flushRetry);
+    this.flushRetry = null;
     while (this.compacting) await this.compacting;
     this.cursor.update(this.cursorState);
     await this.cursor.flush();

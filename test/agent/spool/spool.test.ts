@@ -1,4 +1,12 @@
-import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FrameClass, type WireFrame } from '../../../src-shared/view-models';
@@ -84,6 +92,22 @@ describe('Spool append and read', () => {
     );
     expect(spool.lastSeq).toBe(0);
     expect(await readAll(spool)).toEqual([]);
+  });
+
+  it('never touches its old file descriptors after close (their numbers may belong to another file by then)', async () => {
+    const dir = dataDir();
+    const spool = await Spool.open(dir, { fsync: 'never' });
+    spool.append('log', frameOf('log', 'before close'));
+    await spool.close();
+    const other = join(dir, 'other-file');
+    const fd = openSync(other, 'w');
+    try {
+      spool.flush();
+      await expect(spool.sync()).rejects.toMatchObject({ code: 'closed' });
+      expect(readFileSync(other)).toHaveLength(0);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('keeps spooled data private to the agent user', async () => {
