@@ -521,8 +521,8 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
         this.counters.logsShipped++;
         this.log.shipped(service, line);
       },
-      // The checkpoint must never get ahead of the spool file (a crash would otherwise skip lines).
-      beforeCheckpoint: () => spool.flush(),
+      // The checkpoint must never get ahead of the spool on disk (a crash or power loss would otherwise skip lines).
+      beforeCheckpoint: () => spool.syncBlocking(),
       log: (level, message) => this.log[level](`tail: ${message}`),
       pollIntervalMs: config.tail.poll_interval_ms,
       quietFlushMs: config.tail.partial_line_flush_ms,

@@ -8,7 +8,15 @@
  * per-record state. Producers never wait: `append` is synchronous and cheap, fsync runs on the libuv thread pool.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, fdatasync, openSync, promises as fsp, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fsyncSync,
+  openSync,
+  promises as fsp,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   FRAME_CLASSES,
@@ -471,6 +479,27 @@ export class Spool extends EventEmitter<SpoolEvents> {
       this.durableWaiters = still;
     }
     this.emit('durable', seq);
+  }
+
+  /**
+   * Blocking write + fdatasync of everything appended so far (skipped under `fsync: never`, which promises nothing).
+   * For a caller that must never get ahead of the spool on disk, such as the tail checkpoint (at most once a
+   * second): a checkpoint fsynced before the lines it covers would skip them after a power loss. Throws when the
+   * records cannot be written, so the caller does not checkpoint. Durability bookkeeping stays with the async engine.
+   */
+  syncBlocking(): void {
+    if (this.closed) throw new SpoolError('closed', 'the spool is closed');
+    this.flushStaging();
+    if (this.policy.kind === 'never') return;
+    for (const fd of [...this.retiredFds, this.activeFd]) fdatasyncSync(fd);
+    if (this.dirDirty) {
+      const dirFd = openSync(this.segDir, 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    }
   }
 
   /** Writes and fsyncs everything appended so far, whatever the policy. */

@@ -56,6 +56,24 @@ function segmentFiles(dir: string): string[] {
   return readdirSync(spoolPaths(dir).segments).sort();
 }
 
+describe('Spool.syncBlocking (the tail checkpoint barrier)', () => {
+  it('puts every appended record into the segment file before it returns, and refuses once closed', async () => {
+    const dir = dataDir();
+    const spool = await Spool.open(dir, { fsync: { groupCommitMs: 60_000 } });
+    const segmentBytes = (): number =>
+      segmentFiles(dir).reduce((sum, f) => sum + statSync(join(spoolPaths(dir).segments, f)).size, 0);
+    const before = segmentBytes();
+    for (let i = 0; i < 5; i++) spool.append('log', frameOf('log', `line ${i}`));
+    // Staged in memory until the end of the tick; the checkpoint barrier must not wait for it.
+    expect(segmentBytes()).toBe(before);
+    spool.syncBlocking();
+    expect(segmentBytes()).toBeGreaterThan(before);
+    expect(texts(await readAll(spool))).toEqual([0, 1, 2, 3, 4].map((i) => `line ${i}`));
+    await spool.close();
+    expect(() => spool.syncBlocking()).toThrow(SpoolError);
+  });
+});
+
 describe('Spool append and read', () => {
   it('returns appended frames in order, byte-exact, across segments and reopen', async () => {
     const dir = dataDir();
