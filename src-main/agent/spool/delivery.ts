@@ -67,6 +67,12 @@ export interface DeliveryOptions {
   idleBarrierMs?: number;
   /** Barriers outstanding at once (bounds the unconfirmed window to this × maxBatchFrames). Default 4. */
   maxOutstandingBarriers?: number;
+  /**
+   * Bytes sent but not yet confirmed, at most. A barrier's heartbeat queues behind everything written before it and
+   * must be answered within the heartbeat timeout, so on a slow link an unbounded window would time out, reconnect
+   * and resend the same data forever. Default 1 MiB (≈ 35 kB/s still confirms within a 30 s timeout).
+   */
+  maxUnconfirmedBytes?: number;
   /** Recent sent frames kept for the status. Default 50. */
   recentFrames?: number;
   /** Minimum interval between 'status' events. Default 250 ms. */
@@ -85,6 +91,8 @@ interface Batch {
   connectionId: number | null;
   lastSeq: number;
   count: number;
+  /** Wire bytes of the batch's records (the part of the unconfirmed window it accounts for). */
+  bytes: number;
   tally: PerClassTally;
   firstAppendedAt: number | null;
   startedAt: number;
@@ -114,6 +122,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   private readonly maxBatchMs: number;
   private readonly idleBarrierMs: number;
   private readonly maxOutstanding: number;
+  private readonly maxUnconfirmedBytes: number;
   private readonly recentLimit: number;
   private readonly statusIntervalMs: number;
   private readonly now: () => number;
@@ -147,6 +156,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.maxBatchMs = options.maxBatchMs ?? 1000;
     this.idleBarrierMs = options.idleBarrierMs ?? 50;
     this.maxOutstanding = options.maxOutstandingBarriers ?? 4;
+    this.maxUnconfirmedBytes = options.maxUnconfirmedBytes ?? 1024 * 1024;
     this.recentLimit = options.recentFrames ?? 50;
     this.statusIntervalMs = options.statusIntervalMs ?? 250;
     this.now = options.now ?? Date.now;
@@ -242,6 +252,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       connectionId,
       lastSeq: 0,
       count: 0,
+      bytes: 0,
       tally: emptyTally(),
       firstAppendedAt: null,
       startedAt: this.now(),
@@ -258,7 +269,11 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.open = this.newBatch(connectionId);
     this.statusChanged();
     while (epoch === this.epoch) {
-      if (this.transport.writableNeedsDrain || this.inflight.length >= this.maxOutstanding) {
+      if (
+        this.transport.writableNeedsDrain ||
+        this.inflight.length >= this.maxOutstanding ||
+        this.unconfirmedBytes() >= this.maxUnconfirmedBytes
+      ) {
         await this.sleep(1000);
         continue;
       }
@@ -275,20 +290,22 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
         }
         continue;
       }
-      const unsent = this.sendChunk(records, epoch, connectionId);
+      const resumeAt = this.sendChunk(records, epoch, connectionId);
       this.statusChanged();
-      if (unsent !== null && epoch === this.epoch) {
-        // Not connected any more: 'down' follows (or already came) and bumps the epoch. Meanwhile the reader goes back
-        // to the first unsent record, so nothing after a gap can ever be sent (and confirmed) on this connection.
-        await this.reader.seek(unsent);
-        await this.sleep(100);
+      if (resumeAt !== null && epoch === this.epoch) {
+        // Cut short: not connected any more ('down' follows, or already came, and bumps the epoch), or the
+        // unconfirmed window is full (the loop waits for barriers above). Either way the reader goes back to the first
+        // unsent record, so nothing after a gap can ever be sent (and confirmed) on this connection.
+        await this.reader.seek(resumeAt);
+        if (!this.transport.isReady()) await this.sleep(100);
       }
     }
   }
 
   /**
-   * Sends a chunk of records corked (when the transport can). Returns the sequence of the first record the transport
-   * did not take because it is not connected, else null.
+   * Sends a chunk of records corked (when the transport can). Returns the sequence to resume reading from when the
+   * chunk was cut short (the transport is not connected, or the unconfirmed window reached maxUnconfirmedBytes),
+   * else null.
    */
   private sendChunk(records: SpoolRecord[], epoch: number, connectionId: number): number | null {
     this.transport.cork?.();
@@ -296,9 +313,16 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       for (const record of records) {
         if (epoch !== this.epoch) return null;
         if (!this.sendRecord(record, connectionId)) return record.seq;
-        if (this.open.count >= this.maxBatchFrames || this.now() - this.open.startedAt >= this.maxBatchMs) {
+        const full = this.unconfirmedBytes() >= this.maxUnconfirmedBytes;
+        if (
+          full ||
+          this.open.count >= this.maxBatchFrames ||
+          this.now() - this.open.startedAt >= this.maxBatchMs
+        ) {
           this.closeBatch(epoch);
         }
+        // The rest of the chunk waits until barriers confirm some of the window (the reader goes back to it).
+        if (full) return record.seq + 1;
       }
       return null;
     } finally {
@@ -347,6 +371,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       b.connectionId = connectionId;
     }
     b.count++;
+    b.bytes += record.payload.length;
     b.lastSeq = record.seq;
     addToTally(b.tally, record.cls, record.payload.length + 32);
     if (this.replay.active) {
@@ -366,6 +391,12 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       if (this.recentSent.length > this.recentLimit) this.recentSent.shift();
     }
     return true;
+  }
+
+  private unconfirmedBytes(): number {
+    let bytes = this.open.bytes;
+    for (const batch of this.inflight) bytes += batch.bytes;
+    return bytes;
   }
 
   private closeBatch(epoch: number): void {

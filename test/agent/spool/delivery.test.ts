@@ -205,6 +205,49 @@ describe('DeliveryPump', () => {
     await waitFor(() => spool.confirmedSeq === 10, 5000);
   });
 
+  it('bounds the bytes sent but unconfirmed, so a slow link is not flooded past its heartbeat timeout', async () => {
+    const t = tempDir('delivery-');
+    cleanups.push(t.cleanup);
+    const spool = await Spool.open(t.dir, { fsync: 'never' });
+    const transport = new FakeTransport();
+    const limit = 4096;
+    const pump = new DeliveryPump(spool, transport, {
+      groupId: GROUP,
+      serverId: SERVER,
+      idleBarrierMs: 5,
+      maxUnconfirmedBytes: limit,
+    });
+    cleanups.push(async () => {
+      await pump.stop();
+      await spool.close();
+    });
+    let writtenBytes = 0;
+    let largestFrame = 0;
+    const send = transport.send.bind(transport);
+    transport.send = (frame) => {
+      const ok = send(frame);
+      if (ok) {
+        const size = encodeFrame(frame).length;
+        writtenBytes += size;
+        largestFrame = Math.max(largestFrame, size);
+      }
+      return ok;
+    };
+    pump.start();
+    transport.connect();
+    transport.blackhole = true; // barriers are not answered: nothing is confirmed
+    for (let i = 0; i < 200; i++) spool.append('log', frameOf('log', `slow link ${i} ${'x'.repeat(80)}`));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(writtenBytes).toBeGreaterThan(0);
+    expect(writtenBytes).toBeLessThanOrEqual(limit + largestFrame);
+    // Barriers answer again on a new connection: everything drains, in order.
+    transport.kill();
+    transport.connect();
+    await waitFor(() => spool.confirmedSeq === 200, 10_000, 'all confirmed');
+    const texts = transport.received.map(textOf);
+    expect(texts.filter((x, i) => texts.indexOf(x) === i)).toHaveLength(200);
+  });
+
   it('reports overflow drops as one log line from minion-agent after reconnecting', async () => {
     const { spool, transport, pump } = await setup({ maxBytes: 32 * 1024, segmentBytes: 2048 });
     pump.start();
