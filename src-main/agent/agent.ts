@@ -36,13 +36,11 @@ import {
   FRAME_CLASSES,
   type AgentSnapshot,
   type ConnectionView,
-  type FrameClass,
   type LogLevel,
   type LogLineView,
   type SpoolView,
   type TelemetrySampleView,
   type UpdateView,
-  type WireFrame,
 } from '../../src-shared/view-models';
 import { AGENT_SERVICE, AgentLog } from './agent-log';
 import { AuditLog, auditEntryToView } from './commands/audit';
@@ -64,7 +62,8 @@ import {
 import { type ConnectionOptions, ConnectionManager, testConnection } from './connection/connection';
 import { type AgentCoreApi, type AgentCoreEvents, ConfigPatchError } from './core-api';
 import { LogTailer } from './logs/tailer';
-import { logFrame, resultFrame, telemetryFrame } from './protocol/frames';
+import { frameClassOf, logFrame, resultFrame, telemetryFrame } from './protocol/frames';
+import { blankUpdateView } from '../../src-shared/update-view';
 import { TelemetryScheduler } from './telemetry/scheduler';
 import { parseReplLine } from './protocol/repl-syntax';
 import { frameByteLength } from './protocol/validate';
@@ -138,20 +137,7 @@ const AUDIT_MAX_BYTES = 5 * 1024 * 1024;
 const CHEAP_KEYS = ['commands', 'log_level'];
 
 function offUpdateView(): UpdateView {
-  return {
-    state: 'off',
-    currentVersion: AGENT_VERSION,
-    availableVersion: null,
-    releaseNotes: null,
-    sizeBytes: null,
-    percent: null,
-    bytesPerSecond: null,
-    transferred: null,
-    lastCheckAt: null,
-    error: null,
-    policy: 'off',
-    legacyAnnouncedVersion: null,
-  };
+  return blankUpdateView({ state: 'off', currentVersion: AGENT_VERSION, policy: 'off' });
 }
 
 function errorMessage(err: unknown): string {
@@ -930,7 +916,7 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
     if (!parts) return { sent: 0, message: 'the agent is not running' };
     let sent = 0;
     for (const frame of action.frames) {
-      const cls = classOfConsoleFrame(frame);
+      const cls = frameClassOf(frame);
       if (cls) {
         // L/T/R go through the spool like everything else: ordered, durable, delivered once connected.
         const result = parts.spool.append(cls, frame);
@@ -1083,19 +1069,6 @@ export function logMessageBudget(config: AgentConfig): number {
   // +4: the empty message's 1-byte string header grows to 5 bytes at most.
   const overhead = frameByteLength(logFrame(config.group_id, config.server_id, longest, '')) + 4;
   return Math.max(64, config.max_frame_bytes - overhead);
-}
-
-function classOfConsoleFrame(frame: WireFrame): FrameClass | null {
-  switch (frame[0]) {
-    case 'L':
-      return 'log';
-    case 'T':
-      return 'telemetry';
-    case 'R':
-      return 'result';
-    default:
-      return null;
-  }
 }
 
 function emptySpoolView(maxBytes: number): SpoolView {

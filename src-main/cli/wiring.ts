@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type AgentConfig } from '../../src-shared/config';
 import { type UpdateView } from '../../src-shared/view-models';
+import { blankUpdateView } from '../../src-shared/update-view';
 import { type AgentCore, connectionOptionsFromConfig } from '../agent/agent';
 import {
   configFromYaml,
@@ -55,20 +56,7 @@ export function rendererDir(): string {
 }
 
 function offView(): UpdateView {
-  return {
-    state: 'off',
-    currentVersion: AGENT_VERSION,
-    availableVersion: null,
-    releaseNotes: null,
-    sizeBytes: null,
-    percent: null,
-    bytesPerSecond: null,
-    transferred: null,
-    lastCheckAt: null,
-    error: null,
-    policy: 'off',
-    legacyAnnouncedVersion: null,
-  };
+  return blankUpdateView({ state: 'off', currentVersion: AGENT_VERSION, policy: 'off' });
 }
 
 /**
