@@ -1,18 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   appendFileSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentCore, flattenToPatch, logMessageBudget } from '../../src-main/agent/agent';
 import { ConfigPatchError } from '../../src-main/agent/core-api';
-import { SandboxServer } from '../../src-main/sandbox/sandbox-server';
+import { type SandboxLog, SandboxServer } from '../../src-main/sandbox/sandbox-server';
 import { encodeFrame } from '../../src-main/agent/protocol/codec';
 import { heartbeatFrame, logFrame, resultFrame } from '../../src-main/agent/protocol/frames';
 import { newMinionUuid } from '../../src-main/agent/protocol/uuid';
@@ -209,6 +212,44 @@ describe('AgentCore against the sandbox server', () => {
     expect((await pending).stdout).toBe('asked\n');
     expect(approvals.at(-1)).toEqual([]);
   });
+
+  it('100,000 lines written in bursts across a rename rotation and a copytruncate arrive exactly once, in order', async () => {
+    const env = await setup();
+    const received: string[] = [];
+    const uuids = new Set<string>();
+    env.sandbox.on('log', (log: SandboxLog) => {
+      if (log.service !== 'app') return;
+      received.push(log.message);
+      uuids.add(log.uuid);
+    });
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    let n = 0;
+    const burst = async (count: number): Promise<void> => {
+      const lines: string[] = [];
+      for (let i = 0; i < count; i++) lines.push(`line ${++n}`);
+      appendFileSync(env.logFile, `${lines.join('\n')}\n`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    const caughtUp = (): Promise<void> => waitFor(() => received.length === n, 30_000, `line ${n}`);
+    for (let b = 0; b < 30; b++) await burst(1000);
+    await caughtUp();
+    renameSync(env.logFile, `${env.logFile}.1`); // rename rotation: the next lines go to a new file
+    for (let b = 0; b < 29; b++) await burst(1000);
+    await caughtUp();
+    appendFileSync(env.logFile, Array.from({ length: 1000 }, () => `line ${++n}`).join('\n') + '\n');
+    // copytruncate right away, before the tailer has read the last burst: it must take those lines from the copy.
+    copyFileSync(env.logFile, `${env.logFile}.2`);
+    truncateSync(env.logFile, 0);
+    for (let b = 0; b < 40; b++) await burst(1000);
+    await waitFor(() => received.length >= 100_000, 60_000, 'all 100,000 lines');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received).toHaveLength(100_000);
+    expect(received.every((line, i) => line === `line ${i + 1}`)).toBe(true);
+    expect(uuids.size).toBe(100_000);
+    expect(env.sandbox.poisonFrames).toEqual([]);
+  }, 120_000);
 
   it('a restart mid-stream loses and repeats nothing', async () => {
     const env = await setup();
