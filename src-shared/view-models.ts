@@ -137,7 +137,8 @@ export interface ApprovalRequestView {
   expiresAt: number;
 }
 
-export type UpdateStateName = 'idle' | 'checking' | 'available' | 'not-available' | 'downloading' | 'ready' | 'error' | 'off';
+export type UpdateStateName =
+  'idle' | 'checking' | 'available' | 'not-available' | 'downloading' | 'ready' | 'error' | 'off';
 
 export interface UpdateView {
   state: UpdateStateName;

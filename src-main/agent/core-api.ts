@@ -2,7 +2,14 @@
  * What the agent core offers to its hosts (Electron shell, headless web dashboard, CLI). Both IPC bridges are
  * written against this interface only, so the shell stays thin and tests can use a fake core.
  */
-import type { ConfigView, ConnectionTestResult, ConsoleSendResult, FieldIssue, Notice, SaveResult } from '../../src-shared/ipc';
+import type {
+  ConfigView,
+  ConnectionTestResult,
+  ConsoleSendResult,
+  FieldIssue,
+  Notice,
+  SaveResult,
+} from '../../src-shared/ipc';
 import type {
   AgentSnapshot,
   ApprovalRequestView,

@@ -23,7 +23,10 @@ describe('ESLint architecture boundaries', () => {
   });
 
   it('allows Electron in the thin app layer', async () => {
-    const errors = await restrictedImportErrors('src-main/app/x.ts', "import { app } from 'electron';\nexport const x = app;\n");
+    const errors = await restrictedImportErrors(
+      'src-main/app/x.ts',
+      "import { app } from 'electron';\nexport const x = app;\n",
+    );
     expect(errors).toEqual([]);
   });
 });
