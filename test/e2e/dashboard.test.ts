@@ -98,7 +98,7 @@ describe('dashboard over a scripted core', () => {
       });
       await expect.poll(() => d.page.getByText('upstream timed out: live line').count()).toBe(1);
       await d.page.getByRole('button', { name: 'Pause autoscroll' }).click();
-      expect(await count.textContent()).toContain('autoscroll paused');
+      await expect.poll(() => count.textContent()).toContain('autoscroll paused');
     } finally {
       await d.close();
     }
@@ -142,7 +142,7 @@ describe('dashboard over a scripted core', () => {
       await d.page.getByRole('region', { name: 'Log lines' }).focus();
       await d.page.keyboard.press('Home');
       await expect.poll(() => d.page.getByText('bulk line #0#').count()).toBe(1);
-      expect(await d.page.getByTestId('log-count').textContent()).toContain('autoscroll paused');
+      await expect.poll(() => d.page.getByTestId('log-count').textContent()).toContain('autoscroll paused');
 
       await d.page.getByRole('button', { name: 'Resume autoscroll' }).click();
       await expect.poll(() => d.page.getByText('bulk line #99999#').count()).toBe(1);
@@ -213,7 +213,8 @@ describe('dashboard over a scripted core', () => {
       await approval.getByRole('button', { name: 'Approve' }).click();
       await expect.poll(() => approval.count()).toBe(0);
       const row = d.page.getByTestId('command-row').first();
-      expect(await row.textContent()).toContain('approved');
+      // The decided record arrives with the next event batch (≤ 100 ms), after the approval card is gone.
+      await expect.poll(() => row.textContent()).toContain('approved');
       await row.getByRole('button').click();
       await expect
         .poll(() => d.page.getByTestId('cmd-stdout').first().textContent())

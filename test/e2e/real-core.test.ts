@@ -111,7 +111,9 @@ describe('dashboard over the real core and sandbox server', () => {
     await expect.poll(() => row.count(), POLL).toBe(1);
     await expect.poll(() => row.textContent(), POLL).toContain('exit 0');
     await row.getByRole('button').click();
-    expect(await row.getByTestId('cmd-stdout').textContent()).toContain('approved from the page');
+    await expect
+      .poll(() => row.getByTestId('cmd-stdout').textContent(), POLL)
+      .toContain('approved from the page');
   });
   it('rejects a bad port inline and saves a valid edit to the YAML file', async () => {
     await d.page.getByRole('tab', { name: 'Settings' }).click();
