@@ -5,9 +5,9 @@
 import { encode as rawEncode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
-import { type WireFrame } from '../src-shared/view-models';
 import { FrameDecoder, decodeFrame, encodeFrame } from '../src-main/agent/protocol/codec';
 import { ProtocolError } from '../src-main/agent/protocol/errors';
+import { chunked, frameArbitrary, withPrefix } from '../test/support/byte-streams';
 
 const cases = Number(process.argv[2] ?? 1_000_000);
 const seed = Number(process.argv[3] ?? Date.now() % 2 ** 31);
@@ -16,20 +16,7 @@ if (!Number.isSafeInteger(cases) || cases < 1) {
   process.exit(2);
 }
 
-function withPrefix(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(payload.length + 2);
-  out.writeUInt16BE(Math.min(payload.length, 0xffff), 0);
-  out.set(payload, 2);
-  return out;
-}
-
-const text = fc.string({ unit: 'binary', maxLength: 60 });
-const frameArb: fc.Arbitrary<WireFrame> = fc.tuple(
-  fc.string({ maxLength: 3 }),
-  text,
-  fc.array(fc.oneof(text, fc.array(text, { maxLength: 5 })), { maxLength: 24 }),
-);
-const valid = frameArb.map(encodeFrame);
+const valid = frameArbitrary(60, 24).map(encodeFrame);
 const mutated = fc
   .tuple(
     valid,
@@ -51,18 +38,6 @@ const garbageMsgpack = fc.anything({ maxDepth: 4, withTypedArray: true }).map((v
 const prefixedNoise = fc.uint8Array({ minLength: 1, maxLength: 120 }).map(withPrefix);
 const noise = fc.uint8Array({ maxLength: 128 });
 const piece = fc.oneof(valid, mutated, mutated, truncated, garbageMsgpack, prefixedNoise, noise);
-
-function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => (bytes.length ? c % bytes.length : 0)))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  chunks.push(bytes.subarray(prev));
-  return chunks;
-}
 
 let framesDecoded = 0;
 let bytesFed = 0;

@@ -12,18 +12,12 @@ import {
 } from '../../../src-main/agent/protocol/codec';
 import { ProtocolError, type ProtocolErrorCode } from '../../../src-main/agent/protocol/errors';
 import { frameByteLength } from '../../../src-main/agent/protocol/validate';
+import { chunked, frameArbitrary, withPrefix } from '../../support/byte-streams';
 
 const UUID = '075bcd15-000e-d7ca-d9c0-0a1b2c3d4e5f';
 const SERVER = '5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11';
 const LOG: WireFrame = ['L', UUID, ['test-group-2', SERVER, 'syslog', 'hello world']];
 const RESULT: WireFrame = ['R', UUID, ['test-group-2', SERVER, UUID, ['out\n'], ['']]];
-
-function withPrefix(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(payload.length + 2);
-  out.writeUInt16BE(payload.length, 0);
-  out.set(payload, 2);
-  return out;
-}
 
 function codeOf(fn: () => unknown): ProtocolErrorCode | 'no error' | 'other error' {
   try {
@@ -207,25 +201,7 @@ describe('FrameDecoder', () => {
 
 // ---- properties ----------------------------------------------------------------------------------------------------
 
-const anyString = fc.string({ unit: 'binary', maxLength: 40 });
-const frameArb: fc.Arbitrary<WireFrame> = fc.tuple(
-  fc.string({ unit: 'binary', minLength: 0, maxLength: 3 }),
-  anyString,
-  fc.array(fc.oneof(anyString, fc.array(anyString, { maxLength: 4 })), { maxLength: 20 }),
-);
-
-/** Splits bytes at the given cut points (any values; taken modulo the length). */
-function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => (bytes.length ? c % bytes.length : 0)))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  chunks.push(bytes.subarray(prev));
-  return chunks;
-}
+const frameArb = frameArbitrary(40, 20);
 
 describe('properties', () => {
   it('encode → decode is the identity for random valid frames under random chunking', () => {
