@@ -185,7 +185,7 @@ export function commandPolicyFromConfig(config: AgentConfig, host: AgentHost): C
   };
 }
 
-export class AgentCore extends EventEmitter implements AgentCoreApi {
+export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCoreApi {
   readonly host: AgentHost;
   readonly configPath: string | null;
   readonly log: AgentLog;
@@ -268,26 +268,6 @@ export class AgentCore extends EventEmitter implements AgentCoreApi {
   /** The effective config (group key in clear: for the process only, never for display). */
   get effectiveConfig(): AgentConfig {
     return this.config;
-  }
-
-  // ---- typed events ------------------------------------------------------------------------------------------
-
-  override on<E extends keyof AgentCoreEvents>(
-    event: E,
-    listener: (...args: AgentCoreEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof AgentCoreEvents>(
-    event: E,
-    listener: (...args: AgentCoreEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
-  override emit<E extends keyof AgentCoreEvents>(event: E, ...args: AgentCoreEvents[E]): boolean {
-    return super.emit(event, ...args);
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------------------------

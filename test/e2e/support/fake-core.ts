@@ -183,7 +183,7 @@ export interface FakeCoreOptions {
 }
 
 /** Scripted core: every method does what the real one promises, on in-memory state. */
-export class FakeAgentCore extends EventEmitter implements AgentCoreApi {
+export class FakeAgentCore extends EventEmitter<AgentCoreEvents> implements AgentCoreApi {
   connection: ConnectionView;
   spool: SpoolView;
   private config: Record<string, unknown>;
@@ -474,19 +474,6 @@ export class FakeAgentCore extends EventEmitter implements AgentCoreApi {
   }
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
-
-  override on<E extends keyof AgentCoreEvents>(
-    event: E,
-    listener: (...args: AgentCoreEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-  override off<E extends keyof AgentCoreEvents>(
-    event: E,
-    listener: (...args: AgentCoreEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
 }
 
 /** Update service stand-in with the same surface the handlers use; `drive()` replays a download. */
