@@ -562,6 +562,90 @@ export function isEditableKey(path: string): boolean {
   );
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Who may set which key (the one place that decides it: GUI, import and the server's set-config all ask here)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Who asks for a change: the settings view (desktop or dashboard), a YAML import there, the server's `set-config`. */
+export type ConfigCaller = 'gui' | 'import' | 'server';
+
+/**
+ * What changing a key can widen. `none` = tuning only: how often, how much, how verbose. Every other reach names
+ * a power over this machine: what runs (`runs`), which files are read (`reads`), where the agent connects and
+ * whom it hands the group key (`connection`), who may control the agent (`access`).
+ */
+export type KeyReach = 'none' | 'runs' | 'reads' | 'connection' | 'access';
+
+/** The reach of each editable key. A key not listed here (a new one) counts as widening: nothing is settable by accident. */
+const EDITABLE_KEY_REACH: Readonly<Record<string, KeyReach>> = {
+  streamserver_host: 'connection',
+  streamserver_port: 'connection',
+  group_id: 'connection',
+  group_key: 'connection',
+  server_name: 'none',
+  'tls.enabled': 'connection',
+  'tls.ca_file': 'reads',
+  'tls.cert_file': 'reads',
+  'tls.key_file': 'reads',
+  'tls.server_name': 'connection',
+  'tls.reject_unauthorized': 'connection',
+  telemetry_interval: 'none',
+  // pick_files reads (and moves) the files of any directory named in its arguments.
+  builtin_telemetries: 'reads',
+  telemetries: 'runs',
+  tail_logs: 'reads',
+  heartbeat_interval: 'none',
+  'commands.policy': 'access',
+  'commands.allowlist': 'access',
+  'commands.ask_timeout': 'access',
+  'commands.timeout': 'access',
+  'commands.concurrency': 'access',
+  'commands.internal': 'access',
+  'spool.max_bytes': 'none',
+  'spool.fsync': 'none',
+  // Updates download and install code.
+  'updates.policy': 'runs',
+  'updates.channel': 'runs',
+  'updates.check_interval_hours': 'runs',
+  'updates.auto_download': 'runs',
+  'updates.feed_url': 'runs',
+  log_level: 'none',
+};
+
+/** The reach of a dotted path: that of the editable key it is (or is inside of); unknown paths widen. */
+export function keyReach(path: string): KeyReach {
+  let best: string | null = null;
+  for (const key of Object.keys(EDITABLE_KEY_REACH)) {
+    const covers = path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`);
+    if (covers && (best === null || key.length > best.length)) best = key;
+  }
+  return best === null ? 'runs' : (EDITABLE_KEY_REACH[best] ?? 'runs');
+}
+
+/**
+ * THE RULE for the server: the StreamServer may never widen what runs or what is read on this machine, nor move the
+ * agent (and its group key) to another server, nor change who may command it. It is remote and shares its key with
+ * every agent of the group; only the machine's owner, locally, may grant those powers.
+ */
+export function serverMaySet(path: string): boolean {
+  return keyReach(path) === 'none';
+}
+
+/**
+ * Dotted paths each caller may change (a listed path covers its children). The person at the machine edits what
+ * the settings view shows; an import is the same person with a file, so it gets exactly the same keys (never
+ * `data_dir`, `commands.env`, `commands.cwd`, `ui.*`: those stay with whoever can edit the config file itself).
+ */
+export const SETTABLE_KEYS: Readonly<Record<ConfigCaller, readonly string[]>> = {
+  gui: EDITABLE_KEYS,
+  import: EDITABLE_KEYS,
+  server: EDITABLE_KEYS.filter(serverMaySet),
+};
+
+export function settableKeys(caller: ConfigCaller): readonly string[] {
+  return SETTABLE_KEYS[caller];
+}
+
 /**
  * Keys the running core cannot apply live. Everything else is applied without a restart (connection keys reconnect,
  * tail/telemetry lists are re-read, command policy applies to the next command).

@@ -37,6 +37,20 @@ export function formatLogLine(line: LogLineView, format: LogFormat): string {
   return `${new Date(line.at).toISOString()} ${line.level.toUpperCase().padEnd(5)} ${line.message}`;
 }
 
+/**
+ * Control characters as visible escapes (`\n`, `\r`, `\x1b`…): one message stays one log line, so text from argv,
+ * the server or a config key can never forge a line of its own or drive the terminal that shows the log.
+ */
+export function escapeControlCharacters(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => {
+    if (ch === '\n') return '\\n';
+    if (ch === '\r') return '\\r';
+    const code = ch.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
 function errorText(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
@@ -113,7 +127,7 @@ export class AgentLog extends EventEmitter<AgentLogEvents> {
       source: 'agent',
       service: AGENT_SERVICE,
       level,
-      message: this.mask(message),
+      message: escapeControlCharacters(this.mask(message)),
     };
     this.push(line);
     this.options.sink?.(line);

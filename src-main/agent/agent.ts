@@ -18,11 +18,13 @@ import { dirname, join, resolve } from 'node:path';
 import {
   type AgentConfig,
   type AgentHost,
+  type ConfigCaller,
   ConfigError,
   EDITABLE_KEYS,
   GROUP_KEY_MASK,
   parseAgentConfig,
   redactConfig,
+  settableKeys,
 } from '../../src-shared/config';
 import {
   type ConfigView,
@@ -43,6 +45,7 @@ import {
   type UpdateView,
 } from '../../src-shared/view-models';
 import { AGENT_SERVICE, AgentLog } from './agent-log';
+import { boundedArgvText } from './commands/argv';
 import { AuditLog, auditEntryToView } from './commands/audit';
 import { type InternalCommandContext } from './commands/internal';
 import { type CommandPolicyOptions } from './commands/policy';
@@ -51,6 +54,7 @@ import {
   applyPatch,
   configFromYaml,
   configToYaml,
+  importPatch,
   loadConfigFile,
   parseYamlDocument,
   resolveDataDir,
@@ -176,6 +180,20 @@ export function connectionOptionsFromConfig(config: AgentConfig): ConnectionOpti
   };
 }
 
+/** True when `next` would connect somewhere `saved` does not: another host, port, or TLS identity or trust. */
+export function connectionTargetDiffers(saved: AgentConfig, next: AgentConfig): boolean {
+  const target = (c: AgentConfig) =>
+    JSON.stringify([
+      c.streamserver_host.trim().toLowerCase(),
+      c.streamserver_port,
+      c.tls.enabled,
+      c.tls.server_name ?? null,
+      c.tls.ca_file ?? null,
+      c.tls.reject_unauthorized,
+    ]);
+  return target(saved) !== target(next);
+}
+
 export function commandPolicyFromConfig(config: AgentConfig, host: AgentHost): CommandPolicyOptions {
   return {
     mode: config.commands.policy,
@@ -202,6 +220,8 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   private audit: AuditLog;
   private parts: Parts | null = null;
   private lifecycle: Promise<void> = Promise.resolve();
+  /** Every config change (GUI save, import, server set-config) passes here, one at a time. */
+  private configChanges: Promise<unknown> = Promise.resolve();
   private startedAt = Date.now();
   private readonly telemetrySamples: TelemetrySampleView[] = [];
   private readonly counters = { logsShipped: 0, telemetrySent: 0, restarts: 0 };
@@ -307,9 +327,9 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     return next;
   }
 
-  private async startParts(): Promise<void> {
+  /** Starts the parts from `config` (default: the saved config; a live apply passes the effective one). */
+  private async startParts(config: AgentConfig = this.config): Promise<void> {
     if (this.parts) return;
-    const config = this.config;
     this.running = config;
     this.startedAt = Date.now();
     mkdirSync(this.dataDirValue, { recursive: true });
@@ -359,11 +379,14 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       internal: this.internalContext(),
       audit: this.audit,
       onError: (m, err) => this.log.error(m, err),
+      // The saved key and the one the running connection uses (they differ until a key change is applied).
+      secrets: () => [this.config.group_key, this.running.group_key],
     });
     commands.on('command', (record) => {
       this.emit('command', record);
       if (record.state !== 'done') return;
-      const line = `${record.type} ${record.argv.join(' ')}`;
+      // Bounded (argv can be 64 KiB); control characters are escaped by the log itself.
+      const line = `${boundedArgvText([record.type, ...record.argv])}`;
       if (record.decision === 'allowed' || record.decision === 'approved') {
         const outcome =
           record.type === 'internal'
@@ -629,7 +652,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
         // command policy: what the server may run here is for the machine's owner to decide, locally.
         return this.saveChange(
           { patch: flattenToPatch(raw as Record<string, unknown>) },
-          { allowedKeys: SERVER_SETTABLE_KEYS, waitForApply: false },
+          { caller: 'server', waitForApply: false },
         );
       },
       restart: () => {
@@ -808,7 +831,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
 
   validateConfig(patch: Record<string, unknown>): FieldIssue[] {
     try {
-      applyPatch(this.config, patch, { host: this.host, allowedKeys: EDITABLE_KEYS });
+      applyPatch(this.config, patch, { host: this.host, allowedKeys: settableKeys('gui') });
       return [];
     } catch (err) {
       const issues = toFieldIssues(err);
@@ -818,7 +841,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   }
 
   async saveConfig(patch: Record<string, unknown>): Promise<SaveResult> {
-    return this.saveChange({ patch }, { allowedKeys: EDITABLE_KEYS, waitForApply: true });
+    return this.saveChange({ patch }, { caller: 'gui', waitForApply: true });
   }
 
   async importYaml(yaml: string): Promise<SaveResult> {
@@ -833,7 +856,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
         { path: '(root)', message: 'expected a mapping of keys (YAML `key: value` lines)' },
       ]);
     }
-    return this.saveChange({ config: raw as Record<string, unknown> }, { waitForApply: true });
+    return this.saveChange({ config: raw as Record<string, unknown> }, { caller: 'import', waitForApply: true });
   }
 
   exportYaml(): string {
@@ -855,6 +878,21 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       };
     }
     const options = connectionOptionsFromConfig(candidate);
+    const keyRetyped =
+      typeof patch.group_key === 'string' && patch.group_key !== '' && patch.group_key !== GROUP_KEY_MASK;
+    if (!keyRetyped && options.groupKey !== '' && connectionTargetDiffers(this.config, candidate)) {
+      // The saved key authenticates to the saved server only: a patch naming another host, port or TLS target must
+      // come with the key typed again, or a dashboard session could send it anywhere.
+      return {
+        ok: false,
+        state: 'idle',
+        explanation:
+          'Enter the group key again to test another server: the saved key is only sent to the saved server ' +
+          `(${this.config.streamserver_host}:${this.config.streamserver_port}).`,
+        fixHint: 'Type the group key into the group key field, then test again.',
+        durationMs: 0,
+      };
+    }
     const result = await testConnection(options);
     // The server routes commands to the last connection that authenticated with a server id (protocol §14), so a
     // successful test under our own id steals them from the live connection: re-authenticate it to take them back.
@@ -918,11 +956,30 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
 
   // ---- config changes ----------------------------------------------------------------------------------------
 
+  /**
+   * One change of the config, from any caller. The change itself (validate, write, take over in memory) runs in the
+   * config queue, one at a time, so each change reads what the previous one wrote and none is lost. Applying it to
+   * the running parts is not part of the queue: a server's `set-config` runs inside a command that a rebuild waits
+   * for, so only the GUI and imports wait for the apply.
+   */
   private async saveChange(
     change: { patch: Record<string, unknown> } | { config: Record<string, unknown> },
-    options: { allowedKeys?: readonly string[]; waitForApply: boolean },
+    options: { caller: ConfigCaller; waitForApply: boolean },
   ): Promise<SaveResult> {
-    const allowedKeys = options.allowedKeys;
+    const queued = this.configChanges.then(() => this.writeChange(change, options.caller));
+    this.configChanges = queued.catch(() => undefined);
+    const { saved, applying } = await queued;
+    if (options.waitForApply) await applying;
+    else applying.catch((err) => this.log.error('applying the new config failed', err));
+    return saved;
+  }
+
+  /** Validates and writes one change (only the keys `caller` may set), and starts applying it. Queued by saveChange. */
+  private async writeChange(
+    change: { patch: Record<string, unknown> } | { config: Record<string, unknown> },
+    caller: ConfigCaller,
+  ): Promise<{ saved: SaveResult; applying: Promise<void> }> {
+    const allowedKeys = settableKeys(caller);
     const keyBefore = this.config.group_key;
     const routed = this.routeGroupKey(change);
     change = routed.change;
@@ -930,23 +987,12 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     try {
       if (this.configPath) {
         result = await saveConfigFile(this.configPath, change, { host: this.host, allowedKeys });
-      } else if ('patch' in change) {
-        result = applyPatch(this.config, change.patch, { host: this.host, allowedKeys });
       } else {
-        const parsed = parseAgentConfig(change.config, { host: this.host });
-        const merged = { ...parsed.config, server_id: parsed.config.server_id || this.config.server_id };
-        const changed = Object.keys(merged).filter(
-          (k) =>
-            JSON.stringify((merged as Record<string, unknown>)[k]) !==
-            JSON.stringify((this.config as Record<string, unknown>)[k]),
-        );
-        result = applyPatch(
-          this.config,
-          Object.fromEntries(changed.map((k) => [k, (merged as Record<string, unknown>)[k]])),
-          {
-            host: this.host,
-          },
-        );
+        const patch =
+          'patch' in change
+            ? change.patch
+            : importPatch(change.config, this.config, { host: this.host, allowedKeys });
+        result = applyPatch(this.config, patch, { host: this.host, allowedKeys });
       }
     } catch (err) {
       routed.undo();
@@ -966,62 +1012,62 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     const restartRequired = result.restartRequired;
     const live = result.changed.filter((p) => !restartRequired.includes(p));
     for (const key of restartRequired) this.pendingRestartKeys.add(key);
-    // Restart-required keys (of this and earlier saves) keep their running value until the next restart.
-    const effective = structuredClone(next) as Record<string, unknown>;
+    this.config = next;
+    this.log.addSecret(next.group_key);
+    this.reportConfigWarnings(result.warnings);
+    const applying = this.applyLive(live);
+    if (result.changed.length > 0) {
+      this.log.info(
+        `config saved by ${caller === 'gui' ? 'the settings view' : caller === 'import' ? 'an import' : 'the server'}: ` +
+          `${live.length > 0 ? `applied ${live.join(', ')}` : 'nothing to apply live'}` +
+          (restartRequired.length > 0 ? `; restart needed for ${restartRequired.join(', ')}` : ''),
+      );
+    }
+    return { saved: { applied: live, restartRequired }, applying };
+  }
+
+  /** The saved config, with restart-required keys (of any save since the start) kept at their running value. */
+  private effectiveConfigNow(): AgentConfig {
+    const effective = structuredClone(this.config) as Record<string, unknown>;
     for (const key of this.pendingRestartKeys) {
       const top = key.split(/[.[]/)[0] ?? key;
       effective[top] = structuredClone((this.running as Record<string, unknown>)[top]);
     }
-    this.config = next;
-    this.log.addSecret(next.group_key);
-    this.reportConfigWarnings(result.warnings);
-    const applying = this.applyLive(effective as AgentConfig, live);
-    // A server's set-config runs inside a command the rebuild waits for: do not wait for the rebuild there.
-    if (options.waitForApply) await applying;
-    else applying.catch((err) => this.log.error('applying the new config failed', err));
-    if (result.changed.length > 0) {
-      this.log.info(
-        `config saved: ${live.length > 0 ? `applied ${live.join(', ')}` : 'nothing to apply live'}` +
-          (restartRequired.length > 0 ? `; restart needed for ${restartRequired.join(', ')}` : ''),
-      );
-    }
-    return { applied: live, restartRequired };
+    return effective as AgentConfig;
   }
 
-  private async applyLive(effective: AgentConfig, changed: string[]): Promise<void> {
-    if (changed.length === 0) return;
-    if (changed.some((p) => p === 'log_level')) this.log.setLevel(effective.log_level);
-    const parts = this.parts;
-    if (!parts) {
-      this.running = effective;
-      return;
-    }
-    if (changed.every((p) => isUnder(p, CHEAP_KEYS))) {
-      parts.commands.configure({
-        policy: commandPolicyFromConfig(effective, this.host),
-        runner: this.runnerOptions(effective),
-        approvalTimeoutMs: effective.commands.ask_timeout * 1000,
-      });
-      this.running = effective;
-      return;
-    }
-    // Anything else (connection, tail, telemetry, spool…): rebuild the parts with the new values. The spool and the
-    // checkpoints keep every frame and position across it, exactly like a restart.
-    await this.serialize(async () => {
-      const saved = this.config;
-      this.config = effective;
-      try {
-        await this.stopParts();
-        await this.startParts();
-      } finally {
-        this.config = saved;
+  /**
+   * Applies saved changes to the running parts. Through the lifecycle chain, so applies happen in the order of the
+   * saves and never interleave with a rebuild, and each reads the latest effective config when it runs: a rebuild
+   * queued by an earlier save can never bring back a value a later save replaced.
+   */
+  private applyLive(changed: string[]): Promise<void> {
+    if (changed.length === 0) return Promise.resolve();
+    if (changed.some((p) => p === 'log_level')) this.log.setLevel(this.config.log_level);
+    const cheap = changed.every((p) => isUnder(p, CHEAP_KEYS));
+    return this.serialize(async () => {
+      const effective = this.effectiveConfigNow();
+      const parts = this.parts;
+      if (!parts) {
+        this.running = effective;
+        return;
       }
+      if (cheap) {
+        parts.commands.configure({
+          policy: commandPolicyFromConfig(effective, this.host),
+          runner: this.runnerOptions(effective),
+          approvalTimeoutMs: effective.commands.ask_timeout * 1000,
+        });
+        this.running = effective;
+        return;
+      }
+      // Anything else (connection, tail, telemetry, spool…): rebuild the parts with the new values. The spool and
+      // the checkpoints keep every frame and position across it, exactly like a restart.
+      await this.stopParts();
+      await this.startParts(effective);
     });
   }
 }
-
-/** Keys the server's `set-config` may change: what the GUI may edit, minus the local access control. */
-export const SERVER_SETTABLE_KEYS: readonly string[] = EDITABLE_KEYS.filter((k) => !isUnder(k, ['commands']));
 
 /** `{tls: {enabled: true}}` → `{'tls.enabled': true}`; lists and scalars are leaves. */
 export function flattenToPatch(value: Record<string, unknown>, prefix = ''): Record<string, unknown> {

@@ -4,6 +4,7 @@
  */
 
 import { INTERNAL_COMMAND_DEFAULTS, type InternalCommandName } from '../../../src-shared/config';
+import { boundedArgv, cutText, SHOWN_ARGV_BYTES } from './argv';
 
 export type CommandPolicyMode = 'deny' | 'allowlist' | 'ask' | 'allow';
 export type AgentHost = 'desktop' | 'headless';
@@ -86,9 +87,11 @@ export function matchesAllowlistEntry(entry: string, argv: string[]): boolean {
  * arguments are data and are quoted when they contain anything a reader could take for syntax.
  */
 function commandLine(argv: string[]): string {
-  const [command = '', ...args] = argv;
+  // Bounded: a refusal repeats at most SHOWN_ARGV_BYTES of what was sent, so every answer fits its frame.
+  const { shown, mark } = boundedArgv(argv);
+  const [command = '', ...args] = shown;
   const quoted = args.map((a) => (a === '' || /[\s'"\\$`;&|<>()*?!#~]/.test(a) ? JSON.stringify(a) : a));
-  return [command, ...quoted].join(' ');
+  return [command, ...quoted, ...(mark === null ? [] : [mark])].join(' ');
 }
 
 /** `C [type, argv…]` → verdict. `type` other than external/internal is treated as an unknown command. */
@@ -96,7 +99,7 @@ export function evaluatePolicy(options: CommandPolicyOptions, type: string, argv
   if (type === 'internal') {
     const name = argv[0] ?? '';
     if (!(INTERNAL_COMMANDS as readonly string[]).includes(name)) {
-      return { decision: 'unknown', reason: `unknown internal command: ${name}` };
+      return { decision: 'unknown', reason: `unknown internal command: ${cutText(name, SHOWN_ARGV_BYTES)}` };
     }
     const allowed = options.internal[name] ?? DEFAULT_INTERNAL_PERMISSIONS[name as InternalCommandName];
     if (allowed) return { decision: 'allow' };
@@ -108,7 +111,7 @@ export function evaluatePolicy(options: CommandPolicyOptions, type: string, argv
     };
   }
   if (type !== 'external') {
-    return { decision: 'unknown', reason: `unknown command type: ${type} (expected external or internal)` };
+    return { decision: 'unknown', reason: `unknown command type: ${cutText(type, SHOWN_ARGV_BYTES)} (expected external or internal)` };
   }
   if (argv.length === 0 || (argv[0] ?? '').trim() === '') {
     return { decision: 'unknown', reason: 'empty command: nothing to run' };

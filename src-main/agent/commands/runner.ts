@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cutText } from './argv';
 
 export interface RunnerOptions {
   /** Commands running at the same time; more wait in a FIFO queue. */
@@ -262,15 +263,19 @@ export class CommandRunner {
     }
   }
 
-  /** Spawns the job, or answers at once with a spawn error when the command cannot be passed to the shell safely. */
+  /**
+   * Spawns the job, or answers at once with a spawn error when it cannot be started: never throws, because it runs
+   * from a child's `close` handler for queued jobs, where a throw would end the agent process.
+   */
   private start(request: RunRequest): Promise<RunResult> {
     try {
-      shellInvocation(this.options.shell, request.argv);
+      return this.spawnJob(request).done;
     } catch (e) {
       const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
-      return Promise.resolve(emptyResult(timeoutMs, { spawnError: (e as Error).message }));
+      // Node's message quotes the argument: keep it short, the answer has a frame budget.
+      const message = e instanceof Error ? e.message : String(e);
+      return Promise.resolve(emptyResult(timeoutMs, { spawnError: cutText(message, 300) }));
     }
-    return this.spawnJob(request).done;
   }
 
   private spawnJob(request: RunRequest): RunningJob {

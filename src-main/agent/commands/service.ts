@@ -13,6 +13,7 @@ import {
   type FrameData,
 } from '../../../src-shared/view-models';
 import { ApprovalBroker } from './approvals';
+import { argvProblem } from './argv';
 import { type AuditEntry, type AuditLog } from './audit';
 import { runInternalCommand, type InternalCommandContext } from './internal';
 import { fitOutput } from './output';
@@ -42,6 +43,11 @@ export interface CommandServiceOptions {
   /** Total output bytes kept in memory across the history; older records fall back to what was sent. */
   historyOutputBytes?: number;
   onError?: (message: string, err: unknown) => void;
+  /**
+   * Secrets (the group key) masked by value wherever an argv or an output is recorded: the audit log, the command
+   * history the UI shows, and from there the agent log. Read at each command, so a changed key is covered too.
+   */
+  secrets?: () => readonly string[];
 }
 
 export interface CommandCounters {
@@ -75,8 +81,9 @@ function itemText(item: string | string[] | undefined): string {
  * as a mapping is not kept at all.
  */
 export function recordableArgv(type: string, argv: string[]): string[] {
-  if (type !== 'internal' || argv[0] !== 'set-config' || argv.length < 2) return argv;
-  return [argv[0], ...argv.slice(1).map(redactConfigText)];
+  const carriesConfig = argv[0] === 'set-config' || argv[0] === 'validate-config';
+  if (type !== 'internal' || !carriesConfig || argv.length < 2) return argv;
+  return [argv[0] as string, ...argv.slice(1).map(redactConfigText)];
 }
 
 function redactConfigText(text: string): string {
@@ -89,6 +96,13 @@ function redactConfigText(text: string): string {
   return doc.toString().trimEnd();
 }
 
+/** Every occurrence of each secret (4 characters or more, so short ones do not garble text) replaced by the mask. */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join(GROUP_KEY_MASK);
+  return out;
+}
+
 /** `[type, argv0, argv1…]` → type and argv; array arguments are flattened, argv0 arrays concatenated (§6.2). */
 export function parseCommandData(data: FrameData): { type: string; argv: string[] } {
   const type = itemText(data[0]);
@@ -99,6 +113,30 @@ export function parseCommandData(data: FrameData): { type: string; argv: string[
     else argv.push(item);
   }
   return { type, argv };
+}
+
+/** Two answer strings fitted into `budgetBytes` together (untouched when they fit). */
+function fitText(stdout: string, stderr: string, budgetBytes: number) {
+  const stdoutBytes = Buffer.byteLength(stdout);
+  const stderrBytes = Buffer.byteLength(stderr);
+  if (stdoutBytes + stderrBytes <= budgetBytes) return { stdout, stderr, stdoutBytesCut: 0, stderrBytesCut: 0 };
+  return fitOutput(
+    {
+      stdout: Buffer.from(stdout),
+      stderr: Buffer.from(stderr),
+      stdoutTotalBytes: stdoutBytes,
+      stderrTotalBytes: stderrBytes,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      spawnError: null,
+      queueFull: false,
+      cancelled: false,
+      durationMs: 0,
+      timeoutMs: 0,
+    },
+    budgetBytes,
+  );
 }
 
 export class CommandService extends EventEmitter<CommandServiceEvents> {
@@ -173,6 +211,11 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
     this.runner.restart();
   }
 
+  private mask(text: string): string {
+    const secrets = this.options.secrets?.() ?? [];
+    return secrets.length === 0 ? text : maskSecrets(text, secrets);
+  }
+
   private report(message: string, err: unknown): void {
     this.options.onError?.(message, err);
   }
@@ -205,7 +248,7 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
     const record: CommandRecordView = {
       uuid,
       type,
-      argv: recordableArgv(type, argv),
+      argv: recordableArgv(type, argv).map((a) => this.mask(a)),
       receivedAt,
       decision: 'unknown',
       state: 'queued',
@@ -219,12 +262,16 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
       stderrBytesCut: 0,
     };
 
+    // argv is checked once, here, before the policy and long before any spawn.
+    const problem = argvProblem(argv);
     const verdict = this.stopping
       ? ({
           decision: 'deny',
           reason: 'refused: the agent is stopping; send the command again later',
         } as const)
-      : evaluatePolicy(this.options.policy, type, argv);
+      : problem !== null
+        ? ({ decision: 'deny', reason: `refused: ${problem}` } as const)
+        : evaluatePolicy(this.options.policy, type, argv);
 
     if (verdict.decision === 'unknown' || verdict.decision === 'deny') {
       if (verdict.decision === 'unknown') this.counts.unknown++;
@@ -369,11 +416,16 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
       note?: string;
     },
   ): Promise<void> {
-    if (await this.queueAnswer(record.uuid, stdout, stderr)) this.counts.answered++;
+    // Whatever produced it, the answer fits the frame: what exceeds the budget is cut with a mark.
+    const fitted = fitText(stdout, stderr, this.options.outputBudgetBytes);
+    if (await this.queueAnswer(record.uuid, fitted.stdout, fitted.stderr)) this.counts.answered++;
     record.state = 'done';
-    // The UI gets the full local output (up to the runner's keep limit), not just what fitted the frame.
-    record.stdout = extra.localStdout ?? stdout;
-    record.stderr = extra.localStderr ?? stderr;
+    record.stdoutBytesCut += fitted.stdoutBytesCut;
+    record.stderrBytesCut += fitted.stderrBytesCut;
+    // The UI gets the full local output (up to the runner's keep limit), not just what fitted the frame; secrets
+    // are masked in everything recorded.
+    record.stdout = this.mask(extra.localStdout ?? stdout);
+    record.stderr = this.mask(extra.localStderr ?? stderr);
     const entry: AuditEntry = {
       time: record.receivedAt,
       uuid: record.uuid,
@@ -388,7 +440,7 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
       stderrBytes: extra.stderrBytes ?? Buffer.byteLength(extra.localStderr ?? stderr),
       stdoutBytesCut: record.stdoutBytesCut,
       stderrBytesCut: record.stderrBytesCut,
-      ...(extra.note ? { note: extra.note } : {}),
+      ...(extra.note ? { note: this.mask(extra.note) } : {}),
     };
     try {
       this.options.audit?.append(entry);

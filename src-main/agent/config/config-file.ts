@@ -101,6 +101,7 @@ function documentText(doc: Document): string {
 }
 
 function parseOrRethrow(raw: unknown, options: ConfigFileOptions, source?: string) {
+  assertSafeKeys(raw, source);
   try {
     return parseAgentConfig(raw, { host: options.host ?? 'headless' });
   } catch (error) {
@@ -174,6 +175,39 @@ function readServerIdFile(path: string): string | null {
 // Patches
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * Key names that reach an object's prototype when used as a property name. Refused as path segments and as keys
+ * anywhere in a document or a patch value: a config never needs them, and `setIn` must never walk into
+ * `Object.prototype` (which would change every object of the process).
+ */
+const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'prototype', 'constructor']);
+const UNSAFE_KEY_MESSAGE = 'not a valid key name (__proto__, prototype and constructor are refused)';
+
+/** The path of the first unsafe key inside `value` (objects and arrays, recursively), or null. */
+export function findUnsafeKey(value: unknown, at = ''): string | null {
+  const stack: Array<{ node: unknown; path: string }> = [{ node: value, path: at }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop() as { node: unknown; path: string };
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => stack.push({ node: item, path: `${path}[${i}]` }));
+      continue;
+    }
+    for (const key of Object.keys(node)) {
+      const inner = path === '' ? key : `${path}.${key}`;
+      if (UNSAFE_KEYS.has(key)) return inner;
+      stack.push({ node: (node as Record<string, unknown>)[key], path: inner });
+    }
+  }
+  return null;
+}
+
+/** Throws ConfigError naming the first unsafe key of a whole document (import, set-config, validate-config). */
+export function assertSafeKeys(raw: unknown, source?: string): void {
+  const unsafe = findUnsafeKey(raw);
+  if (unsafe !== null) throw new ConfigError([{ path: unsafe, message: UNSAFE_KEY_MESSAGE }], source);
+}
+
 /** `tls.enabled` → ['tls','enabled']; `tail_logs[0].file` and `tail_logs.0.file` → ['tail_logs',0,'file']. */
 export function parsePatchPath(path: string): (string | number)[] {
   const segments: (string | number)[] = [];
@@ -185,6 +219,7 @@ export function parsePatchPath(path: string): (string | number)[] {
     consumed = match.index + match[0].length;
     if (match[2] !== undefined) segments.push(Number(match[2]));
     else if (/^\d+$/.test(match[1] ?? '') && segments.length > 0) segments.push(Number(match[1]));
+    else if (UNSAFE_KEYS.has(match[1] ?? '')) throw new ConfigError([{ path, message: UNSAFE_KEY_MESSAGE }]);
     else segments.push(match[1] ?? '');
   }
   if (segments.length === 0 || consumed !== path.length) {
@@ -230,6 +265,11 @@ function planEdits(patch: Record<string, unknown>, options: PatchOptions): Plann
       issues.push({ path: normalised, message: 'this key cannot be changed here' });
       continue;
     }
+    const unsafe = findUnsafeKey(value, normalised);
+    if (unsafe !== null) {
+      issues.push({ path: unsafe, message: UNSAFE_KEY_MESSAGE });
+      continue;
+    }
     if (normalised === 'server_id' && (value === '' || value === null)) {
       issues.push({
         path: normalised,
@@ -250,10 +290,15 @@ function isAllowed(path: string, allowed: readonly string[]): boolean {
 }
 
 function setIn(root: Record<string, unknown>, segments: (string | number)[], value: unknown) {
+  // parsePatchPath refuses these already; a second guard where the write happens costs nothing.
+  if (segments.some((s) => typeof s === 'string' && UNSAFE_KEYS.has(s))) {
+    throw new ConfigError([{ path: formatConfigPath(segments), message: UNSAFE_KEY_MESSAGE }]);
+  }
   let node: Record<string | number, unknown> = root;
   for (let i = 0; i < segments.length - 1; i++) {
     const key = segments[i] as string | number;
-    const next = node[key];
+    // Own properties only: an inherited one (from the prototype) is never descended into.
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (next === null || typeof next !== 'object') {
       node[key] = typeof segments[i + 1] === 'number' ? [] : {};
     }
@@ -289,14 +334,7 @@ function finishPatch(
 ): PatchResult {
   const { config, warnings } = parseAgentConfig(merged, { host: options.host ?? 'headless' });
   // A patch naming a key the schema does not know is a mistake of the caller, not a tolerated legacy key.
-  const unknownPaths = warnings
-    .filter((w) => w.endsWith(': unknown key, ignored'))
-    .map((w) => w.split(': ')[0] ?? '');
-  const unknown = edits.filter((edit) =>
-    unknownPaths.some(
-      (p) => p === edit.path || p.startsWith(`${edit.path}.`) || p.startsWith(`${edit.path}[`),
-    ),
-  );
+  const unknown = editsNamingUnknownKeys(edits, warnings);
   if (unknown.length > 0)
     throw new ConfigError(unknown.map((edit) => ({ path: edit.path, message: 'unknown key' })));
   const changed = edits
@@ -305,6 +343,26 @@ function finishPatch(
     )
     .map((edit) => edit.path);
   return { config, warnings, changed, restartRequired: restartRequired(changed) };
+}
+
+/**
+ * Edits whose path is, or contains, a key the schema reported unknown. Linear: each unknown path is looked up by its
+ * prefixes in a set of the edited paths (a patch of 20 000 unknown keys must not compare every pair).
+ */
+function editsNamingUnknownKeys(edits: readonly PlannedEdit[], warnings: readonly string[]): PlannedEdit[] {
+  const byPath = new Map(edits.map((edit) => [edit.path, edit]));
+  const hit = new Set<PlannedEdit>();
+  for (const warning of warnings) {
+    if (!warning.endsWith(': unknown key, ignored')) continue;
+    const unknownPath = warning.split(': ')[0] ?? '';
+    // `a.b[2].c` → a, a.b, a.b[2], a.b[2].c: every path that would contain it.
+    for (let i = 0; i <= unknownPath.length; i++) {
+      if (i < unknownPath.length && unknownPath[i] !== '.' && unknownPath[i] !== '[') continue;
+      const edit = byPath.get(unknownPath.slice(0, i));
+      if (edit) hit.add(edit);
+    }
+  }
+  return edits.filter((edit) => hit.has(edit));
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -392,12 +450,73 @@ export async function saveConfigFile(
   return result;
 }
 
+/** Dotted paths where two plain values differ (objects are compared key by key, anything else as a whole). */
+function differingPaths(a: unknown, b: unknown, prefix: string, out: string[]): void {
+  const isPlain = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isPlain(a) && isPlain(b)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      differingPaths(a[key], b[key], prefix === '' ? key : `${prefix}.${key}`, out);
+    }
+  } else if (!sameJson(a, b)) out.push(prefix === '' ? '(root)' : prefix);
+}
+
+/**
+ * The patch a whole-document import amounts to when only `allowedKeys` may change: for every allowed key whose
+ * effective value differs, the document's value (null = back to the default when the document leaves it out).
+ * Any other key the document would change is refused by name (the import changes nothing then); keys it leaves out
+ * keep their current value. The mask (or no `group_key` at all) keeps the current key; no `server_id` keeps it too.
+ */
+export function importPatch(
+  next: Record<string, unknown>,
+  current: AgentConfig,
+  options: PatchOptions & { allowedKeys: readonly string[] },
+): Record<string, unknown> {
+  assertSafeKeys(next);
+  const parsed = parseOrRethrow(next, options).config as unknown as Record<string, unknown>;
+  const currentPlain = JSON.parse(JSON.stringify(current)) as Record<string, unknown>;
+  const keepsKey = next.group_key === undefined || next.group_key === null || next.group_key === GROUP_KEY_MASK;
+  const keepsServerId = next.server_id === undefined || next.server_id === null || next.server_id === '';
+  // What the document would change outside the allowed keys: the parsed document with every allowed key (and the
+  // kept key/id) put back to its current value, compared with the current config.
+  const outside = structuredClone(parsed);
+  for (const key of options.allowedKeys) {
+    const segments = parsePatchPath(key);
+    setIn(outside, segments, getIn(currentPlain, segments));
+  }
+  if (keepsKey) outside.group_key = currentPlain.group_key;
+  if (keepsServerId) outside.server_id = currentPlain.server_id;
+  const refused: string[] = [];
+  differingPaths(JSON.parse(JSON.stringify(outside)), currentPlain, '', refused);
+  if (refused.length > 0) {
+    throw new ConfigError(
+      refused.map((path) => ({
+        path,
+        message: 'this key cannot be changed by an import (edit the config file itself)',
+      })),
+    );
+  }
+  const patch: Record<string, unknown> = {};
+  for (const key of options.allowedKeys) {
+    if (key === 'group_key' && keepsKey) continue;
+    const segments = parsePatchPath(key);
+    if (sameJson(getIn(parsed, segments), getIn(currentPlain, segments))) continue;
+    const given = getIn(next, segments);
+    patch[key] = given === undefined ? null : given;
+  }
+  return patch;
+}
+
 function planReplacement(
   next: Record<string, unknown>,
   raw: Record<string, unknown>,
   before: AgentConfig | null,
   options: PatchOptions,
 ): PlannedEdit[] {
+  if (options.allowedKeys) {
+    const current = before ?? parseOrRethrow({}, options).config;
+    return planEdits(importPatch(next, current, { ...options, allowedKeys: options.allowedKeys }), options);
+  }
   const patch: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(next)) {
     if (key === 'group_key' && value === GROUP_KEY_MASK) continue;
