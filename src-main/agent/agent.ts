@@ -49,7 +49,7 @@ import { boundedArgvText } from './commands/argv';
 import { AuditLog, auditEntryToView } from './commands/audit';
 import { type InternalCommandContext } from './commands/internal';
 import { type CommandPolicyOptions } from './commands/policy';
-import { CommandService } from './commands/service';
+import { CommandService, maskSecrets } from './commands/service';
 import {
   applyPatch,
   configFromYaml,
@@ -356,7 +356,11 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     spool.on('drop', (info) =>
       this.notice({
         level: 'warn',
-        message: `Spool full: dropped ${info.frames} oldest ${info.cls} frame(s) to make room (spool.max_bytes).`,
+        message:
+          info.reason === 'overflow'
+            ? `Spool full: dropped ${info.frames} oldest ${info.cls} frame(s) to make room (spool.max_bytes).`
+            : `Spool full: dropped ${info.frames} new ${info.cls} frame(s) (spool.max_bytes; ` +
+              (info.reason === 'reclaiming' ? 'the disk space of earlier drops is being freed).' : 'it holds only results).'),
       }),
     );
 
@@ -718,8 +722,19 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     const parts = this.parts;
     const history = parts?.commands.records() ?? [];
     // After a restart the in-memory history is empty: fill from the audit log so the UI keeps its list.
+    // Masked again by value here: entries written before a key change (or by an older agent) may still carry it.
+    const secrets = [this.config.group_key, this.running.group_key];
     const commands =
-      history.length > 0 ? history : this.audit.read(50).map((entry) => auditEntryToView(entry));
+      history.length > 0
+        ? history
+        : this.audit.read(50).map((entry) => {
+            const view = auditEntryToView(entry);
+            return {
+              ...view,
+              argv: view.argv.map((a) => maskSecrets(a, secrets)),
+              stderr: maskSecrets(view.stderr, secrets),
+            };
+          });
     return {
       agentVersion: AGENT_VERSION,
       runtime: {

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import {
   closeSync,
   fdatasync,
+  unlinkSync,
   fdatasyncSync,
   fsyncSync,
   openSync,
@@ -170,8 +171,21 @@ export interface SpoolEvents {
   /** Records up to this sequence are durable under the fsync policy. */
   durable: [seq: number];
   /** The overflow policy dropped frames. */
-  drop: [info: { cls: FrameClass; frames: number; reason: 'overflow' | 'full-of-results' }];
+  /**
+   * The overflow policy dropped frames: the oldest ones (`overflow`), or the new one because the spool holds only
+   * results (`full-of-results`) or because the room freed by earlier drops is not given back on disk yet
+   * (`reclaiming`: an async compaction still has to rewrite a segment that also holds results).
+   */
+  drop: [info: { cls: FrameClass; frames: number; reason: DropReason }];
   problem: [message: string];
+}
+
+type DropReason = 'overflow' | 'full-of-results' | 'reclaiming';
+
+/** A closed segment's fd kept open until its data is fsynced. */
+interface RetiredFd {
+  fd: number;
+  seg: SegmentInfo;
 }
 
 export class Spool extends EventEmitter<SpoolEvents> {
@@ -203,7 +217,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   readonly lastSeqAtOpen: number;
 
   // fsync engine
-  private retiredFds: number[] = [];
+  private retiredFds: RetiredFd[] = [];
   private dirDirty = false;
   private syncing = false;
   private syncTimer: NodeJS.Timeout | null = null;
@@ -211,6 +225,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
 
   // accounting
   private totalBytes = 0;
+  /**
+   * Bytes of dropped records still in their segment files (until compaction rewrites or removes them). The cap counts
+   * them: what is on disk is what was not unlinked yet, whatever the bookkeeping says is live.
+   */
+  private readonly unreclaimed = new Map<SegmentInfo, number>();
+  private unreclaimedBytes = 0;
   private readonly queued: PerClassTally = emptyTally();
   private readonly confirmedTotals: Record<FrameClass, number> = { log: 0, telemetry: 0, result: 0 };
   private cursorState: CursorState;
@@ -314,7 +334,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const payload = encodeFrame(frame);
     const size = recordSize(payload.length);
     if (!this.makeRoom(size) && cls !== 'result') {
-      this.countDrop(cls, 1, size, 'full-of-results');
+      this.countDrop(cls, 1, size, this.totalBytes + size <= this.maxBytes ? 'reclaiming' : 'full-of-results');
       return { seq: null, dropped: true };
     }
     if (this.active.liveBytes + size > this.segmentBytes && this.active.lastSeq >= this.active.firstSeq) {
@@ -400,7 +420,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private rotate(): void {
     this.flushStaging();
     if (this.policy.kind === 'never') closeSync(this.activeFd);
-    else this.retiredFds.push(this.activeFd);
+    else this.retiredFds.push({ fd: this.activeFd, seg: this.active });
     this.active = newSegmentInfo(this.segDir, this.nextSeq);
     this.activeFd = openSync(this.active.path, 'a', FILE_MODE);
     this.segments.push(this.active);
@@ -430,7 +450,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
 
   private scheduleSync(): void {
     if (this.policy.kind === 'never') {
-      for (const fd of this.retiredFds.splice(0)) closeSync(fd);
+      for (const r of this.retiredFds.splice(0)) closeSync(r.fd);
       this.markDurable(this.writtenSeq);
       return;
     }
@@ -452,9 +472,9 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const dirDirty = this.dirDirty;
     this.dirDirty = false;
     try {
-      await Promise.all([...retired, this.activeFd].map((fd) => fdatasyncAsync(fd)));
+      await Promise.all([...retired.map((r) => r.fd), this.activeFd].map((fd) => fdatasyncAsync(fd)));
       if (dirDirty) await fsyncDir(this.segDir);
-      for (const fd of retired) closeSync(fd);
+      for (const r of retired) closeSync(r.fd);
       this.markDurable(target);
     } catch (e) {
       this.retiredFds.unshift(...retired);
@@ -491,7 +511,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     if (this.closed) throw new SpoolError('closed', 'the spool is closed');
     this.flushStaging();
     if (this.policy.kind === 'never') return;
-    for (const fd of [...this.retiredFds, this.activeFd]) fdatasyncSync(fd);
+    for (const fd of [...this.retiredFds.map((r) => r.fd), this.activeFd]) fdatasyncSync(fd);
     if (this.dirDirty) {
       const dirFd = openSync(this.segDir, 'r');
       try {
@@ -530,12 +550,73 @@ export class Spool extends EventEmitter<SpoolEvents> {
     return high;
   }
 
-  /** Drops whole classes of the oldest eligible segments until `size` more bytes fit. False if it cannot. */
+  /**
+   * Drops whole classes of the oldest eligible segments until `size` more live bytes fit `maxBytes`, and refuses the
+   * frame when what is on disk (live bytes plus dropped ones no compaction removed yet) would pass `maxBytes` plus
+   * one segment: in a synchronous burst the async compaction cannot run, so without this bound the files grew far
+   * beyond the cap. False when the frame cannot be taken.
+   */
   private makeRoom(size: number): boolean {
     while (this.totalBytes + size > this.maxBytes) {
       if (!this.dropOldest()) return false;
     }
+    while (this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes) {
+      if (!this.reclaimOldestNow()) return false;
+    }
     return true;
+  }
+
+  /**
+   * Frees disk now instead of after the async compaction: the oldest partly dropped segment without results has its
+   * remaining logs/telemetry dropped too and is unlinked at once. Under this pressure the segment order wins over the
+   * class order (its logs may go before newer telemetry). False when every such segment holds results or is in flight.
+   */
+  private reclaimOldestNow(): boolean {
+    const protect = this.protectedSeq();
+    for (const seg of this.segments) {
+      if (!this.unreclaimed.has(seg) || seg === this.active || seg.deleted || seg.firstSeq <= protect) continue;
+      if (seg.perClass.result.frames > 0) continue;
+      for (const cls of DROP_ORDER) {
+        const { frames, bytes } = seg.perClass[cls];
+        if (frames === 0) continue;
+        seg.perClass[cls] = { frames: 0, bytes: 0 };
+        seg.dropped.add(cls);
+        seg.liveBytes -= bytes;
+        this.totalBytes -= bytes;
+        this.countDrop(cls, frames, bytes, 'overflow');
+      }
+      this.removeDroppedSegment(seg);
+      return true;
+    }
+    return false;
+  }
+
+  private setUnreclaimed(seg: SegmentInfo, bytes: number): void {
+    this.unreclaimedBytes += bytes - (this.unreclaimed.get(seg) ?? 0);
+    if (bytes > 0) this.unreclaimed.set(seg, bytes);
+    else this.unreclaimed.delete(seg);
+  }
+
+  /**
+   * A closed segment whose every record was dropped is removed at once, synchronously (its fd closed first, or the
+   * space would stay allocated): only overflow comes here, and an unlink is cheap, while waiting for the async
+   * compaction let a synchronous burst fill the disk far beyond `max_bytes`.
+   */
+  private removeDroppedSegment(seg: SegmentInfo): void {
+    const i = this.retiredFds.findIndex((r) => r.seg === seg);
+    if (i >= 0) {
+      closeSync((this.retiredFds[i] as RetiredFd).fd);
+      this.retiredFds.splice(i, 1);
+    }
+    seg.deleted = true;
+    this.removeSegment(seg);
+    this.dirDirty = true;
+    try {
+      unlinkSync(seg.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.problem(`cannot delete dropped segment ${seg.name}: ${(e as Error).message}`);
+    }
   }
 
   private dropOldest(): boolean {
@@ -551,19 +632,18 @@ export class Spool extends EventEmitter<SpoolEvents> {
         seg.liveBytes -= bytes;
         this.totalBytes -= bytes;
         this.countDrop(cls, frames, bytes, 'overflow');
-        this.queueCompaction(seg);
+        if (seg.liveBytes === 0) this.removeDroppedSegment(seg);
+        else {
+          this.setUnreclaimed(seg, (this.unreclaimed.get(seg) ?? 0) + bytes);
+          this.queueCompaction(seg);
+        }
         return true;
       }
     }
     return false;
   }
 
-  private countDrop(
-    cls: FrameClass,
-    frames: number,
-    bytes: number,
-    reason: 'overflow' | 'full-of-results',
-  ): void {
+  private countDrop(cls: FrameClass, frames: number, bytes: number, reason: DropReason): void {
     if (reason === 'overflow') {
       this.queued[cls].frames = Math.max(0, this.queued[cls].frames - frames);
       this.queued[cls].bytes = Math.max(0, this.queued[cls].bytes - bytes);
@@ -571,7 +651,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.cursorState.dropped[cls] += frames;
     if (cls === 'telemetry' || cls === 'log') this.cursorState.unreportedDrops[cls] += frames;
     this.emit('drop', { cls, frames, reason });
-    if (reason === 'full-of-results') this.cursor.update(this.cursorState);
+    if (reason !== 'overflow') this.cursor.update(this.cursorState);
   }
 
   private queueCompaction(seg: SegmentInfo): void {
@@ -579,6 +659,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.compacting ??= this.compactLoop().finally(() => {
       this.compacting = null;
     });
+  }
+
+  /** Resolves once no compaction is pending: dropped records are gone from the files. */
+  async reclaimed(): Promise<void> {
+    while (this.compacting) await this.compacting;
   }
 
   private async compactLoop(): Promise<void> {
@@ -629,6 +714,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
     await fsyncDir(this.segDir);
     seg.fileBytes = bytes;
     for (const cls of dropping) seg.compacted.add(cls);
+    // What is still in the file but dropped (a drop during this compaction; the next one removes it).
+    this.setUnreclaimed(seg, Math.max(0, bytes - seg.liveBytes));
   }
 
   private removeSegment(seg: SegmentInfo): void {
@@ -636,6 +723,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     if (i >= 0) this.segments.splice(i, 1);
     this.totalBytes -= seg.liveBytes;
     seg.liveBytes = 0;
+    this.setUnreclaimed(seg, 0);
   }
 
   // ---- confirmation and cursor -----------------------------------------------------------------------------------
@@ -773,7 +861,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.cursor.update(this.cursorState);
     await this.cursor.flush();
     for (const r of [...this.readers]) await r.close();
-    for (const fd of this.retiredFds.splice(0)) closeSync(fd);
+    for (const r of this.retiredFds.splice(0)) closeSync(r.fd);
     closeSync(this.activeFd);
     // An empty active segment carries no information (the cursor and file names bound the next sequence anyway).
     if (this.active.lastSeq < this.active.firstSeq && this.segments.length > 1) {
