@@ -5,10 +5,15 @@
  * Access control, because any local process and any web page in a local browser can reach 127.0.0.1:
  * - a random token in the printed URL; the first request carrying it gets an HttpOnly, SameSite=Strict session
  *   cookie and is redirected to a token-free URL (so it does not linger in history or screenshots);
+ * - the cookie's name carries a random id of this run (`minion_dashboard_<run id>`), so a cookie of another run or
+ *   of another dashboard on 127.0.0.1 (cookies ignore ports) never opens this one, and nothing in its name can be
+ *   guessed from the port;
  * - every request and WebSocket upgrade without a valid session (or the token) is refused: 401 missing, 403 wrong;
+ *   the token opens one session, whether spent on a page load or on a WebSocket upgrade;
  * - the Host header must name a loopback host — 127.0.0.1, localhost or [::1], on any port, so an SSH tunnel may use
- *   another local port — which defeats DNS rebinding; a WebSocket Origin, when sent, must be the page's own origin
- *   `http://<Host>` (defeats cross-site WebSocket hijacking);
+ *   another local port — which defeats DNS rebinding; a WebSocket upgrade must carry an Origin, and it must be the
+ *   page's own origin `http://<Host>` (defeats cross-site WebSocket hijacking, and a session cookie captured by
+ *   another local server cannot be replayed from a page of another origin);
  * - strict CSP and hardening headers on every response; only GET/HEAD.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -74,6 +79,8 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+/** Session cookie names are this plus a random id of the run. */
+const COOKIE_PREFIX = 'minion_dashboard_';
 const MAX_IN_FLIGHT_PER_CLIENT = 64;
 const MAX_SESSIONS = 64;
 /** A client this far behind is not reading: list batches to it are skipped rather than buffered without bound. */
@@ -146,11 +153,20 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
   let cookieName = '';
 
   type Auth = 'ok' | 'missing' | 'wrong';
-  const authenticate = (req: IncomingMessage, url: URL): Auth => {
+  /** Checks the token or the session cookie. A valid token is spent when `spend` (it opens exactly one session). */
+  const authenticate = (req: IncomingMessage, url: URL, spend: boolean): Auth => {
     const given = url.searchParams.get('token');
-    if (given !== null) return !tokenSpent && sameSecret(given, token) ? 'ok' : 'wrong';
-    const session = parseCookies(req.headers.cookie).get(cookieName);
-    if (session === undefined) return 'missing';
+    if (given !== null) {
+      if (tokenSpent || !sameSecret(given, token)) return 'wrong';
+      if (spend) tokenSpent = true;
+      return 'ok';
+    }
+    const cookies = parseCookies(req.headers.cookie);
+    const session = cookies.get(cookieName);
+    if (session === undefined) {
+      // A dashboard cookie of another run (or another dashboard): wrong, not missing.
+      return [...cookies.keys()].some((name) => name.startsWith(COOKIE_PREFIX)) ? 'wrong' : 'missing';
+    }
     return sessions.has(session) ? 'ok' : 'wrong';
   };
   const hostAllowed = (req: IncomingMessage): boolean => isLoopbackHostHeader(req.headers.host);
@@ -187,7 +203,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
       return sendText(req, res, 405, 'Method not allowed.\n', { Allow: 'GET, HEAD' });
     }
     const url = new URL(req.url ?? '/', origin);
-    const auth = authenticate(req, url);
+    const auth = authenticate(req, url, true);
     if (auth === 'missing') {
       return sendText(
         req,
@@ -207,7 +223,6 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     if (url.searchParams.has('token')) {
       // Trade the token for a session cookie and drop it from the address bar.
       url.searchParams.delete('token');
-      tokenSpent = true;
       res.writeHead(303, {
         ...baseHeaders(req),
         Location: url.pathname + url.search,
@@ -266,13 +281,17 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     if (!hostAllowed(req)) return refuseUpgrade(socket, 403, 'Forbidden');
     const url = new URL(req.url ?? '/', origin);
     if (url.pathname !== WEB_BRIDGE_PATH) return refuseUpgrade(socket, 404, 'Not Found');
+    const auth = authenticate(req, url, false);
+    if (auth === 'missing') return refuseUpgrade(socket, 401, 'Unauthorized');
+    // Required: browsers always send it on a WebSocket handshake, so its absence means a non-browser client
+    // replaying credentials, and a wrong one a page of another origin.
     const requestOrigin = req.headers.origin;
-    if (requestOrigin !== undefined && requestOrigin !== originOf(req)) {
+    if (requestOrigin === undefined || requestOrigin !== originOf(req)) {
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
-    const auth = authenticate(req, url);
-    if (auth === 'missing') return refuseUpgrade(socket, 401, 'Unauthorized');
     if (auth === 'wrong') return refuseUpgrade(socket, 403, 'Forbidden');
+    // Spent only now that the upgrade is accepted: the token opens this one socket and nothing after it.
+    if (url.searchParams.has('token')) tokenSpent = true;
     wss.handleUpgrade(req, socket, head, (ws) => onClient(ws));
   });
 
@@ -340,7 +359,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
   if (!address || typeof address === 'string') throw new Error('web dashboard: no TCP address');
   port = address.port;
   origin = `http://127.0.0.1:${port}`;
-  cookieName = `minion_dashboard_${port}`;
+  cookieName = `${COOKIE_PREFIX}${randomBytes(12).toString('hex')}`;
 
   return {
     url: `${origin}/?token=${encodeURIComponent(token)}`,

@@ -187,11 +187,12 @@ describe('startWebDashboard', () => {
     expect(dashboard.clientCount()).toBe(1);
   });
 
-  function client() {
+  /** A bridge client as the page would open it (its Origin), with the token or a session cookie. */
+  function client(cookie?: string) {
     const api = createWebBridgeClient({
-      url: `ws://127.0.0.1:${dashboard.port}/bridge?token=${TOKEN}`,
+      url: `ws://127.0.0.1:${dashboard.port}/bridge${cookie ? '' : `?token=${TOKEN}`}`,
       createSocket: (url) => {
-        const ws = new WebSocket(url);
+        const ws = new WebSocket(url, { origin: dashboard.origin, headers: cookie ? { cookie } : {} });
         sockets.push(ws);
         return ws as unknown as WebSocketLike;
       },
@@ -210,11 +211,11 @@ describe('startWebDashboard', () => {
   });
 
   it('rejects bad payloads and unknown channels with the same validation as IPC', async () => {
-    const api = client();
+    const cookie = await sessionCookie();
+    const api = client(cookie);
     const bad = await api.recentLogs({ limit: -5 });
     expect(bad).toMatchObject({ ok: false, error: { code: 'invalid-request', issues: [{ path: 'limit' }] } });
-    const cookie = await sessionCookie();
-    const raw = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, { cookie });
+    const raw = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, { cookie, origin: dashboard.origin });
     const ws = raw.ws!;
     sockets.push(ws);
     const reply = new Promise<unknown>((resolve) =>
