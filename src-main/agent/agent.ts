@@ -49,7 +49,7 @@ import { boundedArgvText } from './commands/argv';
 import { AuditLog, auditEntryToView } from './commands/audit';
 import { type InternalCommandContext } from './commands/internal';
 import { type CommandPolicyOptions } from './commands/policy';
-import { CommandService, maskSecrets } from './commands/service';
+import { CommandService, maskSecretsDeep } from './commands/service';
 import {
   applyPatch,
   configFromYaml,
@@ -360,7 +360,9 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
           info.reason === 'overflow'
             ? `Spool full: dropped ${info.frames} oldest ${info.cls} frame(s) to make room (spool.max_bytes).`
             : `Spool full: dropped ${info.frames} new ${info.cls} frame(s) (spool.max_bytes; ` +
-              (info.reason === 'reclaiming' ? 'the disk space of earlier drops is being freed).' : 'it holds only results).'),
+              (info.reason === 'reclaiming'
+                ? 'the disk space of earlier drops is being freed).'
+                : 'it holds only results).'),
       }),
     );
 
@@ -370,7 +372,8 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       serverId: config.server_id,
       onProblem: (m) => this.log.warn(`delivery: ${m}`),
     });
-    pump.on('status', (view) => this.emit('spool', view));
+    // Views of frames (queued, sent, on the wire) carry argv and output: the key is masked before the UI sees them.
+    pump.on('status', (view) => this.emit('spool', this.masked(view)));
 
     const commands = new CommandService({
       policy: commandPolicyFromConfig(config, this.host),
@@ -411,13 +414,13 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     commands.on('approvals', (list) => this.emit('approvals', list));
 
     connection.on('state', (view) => this.onConnectionState(view));
-    connection.on('wire', (entry) => this.emit('wire', entry));
+    connection.on('wire', (entry) => this.emit('wire', this.masked(entry)));
     connection.on('command', (cmd) => {
       void commands.handle(cmd.uuid, cmd.data);
     });
 
     const stopProducers = await this.startProducers(config, spool);
-    const statusTimer = setInterval(() => this.emit('spool', pump.view()), 1000);
+    const statusTimer = setInterval(() => this.emit('spool', this.masked(pump.view())), 1000);
     statusTimer.unref();
     this.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
     for (const message of this.unshippedWarnings.splice(0)) this.shipOwnLine(message);
@@ -718,23 +721,22 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
 
   // ---- AgentCoreApi ------------------------------------------------------------------------------------------
 
+  /** `value` with the group key (saved and running) masked wherever it appears: for everything the UI is given. */
+  private masked<T>(value: T): T {
+    return maskSecretsDeep(value, [this.config.group_key, this.running.group_key]);
+  }
+
   snapshot(): AgentSnapshot {
+    return this.masked(this.unmaskedSnapshot());
+  }
+
+  private unmaskedSnapshot(): AgentSnapshot {
     const parts = this.parts;
     const history = parts?.commands.records() ?? [];
     // After a restart the in-memory history is empty: fill from the audit log so the UI keeps its list.
-    // Masked again by value here: entries written before a key change (or by an older agent) may still carry it.
-    const secrets = [this.config.group_key, this.running.group_key];
+    // Masked by the caller, audit entries included (those written before a key change may still carry it).
     const commands =
-      history.length > 0
-        ? history
-        : this.audit.read(50).map((entry) => {
-            const view = auditEntryToView(entry);
-            return {
-              ...view,
-              argv: view.argv.map((a) => maskSecrets(a, secrets)),
-              stderr: maskSecrets(view.stderr, secrets),
-            };
-          });
+      history.length > 0 ? history : this.audit.read(50).map((entry) => auditEntryToView(entry));
     return {
       agentVersion: AGENT_VERSION,
       runtime: {
@@ -871,7 +873,10 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
         { path: '(root)', message: 'expected a mapping of keys (YAML `key: value` lines)' },
       ]);
     }
-    return this.saveChange({ config: raw as Record<string, unknown> }, { caller: 'import', waitForApply: true });
+    return this.saveChange(
+      { config: raw as Record<string, unknown> },
+      { caller: 'import', waitForApply: true },
+    );
   }
 
   exportYaml(): string {

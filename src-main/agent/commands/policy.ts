@@ -111,7 +111,10 @@ export function evaluatePolicy(options: CommandPolicyOptions, type: string, argv
     };
   }
   if (type !== 'external') {
-    return { decision: 'unknown', reason: `unknown command type: ${cutText(type, SHOWN_ARGV_BYTES)} (expected external or internal)` };
+    return {
+      decision: 'unknown',
+      reason: `unknown command type: ${cutText(type, SHOWN_ARGV_BYTES)} (expected external or internal)`,
+    };
   }
   if (argv.length === 0 || (argv[0] ?? '').trim() === '') {
     return { decision: 'unknown', reason: 'empty command: nothing to run' };

@@ -103,6 +103,23 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/** `maskSecrets` over every string inside `value` (arrays and plain objects are copied; nothing else is touched). */
+export function maskSecretsDeep<T>(value: T, secrets: readonly string[]): T {
+  const used = secrets.filter((s) => s.length >= 4);
+  if (used.length === 0) return value;
+  const walk = (node: unknown): unknown => {
+    if (typeof node === 'string') return used.some((s) => node.includes(s)) ? maskSecrets(node, used) : node;
+    if (Array.isArray(node)) return node.map(walk);
+    if (node !== null && typeof node === 'object' && Object.getPrototypeOf(node) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [key, inner] of Object.entries(node)) out[key] = walk(inner);
+      return out;
+    }
+    return node;
+  };
+  return walk(value) as T;
+}
+
 /** `[type, argv0, argv1…]` → type and argv; array arguments are flattened, argv0 arrays concatenated (§6.2). */
 export function parseCommandData(data: FrameData): { type: string; argv: string[] } {
   const type = itemText(data[0]);
@@ -119,7 +136,8 @@ export function parseCommandData(data: FrameData): { type: string; argv: string[
 function fitText(stdout: string, stderr: string, budgetBytes: number) {
   const stdoutBytes = Buffer.byteLength(stdout);
   const stderrBytes = Buffer.byteLength(stderr);
-  if (stdoutBytes + stderrBytes <= budgetBytes) return { stdout, stderr, stdoutBytesCut: 0, stderrBytesCut: 0 };
+  if (stdoutBytes + stderrBytes <= budgetBytes)
+    return { stdout, stderr, stdoutBytesCut: 0, stderrBytesCut: 0 };
   return fitOutput(
     {
       stdout: Buffer.from(stdout),

@@ -450,15 +450,14 @@ export async function saveConfigFile(
   return result;
 }
 
-/** Dotted paths where two plain values differ (objects are compared key by key, anything else as a whole). */
-function differingPaths(a: unknown, b: unknown, prefix: string, out: string[]): void {
+/** Paths (as segments) where two plain values differ: objects key by key, anything else as a whole. */
+function differingPaths(a: unknown, b: unknown, at: string[], out: string[][]): void {
   const isPlain = (v: unknown): v is Record<string, unknown> =>
     v !== null && typeof v === 'object' && !Array.isArray(v);
   if (isPlain(a) && isPlain(b)) {
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      differingPaths(a[key], b[key], prefix === '' ? key : `${prefix}.${key}`, out);
-    }
-  } else if (!sameJson(a, b)) out.push(prefix === '' ? '(root)' : prefix);
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+      differingPaths(a[key], b[key], [...at, key], out);
+  } else if (!sameJson(a, b)) out.push(at);
 }
 
 /**
@@ -475,7 +474,8 @@ export function importPatch(
   assertSafeKeys(next);
   const parsed = parseOrRethrow(next, options).config as unknown as Record<string, unknown>;
   const currentPlain = JSON.parse(JSON.stringify(current)) as Record<string, unknown>;
-  const keepsKey = next.group_key === undefined || next.group_key === null || next.group_key === GROUP_KEY_MASK;
+  const keepsKey =
+    next.group_key === undefined || next.group_key === null || next.group_key === GROUP_KEY_MASK;
   const keepsServerId = next.server_id === undefined || next.server_id === null || next.server_id === '';
   // What the document would change outside the allowed keys: the parsed document with every allowed key (and the
   // kept key/id) put back to its current value, compared with the current config.
@@ -486,12 +486,14 @@ export function importPatch(
   }
   if (keepsKey) outside.group_key = currentPlain.group_key;
   if (keepsServerId) outside.server_id = currentPlain.server_id;
-  const refused: string[] = [];
-  differingPaths(JSON.parse(JSON.stringify(outside)), currentPlain, '', refused);
+  const differing: string[][] = [];
+  differingPaths(JSON.parse(JSON.stringify(outside)), currentPlain, [], differing);
+  // Only what the document names: a key it leaves out keeps its value (it is not reset to its default).
+  const refused = differing.filter((segments) => getIn(next, segments) !== undefined);
   if (refused.length > 0) {
     throw new ConfigError(
-      refused.map((path) => ({
-        path,
+      refused.map((segments) => ({
+        path: formatConfigPath(segments),
         message: 'this key cannot be changed by an import (edit the config file itself)',
       })),
     );

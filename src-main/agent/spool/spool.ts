@@ -334,7 +334,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const payload = encodeFrame(frame);
     const size = recordSize(payload.length);
     if (!this.makeRoom(size) && cls !== 'result') {
-      this.countDrop(cls, 1, size, this.totalBytes + size <= this.maxBytes ? 'reclaiming' : 'full-of-results');
+      this.countDrop(
+        cls,
+        1,
+        size,
+        this.totalBytes + size <= this.maxBytes ? 'reclaiming' : 'full-of-results',
+      );
       return { seq: null, dropped: true };
     }
     if (this.active.liveBytes + size > this.segmentBytes && this.active.lastSeq >= this.active.firstSeq) {
@@ -574,7 +579,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private reclaimOldestNow(): boolean {
     const protect = this.protectedSeq();
     for (const seg of this.segments) {
-      if (!this.unreclaimed.has(seg) || seg === this.active || seg.deleted || seg.firstSeq <= protect) continue;
+      if (!this.unreclaimed.has(seg) || seg === this.active || seg.deleted || seg.firstSeq <= protect)
+        continue;
       if (seg.perClass.result.frames > 0) continue;
       for (const cls of DROP_ORDER) {
         const { frames, bytes } = seg.perClass[cls];
