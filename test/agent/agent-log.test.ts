@@ -43,3 +43,19 @@ describe('AgentLog', () => {
     });
   });
 });
+
+describe('AgentLog control characters', () => {
+  it('escapes newlines, carriage returns and terminal escapes: one message is one line', () => {
+    const written: LogLineView[] = [];
+    const log = new AgentLog({ level: 'info', sink: (l) => written.push(l) });
+    log.warn('command (echo x\n2026-12-07T00:00:00.000Z ERROR forged\r\u001b[31mred\u0000\u2028) denied');
+    expect(written[0]?.message).toBe(
+      'command (echo x\\n2026-12-07T00:00:00.000Z ERROR forged\\r\\x1b[31mred\\x00\\u2028) denied',
+    );
+    expect(formatLogLine(written[0]!, 'text').split('\n')).toHaveLength(1);
+    // Tabs are not forged lines; shipped lines (tailed files) are data and stay as they are.
+    log.info('a\tb');
+    log.shipped('app', 'raw\u001b[0m');
+    expect(log.recent(2).map((l) => l.message)).toEqual(['a\tb', 'raw\u001b[0m']);
+  });
+});

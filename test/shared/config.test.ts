@@ -6,10 +6,14 @@ import {
   EDITABLE_KEYS,
   GROUP_KEY_MASK,
   isEditableKey,
+  keyReach,
   parseAgentConfig,
   parseByteSize,
   redactConfig,
   restartRequired,
+  serverMaySet,
+  SETTABLE_KEYS,
+  settableKeys,
   validateAgentConfig,
 } from '../../src-shared/config';
 
@@ -279,5 +283,38 @@ describe('config helpers', () => {
       'ui.port',
     ]);
     expect(restartRequired(['tail_logs', 'group_key'])).toEqual([]);
+  });
+});
+
+describe('who may set which key', () => {
+  it('the server may set only keys that widen nothing: never what runs, what is read, where it connects, who commands', () => {
+    expect([...settableKeys('server')].sort()).toEqual([
+      'heartbeat_interval',
+      'log_level',
+      'server_name',
+      'spool.fsync',
+      'spool.max_bytes',
+      'telemetry_interval',
+    ]);
+    for (const key of settableKeys('server')) expect(keyReach(key), key).toBe('none');
+    for (const path of ['telemetries', 'telemetries[0].command', 'tail_logs[0].file', 'builtin_telemetries'])
+      expect(serverMaySet(path), path).toBe(false);
+    expect(keyReach('updates.feed_url')).toBe('runs');
+    expect(keyReach('tls.key_file')).toBe('reads');
+    expect(keyReach('streamserver_host')).toBe('connection');
+    expect(keyReach('commands.internal.set-config')).toBe('access');
+    // A key nobody classified (a new one, or one the GUI cannot edit) is never the server's.
+    expect(serverMaySet('data_dir')).toBe(false);
+    expect(serverMaySet('some_future_key')).toBe(false);
+  });
+
+  it('the settings view and an import set exactly the editable keys', () => {
+    expect(SETTABLE_KEYS.gui).toEqual(EDITABLE_KEYS);
+    expect(SETTABLE_KEYS.import).toEqual(EDITABLE_KEYS);
+    for (const key of ['data_dir', 'commands.env', 'commands.cwd', 'ui.host'])
+      expect(
+        settableKeys('import').some((k) => key === k || key.startsWith(`${k}.`)),
+        key,
+      ).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -32,8 +32,10 @@ function runner(options: ConstructorParameters<typeof CommandRunner>[0] = {}): C
   return r;
 }
 
+const cleanups: Array<() => void> = [];
 afterEach(async () => {
   await Promise.all(runners.splice(0).map((r) => r.stop(100)));
+  for (const c of cleanups.splice(0)) c();
 });
 
 describe('shellInvocation', () => {
@@ -139,7 +141,8 @@ describe('CommandRunner', () => {
     const runs = [0, 1, 2, 3, 4].map((i) =>
       r.run({ argv: [`sleep 0.15; echo ${i}`], onStart: () => order.push(i) }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Spawning is synchronous: the first two run and three wait as soon as run() returned.
+    expect(order).toEqual([0, 1]);
     expect(r.runningCount).toBe(2);
     expect(r.queuedCount).toBe(3);
     const results = await Promise.all(runs);
@@ -159,13 +162,24 @@ describe('CommandRunner', () => {
 
   it('stop() kills running commands, cancels queued ones and refuses new work', async () => {
     const r = runner({ maxConcurrent: 1 });
-    const running = r.run({ argv: ['sleep 30 & echo $!; wait'] });
+    const pidDir = mkdtempSync(join(tmpdir(), 'runner-stop-'));
+    cleanups.push(() => rmSync(pidDir, { recursive: true, force: true }));
+    const pidFile = join(pidDir, 'pid');
+    // The child writes its pid to a file: polled for, so the test knows it ran before stopping it.
+    const running = r.run({
+      argv: [`sleep 30 & echo $! > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; wait`],
+    });
     const queued = r.run({ argv: ['echo never'] });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(pidFile) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const child = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(child).toBeGreaterThan(1);
+    expect(pidAlive(child)).toBe(true);
     await r.stop(200);
     const [a, b] = await Promise.all([running, queued]);
     expect(a.cancelled).toBe(true);
-    expect(pidAlive(Number(a.stdout.toString().trim()))).toBe(false);
+    expect(pidAlive(child)).toBe(false);
     expect(b.cancelled).toBe(true);
     expect(b.stdout.length).toBe(0);
     expect((await r.run({ argv: ['true'] })).cancelled).toBe(true);
@@ -173,5 +187,25 @@ describe('CommandRunner', () => {
 
   it('processGroupAlive is false for a group that does not exist', () => {
     expect(processGroupAlive(2 ** 22 - 7)).toBe(false);
+  });
+});
+
+describe('CommandRunner spawn failures', () => {
+  it('answers an argument with a NUL byte as a spawn error instead of throwing', async () => {
+    const result = await runner().run({ argv: ['echo', 'a\0b'] });
+    expect(result.spawnError).toMatch(/null bytes/);
+    expect(result.exitCode).toBeNull();
+    expect(Buffer.byteLength(result.spawnError ?? '')).toBeLessThanOrEqual(300);
+  });
+
+  it('a queued command that cannot be spawned is answered too, and the queue goes on', async () => {
+    const r = runner({ maxConcurrent: 1, maxQueued: 10 });
+    const first = r.run({ argv: ['true'] });
+    // Started from the first command's `close` handler, where a throw would end the process.
+    const bad = r.run({ argv: ['echo', 'x'.repeat(10_000) + '\0'] });
+    const after = r.run({ argv: ['echo', 'after'] });
+    expect((await first).exitCode).toBe(0);
+    expect((await bad).spawnError).toMatch(/null bytes/);
+    expect((await after).stdout.toString()).toBe('after\n');
   });
 });

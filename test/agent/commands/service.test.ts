@@ -310,3 +310,73 @@ describe('CommandService', () => {
     expect(audit.read(1)).toHaveLength(1);
   });
 });
+
+describe('CommandService at the trust boundary', () => {
+  function boundaryService(policy: Partial<CommandPolicyOptions>, secrets: string[] = []) {
+    const dir = mkdtempSync(join(tmpdir(), 'cmdsvc-boundary-'));
+    const answers: Answer[] = [];
+    const audit = new AuditLog({ path: join(dir, 'commands-audit.jsonl'), maxBytes: 10_000_000 });
+    const service = new CommandService({
+      policy: { mode: 'deny', allowlist: [], internal: {}, host: 'headless', ...policy },
+      runner: { killGraceMs: 200, pipeDrainMs: 200, timeoutMs: 5_000 },
+      approvalTimeoutMs: 5_000,
+      outputBudgetBytes: 8_000,
+      sendResult: (uuid, stdout, stderr) => {
+        answers.push({ uuid, stdout, stderr });
+      },
+      internal: fakeInternal(),
+      audit,
+      secrets: () => secrets,
+    });
+    cleanups.push(async () => {
+      await service.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return { service, answers, audit };
+  }
+
+  it('answers and audits an allowed command with a NUL byte in an argument (refused before the policy and spawn)', async () => {
+    const { service, answers, audit } = boundaryService({ mode: 'allowlist', allowlist: ['echo *'] });
+    await service.handle(U1, ['external', 'echo', 'a\0b']);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]?.stderr).toMatch(/^refused: argument 1 contains a NUL byte/);
+    expect(audit.read(5)).toMatchObject([{ uuid: U1, decision: 'denied' }]);
+    expect(service.counters()).toMatchObject({ received: 1, denied: 1, answered: 1 });
+  });
+
+  it('bounds what a refusal repeats, so the answer fits the frame budget whatever the argv', async () => {
+    const { service, answers } = boundaryService({ mode: 'allowlist', allowlist: ['uptime'] });
+    const many = Array.from({ length: 3_000 }, (_, i) => `argument-${i}`);
+    await service.handle(U1, ['external', 'echo', ...many]);
+    await service.handle(U2, ['external', 'echo', ...Array.from({ length: 5_000 }, () => 'x')]);
+    await service.handle(U1, ['unknown-type-'.repeat(2_000)]);
+    expect(answers).toHaveLength(3);
+    for (const answer of answers) {
+      expect(Buffer.byteLength(answer.stdout) + Buffer.byteLength(answer.stderr)).toBeLessThanOrEqual(8_000);
+    }
+    expect(answers[0]?.stderr).toMatch(
+      /echo argument-0 argument-1 .*…\[\d+ more argument\(s\), \d+ bytes, not shown\]/,
+    );
+    expect(answers[0]?.stderr).not.toContain('argument-2999');
+    expect(answers[1]?.stderr).toMatch(/^refused: too many arguments \(5001; at most 4096/);
+  });
+
+  it('masks secrets by value in what it records (audit, history, local output), not in the answer itself', async () => {
+    const secret = 'group-key-abcdef123';
+    const { service, answers, audit } = boundaryService(
+      { mode: 'allowlist', allowlist: ['echo *'], internal: { 'validate-config': true } },
+      [secret],
+    );
+    const records: string[] = [];
+    service.on('command', (r) => records.push(JSON.stringify(r)));
+    await service.handle(U1, ['external', 'echo', secret]);
+    await service.handle(U2, ['external', 'cat', `/tmp/${secret}`]);
+    await service.handle(U1, ['internal', 'validate-config', `group_key: other-new-key-999\n`]);
+    expect(answers[0]?.stdout).toBe(`${secret}\n`);
+    const recorded = JSON.stringify(audit.read(10)) + JSON.stringify(service.records()) + records.join('');
+    expect(recorded).not.toContain(secret);
+    // A key that is not (yet) ours, inside a config given to validate-config, is masked by its place.
+    expect(recorded).not.toContain('other-new-key-999');
+    expect(service.records()[0]?.stdout).toBe('••••••\n');
+  });
+});
