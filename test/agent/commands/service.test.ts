@@ -312,7 +312,7 @@ describe('CommandService', () => {
 });
 
 describe('CommandService at the trust boundary', () => {
-  function boundaryService(policy: Partial<CommandPolicyOptions>, secrets: string[] = []) {
+  function boundaryService(policy: Partial<CommandPolicyOptions>, secrets: string[] = [], budget = 8_000) {
     const dir = mkdtempSync(join(tmpdir(), 'cmdsvc-boundary-'));
     const answers: Answer[] = [];
     const audit = new AuditLog({ path: join(dir, 'commands-audit.jsonl'), maxBytes: 10_000_000 });
@@ -320,7 +320,7 @@ describe('CommandService at the trust boundary', () => {
       policy: { mode: 'deny', allowlist: [], internal: {}, host: 'headless', ...policy },
       runner: { killGraceMs: 200, pipeDrainMs: 200, timeoutMs: 5_000 },
       approvalTimeoutMs: 5_000,
-      outputBudgetBytes: 8_000,
+      outputBudgetBytes: budget,
       sendResult: (uuid, stdout, stderr) => {
         answers.push({ uuid, stdout, stderr });
       },
@@ -359,6 +359,15 @@ describe('CommandService at the trust boundary', () => {
     );
     expect(answers[0]?.stderr).not.toContain('argument-2999');
     expect(answers[1]?.stderr).toMatch(/^refused: too many arguments \(5001; at most 4096/);
+  });
+
+  it('fits every answer into a small budget (long group ids leave little room), refusals included', async () => {
+    const { service, answers } = boundaryService({ mode: 'allowlist', allowlist: ['uptime'] }, [], 300);
+    await service.handle(U1, ['external', 'echo', ...Array.from({ length: 100 }, (_, i) => `argument-${i}`)]);
+    expect(answers).toHaveLength(1);
+    const size = Buffer.byteLength(answers[0]!.stdout) + Buffer.byteLength(answers[0]!.stderr);
+    expect(size).toBeLessThanOrEqual(300);
+    expect(answers[0]?.stderr).toMatch(/truncated \d+ bytes/);
   });
 
   it('masks secrets by value in what it records (audit, history, local output), not in the answer itself', async () => {
