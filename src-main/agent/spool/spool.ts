@@ -598,6 +598,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   private setUnreclaimed(seg: SegmentInfo, bytes: number): void {
+    if (seg.deleted) bytes = 0;
     this.unreclaimedBytes += bytes - (this.unreclaimed.get(seg) ?? 0);
     if (bytes > 0) this.unreclaimed.set(seg, bytes);
     else this.unreclaimed.delete(seg);
@@ -717,6 +718,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
       return;
     }
     await fsp.rename(temp, seg.path);
+    if (seg.deleted) {
+      // Dropped whole (and unlinked) while the rename ran: the rename brought the file back.
+      await fsp.rm(seg.path, { force: true });
+      return;
+    }
     await fsyncDir(this.segDir);
     seg.fileBytes = bytes;
     for (const cls of dropping) seg.compacted.add(cls);
