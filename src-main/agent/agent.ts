@@ -411,7 +411,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
         );
       }
     });
-    commands.on('approvals', (list) => this.emit('approvals', list));
+    commands.on('approvals', (list) => this.emit('approvals', this.masked(list)));
 
     connection.on('state', (view) => this.onConnectionState(view));
     connection.on('wire', (entry) => this.emit('wire', this.masked(entry)));
