@@ -43,6 +43,7 @@ import {
   type UpdateView,
 } from '../../src-shared/view-models';
 import { AGENT_SERVICE, AgentLog } from './agent-log';
+import { type ApprovalSurface, ApproverPresence } from './commands/approvals';
 import { AuditLog, auditEntryToView } from './commands/audit';
 import { type InternalCommandContext } from './commands/internal';
 import { type CommandPolicyOptions } from './commands/policy';
@@ -200,6 +201,8 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   /** The effective group key came from (or was saved to) `groupKeyStore`, not the YAML. */
   private keyInStore = false;
   private audit: AuditLog;
+  /** Headless dashboards and their sessions, who answer `ask` requests; kept across restarts of the parts. */
+  private readonly approvers = new ApproverPresence();
   private parts: Parts | null = null;
   private lifecycle: Promise<void> = Promise.resolve();
   private startedAt = Date.now();
@@ -352,6 +355,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       policy: commandPolicyFromConfig(config, this.host),
       runner: this.runnerOptions(config),
       approvalTimeoutMs: config.commands.ask_timeout * 1000,
+      approvers: this.approvers,
       outputBudgetBytes: this.outputBudget(config),
       sendResult: (uuid, stdout, stderr) => {
         spool.append('result', resultFrame(config.group_id, config.server_id, uuid, stdout, stderr));
@@ -865,6 +869,10 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
 
   decideApproval(id: string, approve: boolean): boolean {
     return this.parts?.commands.decideApproval(id, approve) ?? false;
+  }
+
+  openApprovalSurface(): ApprovalSurface {
+    return this.approvers.openSurface();
   }
 
   async consoleSend(line: string): Promise<ConsoleSendResult> {
