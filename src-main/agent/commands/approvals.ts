@@ -46,12 +46,14 @@ export class ApproverPresence extends EventEmitter<ApproverPresenceEvents> {
     let sessionsHere = 0;
     return {
       sessionOpened: () => {
+        if (closed) return () => undefined;
         this.sessions++;
         sessionsHere++;
         this.emit('changed');
         let gone = false;
         return () => {
-          if (gone) return;
+          // Already counted out when the whole dashboard closed.
+          if (gone || closed) return;
           gone = true;
           this.sessions--;
           sessionsHere--;
