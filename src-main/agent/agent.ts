@@ -403,9 +403,12 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       ...(config.streamserver_host.trim() === '' ? ['streamserver_host'] : []),
       ...(config.group_id.trim() === '' ? ['group_id'] : []),
     ];
-    // Not configured yet (first run of the desktop app): collect into the spool, connect once the keys are set.
+    // Not configured yet (first run): connect once the keys are saved. Expected, so said once and not as a warning.
     if (missing.length === 0) connection.start();
-    else this.log.warn(`not connecting: ${missing.join(' and ')} not set in the config`);
+    else
+      this.log.info(
+        `waiting for the settings: ${missing.join(' and ')} not set yet; the agent connects once they are saved`,
+      );
     this.log.info(
       `agent ${AGENT_VERSION} started: server ${config.streamserver_host}:${config.streamserver_port}, ` +
         `group ${config.group_id}, server id ${config.server_id}, data dir ${this.dataDirValue}`,
@@ -479,6 +482,9 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
 
   /** Starts the tailer and the telemetry scheduler feeding `spool`; returns their stop function. */
   private async startProducers(config: AgentConfig, spool: Spool): Promise<() => Promise<void>> {
+    // Without a group id no frame is valid: reading and sampling now would only log refusals. Saving the settings
+    // rebuilds the parts, which starts them.
+    if (config.group_id.trim() === '') return () => Promise.resolve();
     const groupId = config.group_id;
     const serverId = config.server_id;
     const tailer = new LogTailer({
