@@ -47,6 +47,8 @@ export function SettingsView() {
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState<null | 'save' | 'test' | 'sandbox' | 'import' | 'export'>(null);
   const [showKey, setShowKey] = useState(false);
+  /** First run shows only the setup card; the full form is one click away. */
+  const [showAll, setShowAll] = useState(false);
   const [exported, setExported] = useState<{ url: string; yaml: string } | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
 
@@ -175,25 +177,119 @@ export function SettingsView() {
 
   const maxBytes = getPath(draft, 'spool.max_bytes');
 
+  // Host, port, group and key: the setup card and the full form's Server section share them.
+  const connectionFields = (
+    <>
+      <TextField
+        label="Host"
+        value={str('streamserver_host')}
+        onChange={(v) => set('streamserver_host', v)}
+        error={err('streamserver_host')}
+        placeholder="streamserver.example.com"
+      />
+      <TextField
+        label="Port"
+        type="number"
+        value={str('streamserver_port')}
+        onChange={(v) => set('streamserver_port', numberFromInput(v))}
+        error={err('streamserver_port')}
+      />
+      <TextField
+        label="Group"
+        value={str('group_id')}
+        onChange={(v) => set('group_id', v)}
+        error={err('group_id')}
+      />
+      <TextField
+        label="Group key"
+        type={showKey ? 'text' : 'password'}
+        value={str('group_key') === GROUP_KEY_MASK ? '' : str('group_key')}
+        placeholder={view.groupKeySet ? 'unchanged (stored)' : 'not set'}
+        autoComplete="new-password"
+        onChange={(v) => set('group_key', v === '' ? GROUP_KEY_MASK : v)}
+        error={err('group_key')}
+        hint={KEY_STORAGE_TEXT[view.keyStorage]}
+        trailing={
+          <button
+            type="button"
+            className="small"
+            aria-pressed={showKey}
+            onClick={() => setShowKey((s) => !s)}
+          >
+            {showKey ? 'Hide' : 'Show'}
+          </button>
+        }
+      />
+    </>
+  );
+  const status = (
+    <p className="form-status" role="status" data-testid="settings-status">
+      {outcome ? (
+        <OutcomeText outcome={outcome} />
+      ) : issues.size > 0 ? (
+        `${issues.size} problem(s) to fix`
+      ) : dirty ? (
+        `${Object.keys(patch).length} unsaved change(s)`
+      ) : (
+        'No changes'
+      )}
+    </p>
+  );
+  const formButtons = (
+    <div className="actions">
+      <button type="button" disabled={busy !== null} onClick={() => void test()}>
+        {busy === 'test' ? 'Testing…' : 'Test connection'}
+      </button>
+      <button type="submit" className="primary" disabled={busy !== null || !dirty || issues.size > 0}>
+        {busy === 'save' ? 'Saving…' : 'Save'}
+      </button>
+    </div>
+  );
+
+  if (isFirstRun(view.config) && !showAll) {
+    return (
+      <div className="view settings">
+        <section className="card setup" aria-labelledby="setup-heading" data-testid="first-run">
+          <h2 id="setup-heading">Connect to your StreamServer</h2>
+          <p className="muted">
+            Minion Agent is not set up yet. Enter where your StreamServer runs and your group&apos;s id and
+            key. Nothing is collected or sent until you save.
+          </p>
+          <form onSubmit={(e) => void save(e)} noValidate aria-label="Server setup">
+            <div className="field-grid setup-fields">{connectionFields}</div>
+            <div className="form-actions">
+              {status}
+              {formButtons}
+            </div>
+          </form>
+          <div className="setup-more">
+            <button type="button" disabled={busy !== null} onClick={() => void trySandbox()}>
+              {busy === 'sandbox' ? 'Starting…' : 'Try with a local sandbox server'}
+            </button>
+            <span>
+              <button type="button" className="link-button" onClick={() => setShowAll(true)}>
+                All settings…
+              </button>{' '}
+              <span className="muted small">TLS, tailed files, telemetry, commands, YAML import</span>
+            </span>
+          </div>
+        </section>
+      </div>
+    );
+  }
+
   return (
     <div className="view settings">
       {isFirstRun(view.config) ? (
-        <section className="card welcome" aria-labelledby="welcome-heading" data-testid="first-run">
-          <h2 id="welcome-heading">Welcome to Minion Agent</h2>
+        <section className="card welcome" aria-labelledby="welcome-heading">
+          <h2 id="welcome-heading">Not connected to a server yet</h2>
           <p>
-            No server is configured yet. Enter your StreamServer details below, import an existing config.yml,
-            or try everything out first with a server that runs on this machine.
-          </p>
-          <div className="actions">
-            <button
-              type="button"
-              className="primary"
-              disabled={busy !== null}
-              onClick={() => void trySandbox()}
-            >
-              {busy === 'sandbox' ? 'Starting…' : 'Try with a local sandbox server'}
+            Fill in Host and Group under Server and save, or{' '}
+            <button type="button" className="link-button" onClick={() => setShowAll(false)}>
+              go back to the short setup
             </button>
-          </div>
+            .
+          </p>
         </section>
       ) : null}
 
@@ -201,46 +297,7 @@ export function SettingsView() {
         <fieldset className="card">
           <legend>Server</legend>
           <div className="field-grid">
-            <TextField
-              label="Host"
-              value={str('streamserver_host')}
-              onChange={(v) => set('streamserver_host', v)}
-              error={err('streamserver_host')}
-              placeholder="streamserver.example.com"
-            />
-            <TextField
-              label="Port"
-              type="number"
-              value={str('streamserver_port')}
-              onChange={(v) => set('streamserver_port', numberFromInput(v))}
-              error={err('streamserver_port')}
-            />
-            <TextField
-              label="Group"
-              value={str('group_id')}
-              onChange={(v) => set('group_id', v)}
-              error={err('group_id')}
-            />
-            <TextField
-              label="Group key"
-              type={showKey ? 'text' : 'password'}
-              value={str('group_key') === GROUP_KEY_MASK ? '' : str('group_key')}
-              placeholder={view.groupKeySet ? 'unchanged (stored)' : 'not set'}
-              autoComplete="new-password"
-              onChange={(v) => set('group_key', v === '' ? GROUP_KEY_MASK : v)}
-              error={err('group_key')}
-              hint={KEY_STORAGE_TEXT[view.keyStorage]}
-              trailing={
-                <button
-                  type="button"
-                  className="small"
-                  aria-pressed={showKey}
-                  onClick={() => setShowKey((s) => !s)}
-                >
-                  {showKey ? 'Hide' : 'Show'}
-                </button>
-              }
-            />
+            {connectionFields}
             <TextField
               label="Server name (shown locally only)"
               value={str('server_name')}
@@ -509,25 +566,8 @@ export function SettingsView() {
         </fieldset>
 
         <div className="form-actions card sticky-actions">
-          <p className="form-status" role="status" data-testid="settings-status">
-            {outcome ? (
-              <OutcomeText outcome={outcome} />
-            ) : issues.size > 0 ? (
-              `${issues.size} problem(s) to fix`
-            ) : dirty ? (
-              `${Object.keys(patch).length} unsaved change(s)`
-            ) : (
-              'No changes'
-            )}
-          </p>
-          <div className="actions">
-            <button type="button" disabled={busy !== null} onClick={() => void test()}>
-              {busy === 'test' ? 'Testing…' : 'Test connection'}
-            </button>
-            <button type="submit" className="primary" disabled={busy !== null || !dirty || issues.size > 0}>
-              {busy === 'save' ? 'Saving…' : 'Save'}
-            </button>
-          </div>
+          {status}
+          {formButtons}
         </div>
       </form>
 
