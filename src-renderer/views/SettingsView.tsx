@@ -9,7 +9,7 @@ import type {
 } from '../../src-shared/ipc';
 import { CheckField, SelectField, TextField } from '../components/Fields';
 import { formatBytes } from '../format';
-import { useApi, useStore } from '../state/context';
+import { useApi, useDashboard, useStore } from '../state/context';
 import {
   buildPatch,
   getPath,
@@ -51,6 +51,8 @@ export function SettingsView() {
   const [showAll, setShowAll] = useState(false);
   const [exported, setExported] = useState<{ url: string; yaml: string } | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  // No Electron: the headless agent, where this dashboard is the only place to approve a command.
+  const headless = useDashboard((s) => s.snapshot?.runtime.electron === null);
 
   const apply = useCallback((result: IpcResult<ConfigView>) => {
     if (result.ok) {
@@ -453,6 +455,11 @@ export function SettingsView() {
               }))}
               onChange={(v) => set('commands.policy', v)}
               error={err('commands.policy')}
+              hint={
+                headless && str('commands.policy') === 'ask'
+                  ? 'Asked in this dashboard, in every open tab. With none open, a command waits the approval timeout, then is refused.'
+                  : undefined
+              }
             />
             <TextField
               label="Approval timeout (s)"

@@ -146,5 +146,13 @@ describe('ask approvals in the headless web dashboard', () => {
     await expect.poll(() => first.getByTestId('approval').count(), POLL).toBe(0);
     const rowInFirst = first.getByTestId('command-row').filter({ hasText: 'denied in the browser' });
     await expect.poll(() => rowInFirst.textContent(), POLL).toContain('rejected');
+
+    // Settings says where "ask" is answered on this agent.
+    await first.getByRole('tab', { name: 'Settings' }).click();
+    await expect
+      .poll(() => first.getByLabel('Policy', { exact: true }).getAttribute('aria-describedby'), POLL)
+      .not.toBeNull();
+    const hintId = await first.getByLabel('Policy', { exact: true }).getAttribute('aria-describedby');
+    expect(await first.locator(`[id="${hintId}"]`).textContent()).toContain('Asked in this dashboard');
   });
 });
