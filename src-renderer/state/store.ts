@@ -23,6 +23,10 @@ export interface ThroughputSample {
   at: number;
   outBytesPerSec: number;
   inBytesPerSec: number;
+  /** Log lines taken into the spool (tailed files and the agent's own lines) per second. */
+  inLinesPerSec: number;
+  /** Log lines (`L` frames) written to the server per second. */
+  outLinesPerSec: number;
 }
 
 export interface NoticeItem extends Notice {
@@ -87,7 +91,8 @@ export class DashboardStore {
   private notifyPending = false;
   private pendingEvents: (() => void)[] | null = null;
   private throughputTimer: ReturnType<typeof setInterval> | null = null;
-  private lastCounter: { at: number; out: number; in: number } | null = null;
+  private lastCounter: { at: number; out: number; in: number; linesIn: number; linesOut: number } | null =
+    null;
   private noticeSeq = 0;
   private readonly services = new Set<string>();
   private readonly opts: Required<DashboardStoreOptions>;
@@ -267,15 +272,22 @@ export class DashboardStore {
     const now = this.opts.now();
     const out = totalBytes(connection.out.bytes);
     const inn = totalBytes(connection.in.bytes);
+    const log = this.state.spool?.perClass.log;
+    // Every log line appended to the spool is still queued, or was confirmed or dropped since.
+    const linesIn = log ? log.queuedFrames + log.confirmed + log.dropped : 0;
+    const linesOut = connection.out.frames.L ?? 0;
     const previous = this.lastCounter;
-    this.lastCounter = { at: now, out, in: inn };
+    this.lastCounter = { at: now, out, in: inn, linesIn, linesOut };
     if (!previous || now <= previous.at) return;
     const seconds = (now - previous.at) / 1000;
+    // Counters reset when the core restarts; never show a negative rate.
+    const rate = (current: number, before: number): number => Math.max(0, (current - before) / seconds);
     const sample: ThroughputSample = {
       at: now,
-      // Counters reset when the core restarts; never show a negative rate.
-      outBytesPerSec: Math.max(0, (out - previous.out) / seconds),
-      inBytesPerSec: Math.max(0, (inn - previous.in) / seconds),
+      outBytesPerSec: rate(out, previous.out),
+      inBytesPerSec: rate(inn, previous.in),
+      inLinesPerSec: rate(linesIn, previous.linesIn),
+      outLinesPerSec: rate(linesOut, previous.linesOut),
     };
     this.update({ throughput: [...this.state.throughput, sample].slice(-this.opts.throughputHistory) });
   }

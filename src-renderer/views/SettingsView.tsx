@@ -51,6 +51,7 @@ export function SettingsView() {
   const [showAll, setShowAll] = useState(false);
   const [exported, setExported] = useState<{ url: string; yaml: string } | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  const stickyBar = useStickyBarPadding();
   // No Electron: the headless agent, where this dashboard is the only place to approve a command.
   const headless = useDashboard((s) => s.snapshot?.runtime.electron === null);
 
@@ -572,7 +573,7 @@ export function SettingsView() {
           />
         </fieldset>
 
-        <div className="form-actions card sticky-actions">
+        <div className="form-actions card sticky-actions" ref={stickyBar}>
           {status}
           {formButtons}
         </div>
@@ -617,6 +618,25 @@ export function SettingsView() {
       </section>
     </div>
   );
+}
+
+/**
+ * The sticky Save bar sits over the bottom of the scrolling panel; its height (which grows when a long status wraps)
+ * becomes the panel's scroll padding, so a field focused or scrolled to is placed above the bar, never under it.
+ */
+function useStickyBarPadding(): (bar: HTMLDivElement | null) => void {
+  return useCallback((bar: HTMLDivElement | null) => {
+    const panel = bar?.closest<HTMLElement>('.app-main');
+    if (!bar || !panel) return;
+    const apply = (): void => panel.style.setProperty('--sticky-bar-height', `${bar.offsetHeight}px`);
+    apply();
+    const observer = new ResizeObserver(apply);
+    observer.observe(bar);
+    return () => {
+      observer.disconnect();
+      panel.style.removeProperty('--sticky-bar-height');
+    };
+  }, []);
 }
 
 /** The preview is for reading; the key stays in the downloaded file only (it is the person's own config). */
