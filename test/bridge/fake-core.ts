@@ -2,7 +2,7 @@
 import { type ApprovalSurface, ApproverPresence } from '../../src-main/agent/commands/approvals';
 import { EventEmitter } from 'node:events';
 import { ConfigPatchError, type AgentCoreApi, type AgentCoreEvents } from '../../src-main/agent/core-api';
-import type { UpdatesApi } from '../../src-main/bridge/handlers';
+import type { UpdatesApi } from '../../src-shared/ipc';
 import type { ConfigView, SaveResult } from '../../src-shared/ipc';
 import type {
   AgentSnapshot,

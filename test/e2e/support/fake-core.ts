@@ -7,7 +7,7 @@ import { type ApprovalSurface, ApproverPresence } from '../../../src-main/agent/
 import { EventEmitter } from 'node:events';
 import type { AgentCoreApi, AgentCoreEvents } from '../../../src-main/agent/core-api';
 import { ConfigPatchError } from '../../../src-main/agent/core-api';
-import type { UpdatesApi } from '../../../src-main/bridge/handlers';
+import type { UpdatesApi } from '../../../src-shared/ipc';
 import {
   GROUP_KEY_MASK,
   EDITABLE_KEYS,
