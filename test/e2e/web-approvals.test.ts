@@ -139,6 +139,12 @@ describe('ask approvals in the headless web dashboard', () => {
     const cardInSecond = second.getByTestId('approval');
     await cardInSecond.waitFor({ timeout: 15_000 });
     await first.getByTestId('approval').waitFor({ timeout: 15_000 });
+    // The other two looks: tray size in light, full size in dark.
+    await first.setViewportSize(TRAY_VIEWPORT);
+    await second.setViewportSize(FULL_VIEWPORT);
+    await second.emulateMedia({ colorScheme: 'dark' });
+    await first.screenshot({ path: join(ARTIFACTS_DIR, 'web-approval-card-tray-light.png') });
+    await second.screenshot({ path: join(ARTIFACTS_DIR, 'web-approval-card-full-dark.png') });
     await cardInSecond.getByRole('button', { name: 'Deny' }).click();
     const reply = await result;
     expect(reply.stdout).toBe('');
