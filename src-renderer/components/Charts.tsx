@@ -123,7 +123,7 @@ export function RateChart({ series, unit, label, windowSeconds }: RateChartProps
       })
       .join(' ');
   return (
-    <figure className="rate-chart" role="img" aria-label={label}>
+    <figure className={`rate-chart ${longest < 2 ? 'is-empty' : ''}`} role="img" aria-label={label}>
       <div className="rate-axis" aria-hidden="true">
         <span>
           {formatRateValue(top)} {unit}

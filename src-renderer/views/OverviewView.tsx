@@ -104,7 +104,9 @@ export function OverviewView() {
       <section className="card throughput-card" aria-labelledby="throughput-heading">
         <div className="card-head">
           <h2 id="throughput-heading">Log lines</h2>
-          <span className="muted small figure">{formatRate(latest?.outBytesPerSec)} on the wire</span>
+          {latest ? (
+            <span className="muted small figure">{formatRate(latest.outBytesPerSec)} on the wire</span>
+          ) : null}
         </div>
         <ul className="rate-legend plain-list">
           <li>
@@ -127,7 +129,11 @@ export function OverviewView() {
             { name: 'in', tone: 'rate-in', values: throughput.map((t) => t.inLinesPerSec) },
             { name: 'out', tone: 'rate-out', values: throughput.map((t) => t.outLinesPerSec) },
           ]}
-          label={`Log lines per second over the last ${throughput.length} seconds: now ${linesIn} in, ${linesOut} out`}
+          label={
+            throughput.length < 2
+              ? 'Log lines per second: collecting samples'
+              : `Log lines per second over the last ${throughput.length} seconds: now ${linesIn} in, ${linesOut} out`
+          }
         />
       </section>
 
