@@ -22,6 +22,7 @@ function ApprovalCard({ approval, now }: { approval: ApprovalRequestView; now: n
 
   const decide = async (approve: boolean): Promise<void> => {
     setBusy(true);
+    store.markDecidedHere(approval.id);
     const result = await api.decideApproval({ id: approval.id, approve });
     setBusy(false);
     if (!result.ok) store.addNotice({ level: 'error', message: result.error.message });

@@ -127,6 +127,13 @@ describe('ask approvals in the headless web dashboard', () => {
     await expect.poll(() => rowInSecond.textContent(), POLL).toContain('approved');
     await expect.poll(() => rowInSecond.textContent(), POLL).toContain('exit 0');
     expect(await second.getByTestId('approval-banner').count()).toBe(0);
+    // …and says who answered: not this page.
+    await expect
+      .poll(() => second.locator('.notice').allTextContents(), POLL)
+      .toContainEqual(
+        expect.stringContaining('Approved in another window or tab: echo "approved in the browser"'),
+      );
+    expect(await first.locator('.notice', { hasText: 'in another window or tab' }).count()).toBe(0);
     await second.screenshot({ path: join(ARTIFACTS_DIR, 'web-approval-resolved-tray-dark.png') });
   });
 
@@ -152,6 +159,11 @@ describe('ask approvals in the headless web dashboard', () => {
     await expect.poll(() => first.getByTestId('approval').count(), POLL).toBe(0);
     const rowInFirst = first.getByTestId('command-row').filter({ hasText: 'denied in the browser' });
     await expect.poll(() => rowInFirst.textContent(), POLL).toContain('rejected');
+    await expect
+      .poll(() => first.locator('.notice').allTextContents(), POLL)
+      .toContainEqual(
+        expect.stringContaining('Denied in another window or tab: echo "denied in the browser"'),
+      );
 
     // Settings says where "ask" is answered on this agent.
     await first.getByRole('tab', { name: 'Settings' }).click();

@@ -174,4 +174,37 @@ describe('DashboardStore', () => {
     expect(store.getState().throughput.at(-1)).toMatchObject({ inLinesPerSec: 10, outLinesPerSec: 5 });
     store.stop();
   });
+
+  it('announces an approval answered elsewhere (another tab or window), not one answered here', async () => {
+    const core = new FakeAgentCore();
+    const mine = core.requestApproval(['uptime']);
+    const theirs = core.requestApproval(['df', '-h']);
+    const expired = core.requestApproval(['sleep', '1']);
+    const snapshot = core.snapshot();
+    const fake = controllableApi(snapshot, []);
+    fake.releaseSnapshot();
+    const store = new DashboardStore(fake.api, immediate);
+    await store.start();
+    const record = (uuid: string, decision: 'approved' | 'rejected' | 'timed-out') => ({
+      ...(snapshot.commands[0] as (typeof snapshot.commands)[number]),
+      uuid,
+      decision,
+      state: 'done' as const,
+    });
+
+    store.markDecidedHere(mine.id);
+    fake.emit(EventChannel.Approvals, []);
+    fake.emit(EventChannel.Commands, [
+      record(mine.uuid, 'approved'),
+      record(theirs.uuid, 'rejected'),
+      record(expired.uuid, 'timed-out'),
+    ]);
+    expect(store.getState().notices.map((n) => n.message)).toEqual([
+      'Denied in another window or tab: df -h',
+    ]);
+    // Once only.
+    fake.emit(EventChannel.Commands, [record(theirs.uuid, 'rejected')]);
+    expect(store.getState().notices).toHaveLength(1);
+    store.stop();
+  });
 });

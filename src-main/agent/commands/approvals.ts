@@ -11,8 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { type ApprovalRequestView } from '../../../src-shared/view-models';
 import { formatCommandLine } from './policy';
 
-/** `unattended`: expired while no dashboard session was connected at any moment of the wait. */
-export type ApprovalOutcome = 'approved' | 'rejected' | 'timed-out' | 'unattended';
+/**
+ * `unattended`: expired while no dashboard session was connected at any moment of the wait.
+ * `cancelled`: the agent stopped before anyone answered (nobody said no).
+ */
+export type ApprovalOutcome = 'approved' | 'rejected' | 'timed-out' | 'unattended' | 'cancelled';
 
 /** A place approvals can be shown to someone (the headless web dashboard); see `ApproverPresence.openSurface`. */
 export interface ApprovalSurface {
@@ -132,9 +135,9 @@ export class ApprovalBroker extends EventEmitter<ApprovalBrokerEvents> {
     return this.settle(id, approve ? 'approved' : 'rejected');
   }
 
-  /** Rejects everything still pending (agent stopping). */
+  /** Refuses everything still pending (agent stopping). */
   rejectAll(): void {
-    for (const id of [...this.pendingById.keys()]) this.settle(id, 'rejected');
+    for (const id of [...this.pendingById.keys()]) this.settle(id, 'cancelled');
   }
 
   private markSeen(): void {

@@ -256,11 +256,15 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
       if (outcome !== 'approved') {
         this.counts.denied++;
         this.counts.external++;
-        record.decision = outcome === 'rejected' ? 'rejected' : 'timed-out';
+        // A person said no ('rejected'); the agent refused by itself ('denied': it stopped); or time ran out.
+        record.decision =
+          outcome === 'rejected' ? 'rejected' : outcome === 'cancelled' ? 'denied' : 'timed-out';
         const why = this.refusalReason(outcome);
         const reason =
-          `${why} The machine's owner can allow commands without asking via commands.policy ` +
-          `(allowlist with commands.allowlist, or allow) in the agent config.`;
+          outcome === 'cancelled'
+            ? why
+            : `${why} The machine's owner can allow commands without asking via commands.policy ` +
+              `(allowlist with commands.allowlist, or allow) in the agent config.`;
         await this.answer(record, '', reason, { note: reason });
         return;
       }
@@ -349,6 +353,8 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
         return dashboard
           ? 'refused: the command was denied in the dashboard.'
           : 'refused: the person at this machine rejected the command.';
+      case 'cancelled':
+        return 'refused: the agent stopped before anyone answered; send the command again later.';
       case 'unattended':
         return `refused: no dashboard session connected within ${seconds}s to approve the command.`;
       case 'timed-out':

@@ -259,6 +259,19 @@ describe('CommandService', () => {
     expect(approvers.sessionCount).toBe(0);
   });
 
+  it("ask: a request still pending when the agent stops is refused by the agent, not as a person's no", async () => {
+    const { service, answers, audit } = setup({ mode: 'ask', host: 'desktop' });
+    const pending = nextApprovals(service);
+    const done = service.handle(U1, ['external', 'echo', 'never answered']);
+    await pending;
+    await service.stop();
+    await done;
+    expect(answers[0]?.stderr).toBe(
+      'refused: the agent stopped before anyone answered; send the command again later.',
+    );
+    expect(audit.read(1)[0]?.decision).toBe('denied');
+  });
+
   it('ask on the desktop ignores the dashboard presence (the shell always shows requests)', async () => {
     const approvers = new ApproverPresence();
     approvers.openSurface();
