@@ -13,7 +13,7 @@ import { startWebDashboard, type WebDashboard } from '../../src-main/bridge/web-
 import { SandboxServer } from '../../src-main/sandbox/sandbox-server';
 import type { LogLineView } from '../../src-shared/view-models';
 import { FakeUpdates } from './support/fake-core';
-import { ARTIFACTS_DIR, FULL_VIEWPORT, launchChromium, TRAY_VIEWPORT } from './support/harness';
+import { ARTIFACTS_DIR, FULL_VIEWPORT, launchChromium, runAxe, TRAY_VIEWPORT } from './support/harness';
 import { ensureRendererBuilt } from './support/renderer-build';
 
 const GROUP = 'first-run-group';
@@ -103,6 +103,10 @@ describe('first run in the headless dashboard', () => {
           await look.screenshot({
             path: join(ARTIFACTS_DIR, `first-run-setup-${name}-${dark ? 'dark' : 'light'}.png`),
           });
+          const serious = (await runAxe(look)).filter(
+            (v) => v.impact === 'serious' || v.impact === 'critical',
+          );
+          expect(serious, `${name} ${dark ? 'dark' : 'light'}`).toEqual([]);
           await look.close();
         }
       }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAgentCore, FakeUpdates } from './support/fake-core';
-import { FULL_VIEWPORT, startE2E, TRAY_VIEWPORT, type Dashboard, type E2E } from './support/harness';
+import { FULL_VIEWPORT, runAxe, startE2E, TRAY_VIEWPORT, type Dashboard, type E2E } from './support/harness';
 
 let e2e: E2E;
 
@@ -105,6 +105,10 @@ describe('overview', () => {
           // Cards reach the right edge: no empty column on a wide window.
           expect(layout.rightmost).toBeGreaterThan(layout.width - 2);
           await d.screenshot(`overview-rates-${size}-${dark ? 'dark' : 'light'}`);
+          const serious = (await runAxe(d.page)).filter(
+            (v) => v.impact === 'serious' || v.impact === 'critical',
+          );
+          expect(serious).toEqual([]);
           expect(d.problems).toEqual([]);
         } finally {
           stop();
