@@ -42,7 +42,8 @@ function ApprovalCard({ approval, now }: { approval: ApprovalRequestView; now: n
         </span>
       </div>
       <p className="muted small">
-        {approval.type} · requested {formatDateTime(approval.requestedAt)}
+        {approval.type} · requested {formatDateTime(approval.requestedAt)} · refused automatically when the
+        time runs out
       </p>
       <div className="actions">
         <button
