@@ -64,6 +64,21 @@ function Notices() {
   );
 }
 
+/**
+ * A pending approval must not go unnoticed on another tab: the headless dashboard has no desktop notification, and
+ * the request is refused when its timeout runs out.
+ */
+function ApprovalBanner({ count, onReview }: { count: number; onReview: () => void }) {
+  return (
+    <div className="approval-banner" role="status" data-testid="approval-banner">
+      <span>{count === 1 ? 'A command is' : `${count} commands are`} waiting for your approval.</span>
+      <button type="button" className="small primary" onClick={onReview}>
+        Review
+      </button>
+    </div>
+  );
+}
+
 export function App() {
   const phase = useDashboard((s) => s.phase);
   const loadError = useDashboard((s) => s.loadError);
@@ -107,6 +122,9 @@ export function App() {
       <nav className="app-nav" aria-label="Dashboard sections">
         <Tabs tabs={tabs} selected={current} onSelect={select} label="Dashboard sections" />
       </nav>
+      {approvals > 0 && current !== 'commands' && phase === 'ready' ? (
+        <ApprovalBanner count={approvals} onReview={() => select('commands')} />
+      ) : null}
       <Notices />
       <main
         className="app-main"

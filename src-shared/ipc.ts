@@ -150,6 +150,20 @@ export interface InvokeResponses {
   [InvokeChannel.OpenDataFolder]: { path: string };
 }
 
+/**
+ * The main-process side of the `updates:*` channels and the `updates` event: what both bridges (Electron shell and
+ * headless web bridge) call. `UpdateService` (src-main/updates) implements it; the headless CLI has its own.
+ */
+export interface UpdatesApi {
+  view(): UpdateView;
+  check(): Promise<UpdateView>;
+  download(): Promise<UpdateView>;
+  /** Flushes the agent and quits to install when an update is ready; resolves with the view. */
+  install(): Promise<UpdateView>;
+  on(event: 'update', listener: (view: UpdateView) => void): unknown;
+  off(event: 'update', listener: (view: UpdateView) => void): unknown;
+}
+
 export type InvokeRequest<C extends InvokeChannel> = z.input<(typeof requestSchemas)[C]>;
 
 /** Errors travel as values so the renderer can show them; `issues` carries per-field validation problems. */

@@ -46,6 +46,7 @@ import {
 } from '../../src-shared/view-models';
 import { AGENT_SERVICE, AgentLog } from './agent-log';
 import { boundedArgvText } from './commands/argv';
+import { type ApprovalSurface, ApproverPresence } from './commands/approvals';
 import { AuditLog, auditEntryToView } from './commands/audit';
 import { type InternalCommandContext } from './commands/internal';
 import { type CommandPolicyOptions } from './commands/policy';
@@ -218,6 +219,8 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   /** The effective group key came from (or was saved to) `groupKeyStore`, not the YAML. */
   private keyInStore = false;
   private audit: AuditLog;
+  /** Headless dashboards and their sessions, who answer `ask` requests; kept across restarts of the parts. */
+  private readonly approvers = new ApproverPresence();
   private parts: Parts | null = null;
   private lifecycle: Promise<void> = Promise.resolve();
   /** Every config change (GUI save, import, server set-config) passes here, one at a time. */
@@ -379,6 +382,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       policy: commandPolicyFromConfig(config, this.host),
       runner: this.runnerOptions(config),
       approvalTimeoutMs: config.commands.ask_timeout * 1000,
+      approvers: this.approvers,
       outputBudgetBytes: this.outputBudget(config),
       sendResult: (uuid, stdout, stderr) => {
         spool.append('result', resultFrame(config.group_id, config.server_id, uuid, stdout, stderr));
@@ -429,9 +433,12 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       ...(config.streamserver_host.trim() === '' ? ['streamserver_host'] : []),
       ...(config.group_id.trim() === '' ? ['group_id'] : []),
     ];
-    // Not configured yet (first run of the desktop app): collect into the spool, connect once the keys are set.
+    // Not configured yet (first run): connect once the keys are saved. Expected, so said once and not as a warning.
     if (missing.length === 0) connection.start();
-    else this.log.warn(`not connecting: ${missing.join(' and ')} not set in the config`);
+    else
+      this.log.info(
+        `waiting for the settings: ${missing.join(' and ')} not set yet; the agent connects once they are saved`,
+      );
     this.log.info(
       `agent ${AGENT_VERSION} started: server ${config.streamserver_host}:${config.streamserver_port}, ` +
         `group ${config.group_id}, server id ${config.server_id}, data dir ${this.dataDirValue}`,
@@ -505,6 +512,9 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
 
   /** Starts the tailer and the telemetry scheduler feeding `spool`; returns their stop function. */
   private async startProducers(config: AgentConfig, spool: Spool): Promise<() => Promise<void>> {
+    // Without a group id no frame is valid: reading and sampling now would only log refusals. Saving the settings
+    // rebuilds the parts, which starts them.
+    if (config.group_id.trim() === '') return () => Promise.resolve();
     const groupId = config.group_id;
     const serverId = config.server_id;
     const tailer = new LogTailer({
@@ -923,6 +933,10 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
 
   decideApproval(id: string, approve: boolean): boolean {
     return this.parts?.commands.decideApproval(id, approve) ?? false;
+  }
+
+  openApprovalSurface(): ApprovalSurface {
+    return this.approvers.openSurface();
   }
 
   async consoleSend(line: string): Promise<ConsoleSendResult> {

@@ -2,6 +2,7 @@
  * What the agent core offers to its hosts (Electron shell, headless web dashboard, CLI). Both IPC bridges are
  * written against this interface only, so the shell stays thin and tests can use a fake core.
  */
+import type { ApprovalSurface } from './commands/approvals';
 import type {
   ConfigView,
   ConnectionTestResult,
@@ -51,6 +52,11 @@ export interface AgentCoreApi {
 
   /** Resolves a pending `ask` approval; false when the id is unknown or already decided/expired. */
   decideApproval(id: string, approve: boolean): boolean;
+  /**
+   * A headless dashboard starts serving: `ask` requests then wait (up to `commands.ask_timeout`) for one of its
+   * sessions to answer instead of being refused at once. The desktop shell does not need this.
+   */
+  openApprovalSurface(): ApprovalSurface;
   /** Sends frames written in the REPL syntax of the CLI (`log::SERVICE::MESSAGE`, …). */
   consoleSend(line: string): Promise<ConsoleSendResult>;
 

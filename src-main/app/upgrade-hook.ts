@@ -6,7 +6,7 @@
  */
 import type { AgentUpdaterHook } from '../agent/agent';
 import { AGENT_VERSION } from '../agent/version';
-import type { UpdatesApi } from '../bridge/handlers';
+import type { UpdatesApi } from '../../src-shared/ipc';
 import type { UpdateView } from '../../src-shared/view-models';
 import { blankUpdateView } from '../../src-shared/update-view';
 

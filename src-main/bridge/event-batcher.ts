@@ -7,7 +7,7 @@
 import type { AgentCoreApi, AgentCoreEvents } from '../agent/core-api';
 import { EventChannel, type EventPayloads } from '../../src-shared/ipc';
 import type { CommandRecordView } from '../../src-shared/view-models';
-import type { UpdatesApi } from './handlers';
+import type { UpdatesApi } from '../../src-shared/ipc';
 
 export type EventSink = <E extends EventChannel>(channel: E, payload: EventPayloads[E]) => void;
 

@@ -11,22 +11,11 @@ import {
   type FieldIssue,
   type InvokeResponses,
   type IpcResult,
+  type UpdatesApi,
 } from '../../src-shared/ipc';
-import type { UpdateView } from '../../src-shared/view-models';
 
-/**
- * What the bridges need from the update service; structurally the same as `UpdatesApi` of
- * src-main/updates/update-service.ts, so `UpdateService` fits as is (restated here to keep the bridge independent).
- */
-export interface UpdatesApi {
-  view(): UpdateView;
-  check(): Promise<UpdateView>;
-  download(): Promise<UpdateView>;
-  /** Flushes the agent and quits to install when an update is ready; resolves with the view. */
-  install(): Promise<UpdateView>;
-  on(event: 'update', listener: (view: UpdateView) => void): unknown;
-  off(event: 'update', listener: (view: UpdateView) => void): unknown;
-}
+// Part of the IPC contract; re-exported for the modules that take it from here.
+export type { UpdatesApi };
 
 export type SandboxInfo = InvokeResponses[typeof InvokeChannel.SandboxStart];
 

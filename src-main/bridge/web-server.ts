@@ -295,8 +295,12 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     wss.handleUpgrade(req, socket, head, (ws) => onClient(ws));
   });
 
+  // Each open page is a session that can answer `ask` approvals (the core waits for one while none is open).
+  let approvalSurface: ReturnType<AgentCoreApi['openApprovalSurface']> | null = null;
+
   const onClient = (ws: WebSocket): void => {
     clients.add(ws);
+    const leaveApprovals = approvalSurface?.sessionOpened();
     batcher ??= createEventBatcher({
       core: options.core,
       updates: options.updates,
@@ -340,6 +344,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     ws.on('close', () => {
       clearInterval(ping);
       clients.delete(ws);
+      leaveApprovals?.();
       if (clients.size === 0) {
         batcher?.stop();
         batcher = null;
@@ -359,6 +364,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
   if (!address || typeof address === 'string') throw new Error('web dashboard: no TCP address');
   port = address.port;
   origin = `http://127.0.0.1:${port}`;
+  approvalSurface = options.core.openApprovalSurface();
   cookieName = `${COOKIE_PREFIX}${randomBytes(12).toString('hex')}`;
 
   return {
@@ -368,6 +374,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
     token,
     clientCount: () => clients.size,
     close: async () => {
+      approvalSurface?.close();
       batcher?.stop();
       batcher = null;
       for (const ws of clients) ws.close(1001, 'dashboard closing');

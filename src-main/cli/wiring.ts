@@ -18,7 +18,8 @@ import {
   resolveDataDir,
 } from '../agent/config';
 import { AGENT_VERSION } from '../agent/version';
-import { InvokeFailure, type UpdatesApi } from '../bridge/handlers';
+import { type UpdatesApi } from '../../src-shared/ipc';
+import { InvokeFailure } from '../bridge/handlers';
 import { startWebDashboard } from '../bridge/web-server';
 import { runRepl } from './commands/repl';
 import { runSandbox } from './commands/sandbox';

@@ -12,7 +12,7 @@ import type {
 import type { UpdateView } from '../../src-shared/view-models';
 import { blankUpdateView } from '../../src-shared/update-view';
 import { isDowngrade, type UpdatePolicy } from './policy';
-import type { UpdatesApi } from '../bridge/handlers';
+import type { UpdatesApi } from '../../src-shared/ipc';
 
 export type UpdateChannel = 'latest' | 'beta';
 

@@ -77,3 +77,78 @@ export function Meter({ value, max, label, valueText, tone }: MeterProps) {
     </div>
   );
 }
+
+/** The smallest 1, 2 or 5 × 10ⁿ at or above `value`: a scale a person can read at a glance. */
+export function niceCeiling(value: number): number {
+  if (!(value > 0)) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  const step = [1, 2, 5, 10].find((f) => f * magnitude >= value * (1 - 1e-9)) ?? 10;
+  return step * magnitude;
+}
+
+/** A rate like 0.5, 12 or 1,250 with as many decimals as it needs to mean something. */
+export function formatRateValue(value: number): string {
+  if (value === 0) return '0';
+  if (value < 10) return value.toFixed(1).replace(/\.0$/, '');
+  return Math.round(value).toLocaleString('en-US');
+}
+
+export interface RateSeries {
+  name: string;
+  values: readonly number[];
+  /** `rate-in` / `rate-out`: colour and dash, so the two lines differ without colour too. */
+  tone: 'rate-in' | 'rate-out';
+}
+
+interface RateChartProps {
+  series: readonly RateSeries[];
+  /** e.g. "lines/s" */
+  unit: string;
+  label: string;
+  /** Seconds the x axis covers (for its caption). */
+  windowSeconds: number;
+}
+
+/** Several rates over time on one scale, with the scale (0 … a round maximum, in `unit`) written beside it. */
+export function RateChart({ series, unit, label, windowSeconds }: RateChartProps) {
+  const longest = Math.max(0, ...series.map((s) => s.values.length));
+  const top = niceCeiling(Math.max(0, ...series.flatMap((s) => s.values)));
+  const line = (values: readonly number[]): string =>
+    values
+      .map((v, i) => {
+        // Right-aligned: the newest sample is always at "now", however many there are yet.
+        const x = W - ((values.length - 1 - i) / Math.max(1, longest - 1)) * W;
+        const y = H - 1 - (Math.min(top, Math.max(0, v)) / top) * (H - 2);
+        return `${x.toFixed(1)},${y.toFixed(1)}`;
+      })
+      .join(' ');
+  return (
+    <figure className={`rate-chart ${longest < 2 ? 'is-empty' : ''}`} role="img" aria-label={label}>
+      <div className="rate-axis" aria-hidden="true">
+        <span>
+          {formatRateValue(top)} {unit}
+        </span>
+        <span>{formatRateValue(top / 2)}</span>
+        <span>0</span>
+      </div>
+      {longest < 2 ? (
+        <div className="sparkline sparkline-empty">collecting samples…</div>
+      ) : (
+        <svg className="sparkline" viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" aria-hidden="true">
+          <line className="chart-grid" x1="0" y1="1" x2={W} y2="1" />
+          <line className="chart-grid" x1="0" y1={H / 2} x2={W} y2={H / 2} />
+          <line className="chart-baseline" x1="0" y1={H - 1} x2={W} y2={H - 1} />
+          {series.map((s) =>
+            s.values.length > 1 ? (
+              <polyline key={s.name} className={`chart-line ${s.tone}`} points={line(s.values)} />
+            ) : null,
+          )}
+        </svg>
+      )}
+      <div className="rate-time muted small" aria-hidden="true">
+        <span>{windowSeconds} s ago</span>
+        <span>now</span>
+      </div>
+    </figure>
+  );
+}

@@ -23,6 +23,10 @@ export interface ThroughputSample {
   at: number;
   outBytesPerSec: number;
   inBytesPerSec: number;
+  /** Log lines taken into the spool (tailed files and the agent's own lines) per second. */
+  inLinesPerSec: number;
+  /** Log lines (`L` frames) written to the server per second. */
+  outLinesPerSec: number;
 }
 
 export interface NoticeItem extends Notice {
@@ -87,8 +91,13 @@ export class DashboardStore {
   private notifyPending = false;
   private pendingEvents: (() => void)[] | null = null;
   private throughputTimer: ReturnType<typeof setInterval> | null = null;
-  private lastCounter: { at: number; out: number; in: number } | null = null;
+  private lastCounter: { at: number; out: number; in: number; linesIn: number; linesOut: number } | null =
+    null;
   private noticeSeq = 0;
+  /** Approvals answered from this page: their outcome needs no notice here. */
+  private readonly decidedHere = new Set<string>();
+  /** Command uuid → its command line, for approvals that left the list without an answer from this page. */
+  private readonly decidedElsewhere = new Map<string, string>();
   private readonly services = new Set<string>();
   private readonly opts: Required<DashboardStoreOptions>;
 
@@ -149,7 +158,7 @@ export class DashboardStore {
     on<WireTraceEntry[]>(EventChannel.Wire, (entries) => this.applyWire(entries));
     on<TelemetrySampleView[]>(EventChannel.Telemetry, (samples) => this.applyTelemetry(samples));
     on<CommandRecordView[]>(EventChannel.Commands, (records) => this.applyCommands(records));
-    on<ApprovalRequestView[]>(EventChannel.Approvals, (approvals) => this.update({ approvals }));
+    on<ApprovalRequestView[]>(EventChannel.Approvals, (approvals) => this.applyApprovals(approvals));
     on<UpdateView>(EventChannel.Updates, (updates) => this.update({ updates }));
     on<Notice[]>(EventChannel.Notice, (notices) => notices.forEach((n) => this.addNotice(n)));
 
@@ -236,8 +245,33 @@ export class DashboardStore {
     this.update({ telemetry });
   }
 
+  /** Call before answering an approval from this page (so its outcome is not announced as someone else's). */
+  markDecidedHere(approvalId: string): void {
+    this.decidedHere.add(approvalId);
+  }
+
+  applyApprovals(approvals: ApprovalRequestView[]): void {
+    const still = new Set(approvals.map((a) => a.id));
+    for (const gone of this.state.approvals) {
+      if (still.has(gone.id)) continue;
+      if (!this.decidedHere.delete(gone.id)) this.decidedElsewhere.set(gone.uuid, gone.commandLine);
+    }
+    this.update({ approvals });
+  }
+
   applyCommands(records: readonly CommandRecordView[]): void {
     if (records.length === 0) return;
+    // Another tab, window or session answered a request this page showed: say so, the card just went away.
+    for (const record of records) {
+      const line = this.decidedElsewhere.get(record.uuid);
+      if (line === undefined || record.decision === 'unknown') continue;
+      this.decidedElsewhere.delete(record.uuid);
+      if (record.decision === 'approved' || record.decision === 'rejected')
+        this.addNotice({
+          level: 'info',
+          message: `${record.decision === 'approved' ? 'Approved' : 'Denied'} in another window or tab: ${line}`,
+        });
+    }
     const byUuid = new Map(this.state.commands.map((c) => [c.uuid, c]));
     for (const record of records) byUuid.set(record.uuid, record);
     const commands = [...byUuid.values()]
@@ -267,15 +301,22 @@ export class DashboardStore {
     const now = this.opts.now();
     const out = totalBytes(connection.out.bytes);
     const inn = totalBytes(connection.in.bytes);
+    const log = this.state.spool?.perClass.log;
+    // Every log line appended to the spool is still queued, or was confirmed or dropped since.
+    const linesIn = log ? log.queuedFrames + log.confirmed + log.dropped : 0;
+    const linesOut = connection.out.frames.L ?? 0;
     const previous = this.lastCounter;
-    this.lastCounter = { at: now, out, in: inn };
+    this.lastCounter = { at: now, out, in: inn, linesIn, linesOut };
     if (!previous || now <= previous.at) return;
     const seconds = (now - previous.at) / 1000;
+    // Counters reset when the core restarts; never show a negative rate.
+    const rate = (current: number, before: number): number => Math.max(0, (current - before) / seconds);
     const sample: ThroughputSample = {
       at: now,
-      // Counters reset when the core restarts; never show a negative rate.
-      outBytesPerSec: Math.max(0, (out - previous.out) / seconds),
-      inBytesPerSec: Math.max(0, (inn - previous.in) / seconds),
+      outBytesPerSec: rate(out, previous.out),
+      inBytesPerSec: rate(inn, previous.in),
+      inLinesPerSec: rate(linesIn, previous.linesIn),
+      outLinesPerSec: rate(linesOut, previous.linesOut),
     };
     this.update({ throughput: [...this.state.throughput, sample].slice(-this.opts.throughputHistory) });
   }

@@ -22,6 +22,7 @@ function ApprovalCard({ approval, now }: { approval: ApprovalRequestView; now: n
 
   const decide = async (approve: boolean): Promise<void> => {
     setBusy(true);
+    store.markDecidedHere(approval.id);
     const result = await api.decideApproval({ id: approval.id, approve });
     setBusy(false);
     if (!result.ok) store.addNotice({ level: 'error', message: result.error.message });
@@ -41,7 +42,8 @@ function ApprovalCard({ approval, now }: { approval: ApprovalRequestView; now: n
         </span>
       </div>
       <p className="muted small">
-        {approval.type} · requested {formatDateTime(approval.requestedAt)}
+        {approval.type} · requested {formatDateTime(approval.requestedAt)} · refused automatically when the
+        time runs out
       </p>
       <div className="actions">
         <button

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { FRAME_CLASSES } from '../../src-shared/view-models';
-import { Meter, Sparkline } from '../components/Charts';
+import { formatRateValue, Meter, RateChart } from '../components/Charts';
 import { useNow } from '../components/hooks';
 import { StateBadge } from '../components/StateBadge';
 import { formatAgo, formatBytes, formatCount, formatDuration, formatRate, formatSpan } from '../format';
@@ -29,7 +29,9 @@ export function OverviewView() {
     },
     { queued: 0, awaiting: 0, confirmed: 0, dropped: 0 },
   );
-  const latestRate = throughput.at(-1)?.outBytesPerSec ?? null;
+  const latest = throughput.at(-1) ?? null;
+  const linesIn = latest ? `${formatRateValue(latest.inLinesPerSec)} lines/s` : '—';
+  const linesOut = latest ? `${formatRateValue(latest.outLinesPerSec)} lines/s` : '—';
   const paused = connection.state === 'paused';
 
   const run = async (action: 'pause' | 'resume' | 'reconnectNow'): Promise<void> => {
@@ -99,18 +101,43 @@ export function OverviewView() {
         </div>
       </section>
 
-      <section className="card" aria-labelledby="throughput-heading">
+      <section className="card throughput-card" aria-labelledby="throughput-heading">
         <div className="card-head">
-          <h2 id="throughput-heading">Throughput out</h2>
-          <span className="figure">{formatRate(latestRate)}</span>
+          <h2 id="throughput-heading">Log lines</h2>
+          {latest ? (
+            <span className="muted small figure">{formatRate(latest.outBytesPerSec)} on the wire</span>
+          ) : null}
         </div>
-        <Sparkline
-          values={throughput.map((t) => t.outBytesPerSec)}
-          label={`Outgoing bytes per second over the last ${throughput.length} seconds, now ${formatRate(latestRate)}`}
+        <ul className="rate-legend plain-list">
+          <li>
+            <span className="legend-key rate-in" aria-hidden="true" /> in (read and spooled){' '}
+            <strong className="figure" data-testid="lines-in-rate">
+              {linesIn}
+            </strong>
+          </li>
+          <li>
+            <span className="legend-key rate-out" aria-hidden="true" /> out (sent to the server){' '}
+            <strong className="figure" data-testid="lines-out-rate">
+              {linesOut}
+            </strong>
+          </li>
+        </ul>
+        <RateChart
+          unit="lines/s"
+          windowSeconds={throughput.length}
+          series={[
+            { name: 'in', tone: 'rate-in', values: throughput.map((t) => t.inLinesPerSec) },
+            { name: 'out', tone: 'rate-out', values: throughput.map((t) => t.outLinesPerSec) },
+          ]}
+          label={
+            throughput.length < 2
+              ? 'Log lines per second: collecting samples'
+              : `Log lines per second over the last ${throughput.length} seconds: now ${linesIn} in, ${linesOut} out`
+          }
         />
       </section>
 
-      <section className="card" aria-labelledby="delivery-heading">
+      <section className="card delivery-card" aria-labelledby="delivery-heading">
         <h2 id="delivery-heading">Delivery</h2>
         <div className="counters">
           <div className="counter">
@@ -155,7 +182,7 @@ export function OverviewView() {
       </section>
 
       {snapshot ? (
-        <section className="card" aria-labelledby="agent-heading">
+        <section className="card agent-card" aria-labelledby="agent-heading">
           <h2 id="agent-heading">Agent</h2>
           <dl className="facts">
             <dt>Version</dt>

@@ -9,7 +9,7 @@ import type {
 } from '../../src-shared/ipc';
 import { CheckField, SelectField, TextField } from '../components/Fields';
 import { formatBytes } from '../format';
-import { useApi, useStore } from '../state/context';
+import { useApi, useDashboard, useStore } from '../state/context';
 import {
   buildPatch,
   getPath,
@@ -47,8 +47,13 @@ export function SettingsView() {
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState<null | 'save' | 'test' | 'sandbox' | 'import' | 'export'>(null);
   const [showKey, setShowKey] = useState(false);
+  /** First run shows only the setup card; the full form is one click away. */
+  const [showAll, setShowAll] = useState(false);
   const [exported, setExported] = useState<{ url: string; yaml: string } | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  const stickyBar = useStickyBarPadding();
+  // No Electron: the headless agent, where this dashboard is the only place to approve a command.
+  const headless = useDashboard((s) => s.snapshot?.runtime.electron === null);
 
   const apply = useCallback((result: IpcResult<ConfigView>) => {
     if (result.ok) {
@@ -175,25 +180,119 @@ export function SettingsView() {
 
   const maxBytes = getPath(draft, 'spool.max_bytes');
 
+  // Host, port, group and key: the setup card and the full form's Server section share them.
+  const connectionFields = (
+    <>
+      <TextField
+        label="Host"
+        value={str('streamserver_host')}
+        onChange={(v) => set('streamserver_host', v)}
+        error={err('streamserver_host')}
+        placeholder="streamserver.example.com"
+      />
+      <TextField
+        label="Port"
+        type="number"
+        value={str('streamserver_port')}
+        onChange={(v) => set('streamserver_port', numberFromInput(v))}
+        error={err('streamserver_port')}
+      />
+      <TextField
+        label="Group"
+        value={str('group_id')}
+        onChange={(v) => set('group_id', v)}
+        error={err('group_id')}
+      />
+      <TextField
+        label="Group key"
+        type={showKey ? 'text' : 'password'}
+        value={str('group_key') === GROUP_KEY_MASK ? '' : str('group_key')}
+        placeholder={view.groupKeySet ? 'unchanged (stored)' : 'not set'}
+        autoComplete="new-password"
+        onChange={(v) => set('group_key', v === '' ? GROUP_KEY_MASK : v)}
+        error={err('group_key')}
+        hint={KEY_STORAGE_TEXT[view.keyStorage]}
+        trailing={
+          <button
+            type="button"
+            className="small"
+            aria-pressed={showKey}
+            onClick={() => setShowKey((s) => !s)}
+          >
+            {showKey ? 'Hide' : 'Show'}
+          </button>
+        }
+      />
+    </>
+  );
+  const status = (
+    <p className="form-status" role="status" data-testid="settings-status">
+      {outcome ? (
+        <OutcomeText outcome={outcome} />
+      ) : issues.size > 0 ? (
+        `${issues.size} problem(s) to fix`
+      ) : dirty ? (
+        `${Object.keys(patch).length} unsaved change(s)`
+      ) : (
+        'No changes'
+      )}
+    </p>
+  );
+  const formButtons = (
+    <div className="actions">
+      <button type="button" disabled={busy !== null} onClick={() => void test()}>
+        {busy === 'test' ? 'Testing…' : 'Test connection'}
+      </button>
+      <button type="submit" className="primary" disabled={busy !== null || !dirty || issues.size > 0}>
+        {busy === 'save' ? 'Saving…' : 'Save'}
+      </button>
+    </div>
+  );
+
+  if (isFirstRun(view.config) && !showAll) {
+    return (
+      <div className="view settings">
+        <section className="card setup" aria-labelledby="setup-heading" data-testid="first-run">
+          <h2 id="setup-heading">Connect to your StreamServer</h2>
+          <p className="muted">
+            Minion Agent is not set up yet. Enter where your StreamServer runs and your group&apos;s id and
+            key. Nothing is collected or sent until you save.
+          </p>
+          <form onSubmit={(e) => void save(e)} noValidate aria-label="Server setup">
+            <div className="field-grid setup-fields">{connectionFields}</div>
+            <div className="form-actions">
+              {status}
+              {formButtons}
+            </div>
+          </form>
+          <div className="setup-more">
+            <button type="button" disabled={busy !== null} onClick={() => void trySandbox()}>
+              {busy === 'sandbox' ? 'Starting…' : 'Try with a local sandbox server'}
+            </button>
+            <span>
+              <button type="button" className="link-button" onClick={() => setShowAll(true)}>
+                All settings…
+              </button>{' '}
+              <span className="muted small">TLS, tailed files, telemetry, commands, YAML import</span>
+            </span>
+          </div>
+        </section>
+      </div>
+    );
+  }
+
   return (
     <div className="view settings">
       {isFirstRun(view.config) ? (
-        <section className="card welcome" aria-labelledby="welcome-heading" data-testid="first-run">
-          <h2 id="welcome-heading">Welcome to Minion Agent</h2>
+        <section className="card welcome" aria-labelledby="welcome-heading">
+          <h2 id="welcome-heading">Not connected to a server yet</h2>
           <p>
-            No server is configured yet. Enter your StreamServer details below, import an existing config.yml,
-            or try everything out first with a server that runs on this machine.
-          </p>
-          <div className="actions">
-            <button
-              type="button"
-              className="primary"
-              disabled={busy !== null}
-              onClick={() => void trySandbox()}
-            >
-              {busy === 'sandbox' ? 'Starting…' : 'Try with a local sandbox server'}
+            Fill in Host and Group under Server and save, or{' '}
+            <button type="button" className="link-button" onClick={() => setShowAll(false)}>
+              go back to the short setup
             </button>
-          </div>
+            .
+          </p>
         </section>
       ) : null}
 
@@ -201,46 +300,7 @@ export function SettingsView() {
         <fieldset className="card">
           <legend>Server</legend>
           <div className="field-grid">
-            <TextField
-              label="Host"
-              value={str('streamserver_host')}
-              onChange={(v) => set('streamserver_host', v)}
-              error={err('streamserver_host')}
-              placeholder="streamserver.example.com"
-            />
-            <TextField
-              label="Port"
-              type="number"
-              value={str('streamserver_port')}
-              onChange={(v) => set('streamserver_port', numberFromInput(v))}
-              error={err('streamserver_port')}
-            />
-            <TextField
-              label="Group"
-              value={str('group_id')}
-              onChange={(v) => set('group_id', v)}
-              error={err('group_id')}
-            />
-            <TextField
-              label="Group key"
-              type={showKey ? 'text' : 'password'}
-              value={str('group_key') === GROUP_KEY_MASK ? '' : str('group_key')}
-              placeholder={view.groupKeySet ? 'unchanged (stored)' : 'not set'}
-              autoComplete="new-password"
-              onChange={(v) => set('group_key', v === '' ? GROUP_KEY_MASK : v)}
-              error={err('group_key')}
-              hint={KEY_STORAGE_TEXT[view.keyStorage]}
-              trailing={
-                <button
-                  type="button"
-                  className="small"
-                  aria-pressed={showKey}
-                  onClick={() => setShowKey((s) => !s)}
-                >
-                  {showKey ? 'Hide' : 'Show'}
-                </button>
-              }
-            />
+            {connectionFields}
             <TextField
               label="Server name (shown locally only)"
               value={str('server_name')}
@@ -396,6 +456,11 @@ export function SettingsView() {
               }))}
               onChange={(v) => set('commands.policy', v)}
               error={err('commands.policy')}
+              hint={
+                headless && str('commands.policy') === 'ask'
+                  ? 'Asked in this dashboard, in every open tab. With none open, a command waits the approval timeout, then is refused.'
+                  : undefined
+              }
             />
             <TextField
               label="Approval timeout (s)"
@@ -508,26 +573,9 @@ export function SettingsView() {
           />
         </fieldset>
 
-        <div className="form-actions card sticky-actions">
-          <p className="form-status" role="status" data-testid="settings-status">
-            {outcome ? (
-              <OutcomeText outcome={outcome} />
-            ) : issues.size > 0 ? (
-              `${issues.size} problem(s) to fix`
-            ) : dirty ? (
-              `${Object.keys(patch).length} unsaved change(s)`
-            ) : (
-              'No changes'
-            )}
-          </p>
-          <div className="actions">
-            <button type="button" disabled={busy !== null} onClick={() => void test()}>
-              {busy === 'test' ? 'Testing…' : 'Test connection'}
-            </button>
-            <button type="submit" className="primary" disabled={busy !== null || !dirty || issues.size > 0}>
-              {busy === 'save' ? 'Saving…' : 'Save'}
-            </button>
-          </div>
+        <div className="form-actions card sticky-actions" ref={stickyBar}>
+          {status}
+          {formButtons}
         </div>
       </form>
 
@@ -570,6 +618,25 @@ export function SettingsView() {
       </section>
     </div>
   );
+}
+
+/**
+ * The sticky Save bar sits over the bottom of the scrolling panel; its height (which grows when a long status wraps)
+ * becomes the panel's scroll padding, so a field focused or scrolled to is placed above the bar, never under it.
+ */
+function useStickyBarPadding(): (bar: HTMLDivElement | null) => void {
+  return useCallback((bar: HTMLDivElement | null) => {
+    const panel = bar?.closest<HTMLElement>('.app-main');
+    if (!bar || !panel) return;
+    const apply = (): void => panel.style.setProperty('--sticky-bar-height', `${bar.offsetHeight}px`);
+    apply();
+    const observer = new ResizeObserver(apply);
+    observer.observe(bar);
+    return () => {
+      observer.disconnect();
+      panel.style.removeProperty('--sticky-bar-height');
+    };
+  }, []);
 }
 
 /** The preview is for reading; the key stays in the downloaded file only (it is the person's own config). */

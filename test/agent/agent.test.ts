@@ -373,6 +373,39 @@ describe('AgentCore against the sandbox server', () => {
     expect(readFileSync(configPath, 'utf8')).toContain(`group_id: ${GROUP}`);
   });
 
+  it('first run stays quiet (no warning lines) until the settings are saved, then samples telemetry', async () => {
+    const env = await setup();
+    const configPath = join(env.dir, 'quiet', 'config.yml');
+    const lines: { level: string; message: string }[] = [];
+    const core = new AgentCore({
+      configPath,
+      host: 'headless',
+      createConfigIfMissing: true,
+      dataDir: join(env.dir, 'quiet-data'),
+      logSink: (line) => lines.push({ level: line.level, message: line.message }),
+    });
+    cleanups.push(() => core.stop());
+    // Start and stop: stop waits for the telemetry run that fires at start, so its refusals would be logged by now.
+    await core.start();
+    await core.stop();
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    expect(lines.map((l) => l.message).join('\n')).toMatch(
+      /waiting for the settings: streamserver_host and group_id/,
+    );
+    expect(core.snapshot().telemetry).toEqual([]);
+
+    await core.start();
+    await core.saveConfig({
+      streamserver_host: '127.0.0.1',
+      streamserver_port: env.sandbox.address.port,
+      group_id: GROUP,
+      group_key: KEY,
+    });
+    await waitFor(() => core.snapshot().telemetry.length > 0, 10_000, 'a telemetry sample');
+    await waitFor(() => env.sandbox.telemetry.length > 0, 10_000, 'telemetry at the server');
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
+
   it("imports the original agent's spool file first, with fresh identifiers, and removes it", async () => {
     const env = await setup();
     const legacyDir = join(env.dir, 'legacy-tmp');

@@ -1,7 +1,8 @@
 /** A small in-memory AgentCoreApi for shell and bridge tests: records calls, emits events on demand. */
+import { type ApprovalSurface, ApproverPresence } from '../../src-main/agent/commands/approvals';
 import { EventEmitter } from 'node:events';
 import { ConfigPatchError, type AgentCoreApi, type AgentCoreEvents } from '../../src-main/agent/core-api';
-import type { UpdatesApi } from '../../src-main/bridge/handlers';
+import type { UpdatesApi } from '../../src-shared/ipc';
 import type { ConfigView, SaveResult } from '../../src-shared/ipc';
 import type {
   AgentSnapshot,
@@ -154,6 +155,11 @@ export class FakeCore extends EventEmitter implements AgentCoreApi {
   }
   exportYaml(): string {
     return 'server:\n  host: stream.example\n';
+  }
+  /** The real presence counter: bridges open a surface and a session per page, as with the real core. */
+  readonly approvers = new ApproverPresence();
+  openApprovalSurface(): ApprovalSurface {
+    return this.approvers.openSurface();
   }
   decideApproval(id: string, approve: boolean): boolean {
     this.calls.push(['decideApproval', id, approve]);

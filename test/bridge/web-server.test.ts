@@ -274,6 +274,20 @@ describe('startWebDashboard', () => {
     expect(updates.listenerCount).toBe(0);
   });
 
+  it('offers the core an approval surface with one session per open page, until it closes', async () => {
+    expect(core.approvers.surfaceOpen).toBe(true);
+    expect(core.approvers.sessionCount).toBe(0);
+    const first = client();
+    const second = client();
+    await Promise.all([first.snapshot(), second.snapshot()]);
+    expect(core.approvers.sessionCount).toBe(2);
+    first.close();
+    await expect.poll(() => core.approvers.sessionCount).toBe(1);
+    await dashboard.close();
+    expect(core.approvers.surfaceOpen).toBe(false);
+    expect(core.approvers.sessionCount).toBe(0);
+  });
+
   it('answers calls in flight when the server goes away', async () => {
     const api = client();
     await api.ready;

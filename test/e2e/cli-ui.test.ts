@@ -86,4 +86,45 @@ describe('minion-agent run --ui', () => {
     // The token is traded for a session cookie and removed from the address bar.
     expect(page.url()).not.toContain('token=');
   }, 90_000);
+
+  it('first run with no config: the setup card, and no warning lines while it waits to be configured', async () => {
+    expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
+    await ensureRendererBuilt();
+    const dir = mkdtempSync(join(tmpdir(), 'minion-cli-first-run-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'config.yml');
+    const child = spawn(
+      process.execPath,
+      [CLI, '--config', config, 'run', '--ui', '--ui-port', '0', '--data-dir', join(dir, 'data')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+        }),
+    );
+    const url = await waitForUrl(child, 20_000);
+    const chromium = await launchChromium();
+    cleanups.push(() => chromium.close());
+    const page = await chromium.context.newPage();
+    await page.setViewportSize(TRAY_VIEWPORT);
+    await page.goto(url);
+    await page.getByTestId('first-run').waitFor({ timeout: 20_000 });
+    expect(await page.getByRole('heading', { name: 'Connect to your StreamServer' }).count()).toBe(1);
+    // The agent's log: it said what it waits for, and the telemetry run at start (and everything else) stayed quiet.
+    await expect.poll(() => output, { timeout: 20_000 }).toMatch(/INFO +waiting for the settings/);
+    const logLines = output
+      .split('\n')
+      .filter((l) => /^\d{4}-\d\d-\d\dT\S+ (DEBUG|INFO |WARN |ERROR)/.test(l));
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.filter((l) => / (WARN |ERROR) /.test(l))).toEqual([]);
+    expect(existsSync(config)).toBe(true);
+  }, 90_000);
 });

@@ -142,4 +142,69 @@ describe('DashboardStore', () => {
     expect(store.getState().throughput.at(-1)?.outBytesPerSec).toBe(2000);
     store.stop();
   });
+
+  it('turns log line counters into lines/s in (spooled) and out (sent)', async () => {
+    let now = 10_000;
+    const snapshot = new FakeAgentCore().snapshot();
+    const fake = controllableApi(snapshot, []);
+    fake.releaseSnapshot();
+    const store = new DashboardStore(fake.api, { ...immediate, now: () => now });
+    await store.start();
+    const log = snapshot.spool.perClass.log;
+    const sentBefore = snapshot.connection.out.frames.L ?? 0;
+    now += 4000;
+    // 40 lines came in (30 still queued, 6 confirmed, 4 dropped); 20 went out.
+    fake.emit(EventChannel.Spool, {
+      ...snapshot.spool,
+      perClass: {
+        ...snapshot.spool.perClass,
+        log: {
+          ...log,
+          queuedFrames: log.queuedFrames + 30,
+          confirmed: log.confirmed + 6,
+          dropped: log.dropped + 4,
+        },
+      },
+    });
+    fake.emit(EventChannel.Connection, {
+      ...snapshot.connection,
+      out: { ...snapshot.connection.out, frames: { ...snapshot.connection.out.frames, L: sentBefore + 20 } },
+    });
+    (store as unknown as { sampleThroughput(): void }).sampleThroughput();
+    expect(store.getState().throughput.at(-1)).toMatchObject({ inLinesPerSec: 10, outLinesPerSec: 5 });
+    store.stop();
+  });
+
+  it('announces an approval answered elsewhere (another tab or window), not one answered here', async () => {
+    const core = new FakeAgentCore();
+    const mine = core.requestApproval(['uptime']);
+    const theirs = core.requestApproval(['df', '-h']);
+    const expired = core.requestApproval(['sleep', '1']);
+    const snapshot = core.snapshot();
+    const fake = controllableApi(snapshot, []);
+    fake.releaseSnapshot();
+    const store = new DashboardStore(fake.api, immediate);
+    await store.start();
+    const record = (uuid: string, decision: 'approved' | 'rejected' | 'timed-out') => ({
+      ...(snapshot.commands[0] as (typeof snapshot.commands)[number]),
+      uuid,
+      decision,
+      state: 'done' as const,
+    });
+
+    store.markDecidedHere(mine.id);
+    fake.emit(EventChannel.Approvals, []);
+    fake.emit(EventChannel.Commands, [
+      record(mine.uuid, 'approved'),
+      record(theirs.uuid, 'rejected'),
+      record(expired.uuid, 'timed-out'),
+    ]);
+    expect(store.getState().notices.map((n) => n.message)).toEqual([
+      'Denied in another window or tab: df -h',
+    ]);
+    // Once only.
+    fake.emit(EventChannel.Commands, [record(theirs.uuid, 'rejected')]);
+    expect(store.getState().notices).toHaveLength(1);
+    store.stop();
+  });
 });

@@ -31,6 +31,8 @@ export interface CommandPolicyOptions {
   /** Per internal command; names not listed fall back to DEFAULT_INTERNAL_PERMISSIONS. */
   internal: Partial<Record<string, boolean>>;
   host: AgentHost;
+  /** Headless: a web dashboard serves, so `ask` requests wait for someone to answer them there. */
+  dashboardApprovals?: boolean;
 }
 
 export type PolicyVerdict =
@@ -132,13 +134,14 @@ export function evaluatePolicy(options: CommandPolicyOptions, type: string, argv
           `The machine's owner can add it to commands.allowlist in the agent config (or set commands.policy: allow).`,
       };
     case 'ask':
-      if (options.host === 'desktop') return { decision: 'ask' };
+      if (options.host === 'desktop' || options.dashboardApprovals) return { decision: 'ask' };
       return {
         decision: 'deny',
         reason:
-          `refused by the agent's local policy: commands.policy is 'ask' but this agent runs headless, so nobody ` +
-          `can approve '${line}'. The machine's owner can set commands.policy to allowlist (with commands.allowlist) ` +
-          `or allow in the agent config.`,
+          `refused by the agent's local policy: commands.policy is 'ask' but this agent runs headless without its ` +
+          `dashboard, so nobody can approve '${line}'. The machine's owner can run the agent with ` +
+          `\`minion-agent run --ui\` to approve commands in the dashboard, or set commands.policy to allowlist ` +
+          `(with commands.allowlist) or allow in the agent config.`,
       };
     case 'deny':
     default:
@@ -147,7 +150,7 @@ export function evaluatePolicy(options: CommandPolicyOptions, type: string, argv
         reason:
           `refused by the agent's local policy: external commands are disabled (commands.policy: deny). ` +
           `The machine's owner can allow them by setting commands.policy to allowlist (with commands.allowlist), ` +
-          `ask (desktop app) or allow in the agent config.`,
+          `ask (desktop app, or the dashboard of \`minion-agent run --ui\`) or allow in the agent config.`,
       };
   }
 }

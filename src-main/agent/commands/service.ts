@@ -12,7 +12,7 @@ import {
   type CommandRecordView,
   type FrameData,
 } from '../../../src-shared/view-models';
-import { ApprovalBroker } from './approvals';
+import { ApprovalBroker, type ApprovalOutcome, type ApproverPresence } from './approvals';
 import { argvProblem } from './argv';
 import { type AuditEntry, type AuditLog } from './audit';
 import { runInternalCommand, type InternalCommandContext } from './internal';
@@ -25,6 +25,11 @@ export interface CommandServiceOptions {
   runner: Partial<RunnerOptions>;
   /** How long an `ask` request waits for the person at the machine before it counts as denied. */
   approvalTimeoutMs: number;
+  /**
+   * Headless: the web dashboard's sessions. While a dashboard serves, `ask` requests wait for an answer there;
+   * without one they are refused at once. Ignored on the desktop, where the shell always shows requests.
+   */
+  approvers?: ApproverPresence;
   /** UTF-8 bytes available for stdout + stderr in one answer (the frame budget minus the frame's own overhead). */
   outputBudgetBytes: number;
   /**
@@ -178,7 +183,10 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
     super();
     this.options = options;
     this.runner = new CommandRunner(options.runner);
-    this.approvals = new ApprovalBroker(options.approvalTimeoutMs);
+    this.approvals = new ApprovalBroker(
+      options.approvalTimeoutMs,
+      options.policy.host === 'headless' ? options.approvers : undefined,
+    );
     this.approvals.on('changed', (list) => this.emit('approvals', list));
   }
 
@@ -289,7 +297,11 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
         } as const)
       : problem !== null
         ? ({ decision: 'deny', reason: `refused: ${problem}` } as const)
-        : evaluatePolicy(this.options.policy, type, argv);
+        : evaluatePolicy(
+            { ...this.options.policy, dashboardApprovals: this.options.approvers?.surfaceOpen ?? false },
+            type,
+            argv,
+          );
 
     if (verdict.decision === 'unknown' || verdict.decision === 'deny') {
       if (verdict.decision === 'unknown') this.counts.unknown++;
@@ -309,16 +321,15 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
       if (outcome !== 'approved') {
         this.counts.denied++;
         this.counts.external++;
-        record.decision = outcome === 'rejected' ? 'rejected' : 'timed-out';
-        const why =
-          outcome === 'rejected'
-            ? 'refused: the person at this machine rejected the command.'
-            : `refused: nobody at this machine approved the command within ${Math.round(
-                this.options.approvalTimeoutMs / 1000,
-              )}s.`;
+        // A person said no ('rejected'); the agent refused by itself ('denied': it stopped); or time ran out.
+        record.decision =
+          outcome === 'rejected' ? 'rejected' : outcome === 'cancelled' ? 'denied' : 'timed-out';
+        const why = this.refusalReason(outcome);
         const reason =
-          `${why} The machine's owner can allow commands without asking via commands.policy ` +
-          `(allowlist with commands.allowlist, or allow) in the agent config.`;
+          outcome === 'cancelled'
+            ? why
+            : `${why} The machine's owner can allow commands without asking via commands.policy ` +
+              `(allowlist with commands.allowlist, or allow) in the agent config.`;
         await this.answer(record, '', reason, { note: reason });
         return;
       }
@@ -396,6 +407,26 @@ export class CommandService extends EventEmitter<CommandServiceEvents> {
       stderrBytes: result.stderrTotalBytes,
       note: failed ? localNote : undefined,
     });
+  }
+
+  /** Why an `ask` request did not run, in the words of where it was asked (desktop app or web dashboard). */
+  private refusalReason(outcome: Exclude<ApprovalOutcome, 'approved'>): string {
+    const seconds = Math.round(this.options.approvalTimeoutMs / 1000);
+    const dashboard = this.options.policy.host === 'headless';
+    switch (outcome) {
+      case 'rejected':
+        return dashboard
+          ? 'refused: the command was denied in the dashboard.'
+          : 'refused: the person at this machine rejected the command.';
+      case 'cancelled':
+        return 'refused: the agent stopped before anyone answered; send the command again later.';
+      case 'unattended':
+        return `refused: no dashboard session connected within ${seconds}s to approve the command.`;
+      case 'timed-out':
+        return dashboard
+          ? `refused: nobody approved the command in the dashboard within ${seconds}s.`
+          : `refused: nobody at this machine approved the command within ${seconds}s.`;
+    }
   }
 
   private applyRunResult(record: CommandRecordView, result: RunResult): void {

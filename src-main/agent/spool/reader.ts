@@ -5,7 +5,7 @@
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { type FrameClass } from '../../../src-shared/view-models';
-import { type SegmentInfo } from './spool';
+import { type SegmentInfo } from './segment-info';
 import { parseRecordAt } from './segment-log';
 
 export interface SpoolRecord {

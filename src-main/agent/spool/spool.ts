@@ -32,6 +32,7 @@ import { validateOutgoingFrame } from '../protocol/validate';
 import { CursorWriter, type CursorState, fsyncDir, readCursor } from './cursor';
 import { SpoolError } from './errors';
 import { SpoolReader, type SpoolReaderHost } from './reader';
+import { type SegmentInfo } from './segment-info';
 import {
   type PerClassTally,
   type RecordMeta,
@@ -93,26 +94,7 @@ export interface DeliveryViewPart {
   recentSent: FrameView[];
 }
 
-/** Per-segment summary; the only per-segment state kept in memory. */
-export interface SegmentInfo {
-  firstSeq: number;
-  /** Last sequence written to it; firstSeq − 1 while empty. */
-  lastSeq: number;
-  name: string;
-  path: string;
-  /** Bytes written to the file (what a reader may read); staging bytes not included. */
-  fileBytes: number;
-  /** Bytes counted against max_bytes: records not dropped, incl. those still in the staging buffer. */
-  liveBytes: number;
-  /** Records not dropped, per class (incl. confirmed ones still in the file). */
-  perClass: PerClassTally;
-  firstAppendedAt: number | null;
-  /** Classes dropped by the overflow policy: readers skip them, compaction removes them from the file. */
-  dropped: Set<FrameClass>;
-  /** Classes already physically removed. */
-  compacted: Set<FrameClass>;
-  deleted: boolean;
-}
+export type { SegmentInfo } from './segment-info';
 
 const DEFAULT_MAX_BYTES = 1024 ** 3;
 /** Spooled frames can hold anything a log line holds: readable by the agent's user only. */

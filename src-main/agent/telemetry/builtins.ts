@@ -11,38 +11,12 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, totalmem, uptime } from 'node:os';
 import { join } from 'node:path';
-import { pickFiles, type PickFilesState } from './pick-files';
+import type { CollectorContext, TelemetrySample } from './collector';
+import { pickFiles } from './pick-files';
 
-export interface TelemetrySample {
-  name: string;
-  values: string[];
-  /** Runs after the sink accepted this sample (pick_files moves its file then). */
-  commit?: () => Promise<void>;
-}
-
-export interface CollectorContext {
-  platform: NodeJS.Platform;
-  /** `/proc` normally; tests point it at fixtures. */
-  procRoot: string;
-  /** Runs `df -Pk` (replaceable in tests). */
-  runDf: () => Promise<string>;
-  /** Per-collector memory between ticks (cpu and network deltas, pick_files failures). */
-  state: CollectorState;
-  log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
-  now: () => number;
-  /** Largest sample the sink takes; list-shaped JSON payloads are split into several samples to fit. */
-  maxSampleBytes: number;
-}
-
-export interface CollectorState {
-  cpu?: { idle: number; total: number };
-  network?: { at: number; counters: Map<string, { rx: number; tx: number }> };
-  pickFiles: Map<string, PickFilesState>;
-}
-
-export function newCollectorState(): CollectorState {
-  return { pickFiles: new Map() };
-}
+// Shared with pick-files.ts through collector.ts (not from here, which imports pick-files: no import cycle).
+export { newCollectorState } from './collector';
+export type { CollectorContext, CollectorState, TelemetrySample } from './collector';
 
 /** Crystal prints a Float64 such as 3254812.0 with one decimal; keep that text for `mem_used_kb`. */
 export function crystalFloatText(value: number): string {

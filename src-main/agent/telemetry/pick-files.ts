@@ -12,12 +12,9 @@ import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
-import type { CollectorContext, TelemetrySample } from './builtins';
+import type { CollectorContext, TelemetrySample } from './collector';
 
-export interface PickFilesState {
-  /** Files that failed to parse, by path → mtime, so the failure is logged once, not every interval. */
-  failed: Map<string, number>;
-}
+export type { PickFilesState } from './collector';
 
 function text(args: Record<string, unknown>, key: string, fallback?: string): string | undefined {
   const value = args[key];

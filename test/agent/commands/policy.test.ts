@@ -48,6 +48,12 @@ describe('evaluatePolicy', () => {
     const headless = evaluatePolicy({ ...base, mode: 'ask' }, 'external', ['ls']);
     expect(headless.decision).toBe('deny');
     expect(headless.decision === 'deny' && headless.reason).toMatch(/headless/);
+    expect(headless.decision === 'deny' && headless.reason).toMatch(/minion-agent run --ui/);
+  });
+
+  it('ask asks headless while a dashboard serves (it shows the request in its sessions)', () => {
+    const verdict = evaluatePolicy({ ...base, mode: 'ask', dashboardApprovals: true }, 'external', ['ls']);
+    expect(verdict.decision).toBe('ask');
   });
 
   it('internal commands are allowed individually; set-config and upgrade are off by default', () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ApproverPresence } from '../../../src-main/agent/commands/approvals';
 import { AuditLog } from '../../../src-main/agent/commands/audit';
 import { type InternalCommandContext } from '../../../src-main/agent/commands/internal';
 import { type CommandPolicyOptions } from '../../../src-main/agent/commands/policy';
@@ -46,7 +47,7 @@ function fakeInternal(
 
 function setup(
   policy: Partial<CommandPolicyOptions>,
-  extra: { approvalTimeoutMs?: number; budget?: number } = {},
+  extra: { approvalTimeoutMs?: number; budget?: number; approvers?: ApproverPresence } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'cmdsvc-'));
   const answers: Answer[] = [];
@@ -56,6 +57,7 @@ function setup(
     policy: { mode: 'deny', allowlist: [], internal: {}, host: 'headless', ...policy },
     runner: { killGraceMs: 200, pipeDrainMs: 200, timeoutMs: 5_000 },
     approvalTimeoutMs: extra.approvalTimeoutMs ?? 5_000,
+    approvers: extra.approvers,
     outputBudgetBytes: extra.budget ?? 60_000,
     sendResult: (uuid, stdout, stderr) => {
       answers.push({ uuid, stdout, stderr });
@@ -186,10 +188,99 @@ describe('CommandService', () => {
     expect(service.approvals.pending()).toHaveLength(0);
   });
 
-  it('ask headless: denied immediately', async () => {
-    const { service, answers } = setup({ mode: 'ask', host: 'headless' });
+  it('ask headless without a dashboard: denied immediately', async () => {
+    const { service, answers } = setup(
+      { mode: 'ask', host: 'headless' },
+      { approvers: new ApproverPresence() },
+    );
     await service.handle(U1, ['external', 'echo', 'x']);
-    expect(answers[0]?.stderr).toMatch(/headless/);
+    expect(answers[0]?.stderr).toMatch(/headless without its dashboard/);
+    expect(service.approvals.pending()).toHaveLength(0);
+  });
+
+  it('ask headless with a dashboard session: waits for it, approved there, runs', async () => {
+    const approvers = new ApproverPresence();
+    const surface = approvers.openSurface();
+    const leave = surface.sessionOpened();
+    const { service, answers, audit } = setup({ mode: 'ask', host: 'headless' }, { approvers });
+    const pending = nextApprovals(service);
+    const done = service.handle(U1, ['external', 'echo', 'from the dashboard']);
+    const [request] = await pending;
+    expect(service.decideApproval(request?.id ?? '', true)).toBe(true);
+    await done;
+    expect(answers).toEqual([{ uuid: U1, stdout: 'from the dashboard\n', stderr: '' }]);
+    expect(audit.read(1)[0]?.decision).toBe('approved');
+    leave();
+    surface.close();
+  });
+
+  it('ask headless, dashboard serving but no session ever connected: refused after the timeout, saying so', async () => {
+    const approvers = new ApproverPresence();
+    approvers.openSurface();
+    const { service, answers, audit } = setup(
+      { mode: 'ask', host: 'headless' },
+      { approvers, approvalTimeoutMs: 150 },
+    );
+    const pending = nextApprovals(service);
+    const done = service.handle(U1, ['external', 'echo', 'nobody there']);
+    expect(await pending).toHaveLength(1);
+    await done;
+    expect(answers[0]?.stdout).toBe('');
+    expect(answers[0]?.stderr).toMatch(/^refused: no dashboard session connected within 0s/);
+    const entry = audit.read(1)[0];
+    expect(entry?.decision).toBe('timed-out');
+    expect(entry?.note).toMatch(/no dashboard session connected/);
+  });
+
+  it('ask headless: a session that connected while it waited makes it "nobody approved", not "no session"', async () => {
+    const approvers = new ApproverPresence();
+    const surface = approvers.openSurface();
+    const { service, answers } = setup(
+      { mode: 'ask', host: 'headless' },
+      { approvers, approvalTimeoutMs: 300 },
+    );
+    const pending = nextApprovals(service);
+    const done = service.handle(U1, ['external', 'echo', 'seen']);
+    await pending;
+    // A page opened and closed again before anyone answered.
+    surface.sessionOpened()();
+    await done;
+    expect(answers[0]?.stderr).toMatch(/^refused: nobody approved the command in the dashboard/);
+  });
+
+  it('ask headless: a closed dashboard refuses the next request at once again', async () => {
+    const approvers = new ApproverPresence();
+    const surface = approvers.openSurface();
+    const { service, answers } = setup({ mode: 'ask', host: 'headless' }, { approvers });
+    surface.close();
+    surface.close();
+    await service.handle(U1, ['external', 'echo', 'x']);
+    expect(answers[0]?.stderr).toMatch(/headless without its dashboard/);
+    expect(approvers.sessionCount).toBe(0);
+  });
+
+  it("ask: a request still pending when the agent stops is refused by the agent, not as a person's no", async () => {
+    const { service, answers, audit } = setup({ mode: 'ask', host: 'desktop' });
+    const pending = nextApprovals(service);
+    const done = service.handle(U1, ['external', 'echo', 'never answered']);
+    await pending;
+    await service.stop();
+    await done;
+    expect(answers[0]?.stderr).toBe(
+      'refused: the agent stopped before anyone answered; send the command again later.',
+    );
+    expect(audit.read(1)[0]?.decision).toBe('denied');
+  });
+
+  it('ask on the desktop ignores the dashboard presence (the shell always shows requests)', async () => {
+    const approvers = new ApproverPresence();
+    approvers.openSurface();
+    const { service, answers } = setup(
+      { mode: 'ask', host: 'desktop' },
+      { approvers, approvalTimeoutMs: 150 },
+    );
+    await service.handle(U1, ['external', 'echo', 'late']);
+    expect(answers[0]?.stderr).toMatch(/nobody at this machine approved/);
   });
 
   it('internal: status, version, get-config, validate-config answer from the context', async () => {

@@ -3,10 +3,11 @@
  * on-screen values and for the screenshots. It goes through the same real preload, `dispatchInvoke` handlers and
  * event batcher as the real core; only the data is scripted. Tests against the real core live beside it.
  */
+import { type ApprovalSurface, ApproverPresence } from '../../../src-main/agent/commands/approvals';
 import { EventEmitter } from 'node:events';
 import type { AgentCoreApi, AgentCoreEvents } from '../../../src-main/agent/core-api';
 import { ConfigPatchError } from '../../../src-main/agent/core-api';
-import type { UpdatesApi } from '../../../src-main/bridge/handlers';
+import type { UpdatesApi } from '../../../src-shared/ipc';
 import {
   GROUP_KEY_MASK,
   EDITABLE_KEYS,
@@ -436,6 +437,11 @@ export class FakeAgentCore extends EventEmitter<AgentCoreEvents> implements Agen
   }
   exportYaml(): string {
     return `streamserver_host: ${String(this.config.streamserver_host)}\nstreamserver_port: ${String(this.config.streamserver_port)}\ngroup_id: ${String(this.config.group_id)}\n`;
+  }
+  /** The real presence counter: bridges open a surface and a session per page, as with the real core. */
+  readonly approvers = new ApproverPresence();
+  openApprovalSurface(): ApprovalSurface {
+    return this.approvers.openSurface();
   }
   decideApproval(id: string, approve: boolean): boolean {
     const request = this.approvals.find((a) => a.id === id);

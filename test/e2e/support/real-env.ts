@@ -6,6 +6,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentCore } from '../../../src-main/agent/agent';
+import type { AgentHost } from '../../../src-shared/config';
 import { SandboxServer } from '../../../src-main/sandbox/sandbox-server';
 
 export const GROUP = 'e2e-group';
@@ -21,7 +22,15 @@ export interface RealEnv {
   close(): Promise<void>;
 }
 
-export async function startRealEnv(options: { policy?: 'ask' | 'allow' | 'deny' } = {}): Promise<RealEnv> {
+export interface RealEnvOptions {
+  policy?: 'ask' | 'allow' | 'deny';
+  /** 'headless' = `minion-agent run --ui`: `ask` is answered in the web dashboard's sessions. */
+  host?: AgentHost;
+  /** commands.ask_timeout in seconds (default 60). */
+  askTimeout?: number;
+}
+
+export async function startRealEnv(options: RealEnvOptions = {}): Promise<RealEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'minion-e2e-'));
   const sandbox = await SandboxServer.start({ port: 0, groups: [{ id: GROUP, key: KEY }] });
   const logFile = join(dir, 'app.log');
@@ -48,10 +57,10 @@ tail:
   start_at: beginning
 commands:
   policy: ${options.policy ?? 'ask'}
-  ask_timeout: 60
+  ask_timeout: ${options.askTimeout ?? 60}
 `,
   );
-  const core = new AgentCore({ configPath, host: 'desktop' });
+  const core = new AgentCore({ configPath, host: options.host ?? 'desktop' });
   await core.start();
   return {
     dir,
