@@ -277,8 +277,10 @@ describe('startWebDashboard', () => {
   it('offers the core an approval surface with one session per open page, until it closes', async () => {
     expect(core.approvers.surfaceOpen).toBe(true);
     expect(core.approvers.sessionCount).toBe(0);
-    const first = client();
-    const second = client();
+    // The printed token opens one session; further pages come in with the session cookie.
+    const cookie = await sessionCookie();
+    const first = client(cookie);
+    const second = client(cookie);
     await Promise.all([first.snapshot(), second.snapshot()]);
     expect(core.approvers.sessionCount).toBe(2);
     first.close();
