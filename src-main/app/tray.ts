@@ -63,7 +63,7 @@ export function queuedFrames(spool: Pick<SpoolView, 'perClass'>): number {
 export function trayStateFrom(input: {
   connection: Pick<ConnectionView, 'state' | 'host' | 'port'>;
   spool: Pick<SpoolView, 'perClass'>;
-  update: Pick<UpdateView, 'state' | 'availableVersion'>;
+  update: TrayState['update'];
   pendingApprovals: number;
   startAtLogin: boolean;
   loginItemsSupported: boolean;
@@ -71,7 +71,14 @@ export function trayStateFrom(input: {
   return {
     connection: { state: input.connection.state, host: input.connection.host, port: input.connection.port },
     queued: queuedFrames(input.spool),
-    update: { state: input.update.state, availableVersion: input.update.availableVersion },
+    update: {
+      state: input.update.state,
+      availableVersion: input.update.availableVersion,
+      currentVersion: input.update.currentVersion,
+      policy: input.update.policy,
+      percent: input.update.percent,
+      installHint: input.update.installHint ?? null,
+    },
     pendingApprovals: input.pendingApprovals,
     startAtLogin: input.startAtLogin,
     loginItemsSupported: input.loginItemsSupported,

@@ -8,7 +8,14 @@ function state(overrides: Partial<TrayState> = {}): TrayState {
   return {
     connection: { state: 'connected', host: 'h', port: 1 },
     queued: 0,
-    update: { state: 'idle', availableVersion: null },
+    update: {
+      state: 'idle',
+      availableVersion: null,
+      currentVersion: '1.0.0',
+      policy: 'manual',
+      percent: null,
+      installHint: null,
+    },
     pendingApprovals: 0,
     startAtLogin: false,
     loginItemsSupported: true,
@@ -127,7 +134,13 @@ describe('tray helpers', () => {
     const tray = trayStateFrom({
       connection: connectionView({ state: 'unreachable' }),
       spool,
-      update: { state: 'idle', availableVersion: null },
+      update: {
+        state: 'idle',
+        availableVersion: null,
+        currentVersion: '1.0.0',
+        policy: 'manual',
+        percent: null,
+      },
       pendingApprovals: 0,
       startAtLogin: true,
       loginItemsSupported: true,
