@@ -21,7 +21,10 @@ export interface TrayState {
   connection: { state: ConnectionStateName; host: string; port: number };
   /** Frames spooled and not yet confirmed by the server, all classes. */
   queued: number;
-  update: Pick<UpdateView, 'state' | 'availableVersion' | 'currentVersion' | 'policy' | 'percent' | 'installHint'>;
+  update: Pick<
+    UpdateView,
+    'state' | 'availableVersion' | 'currentVersion' | 'policy' | 'percent' | 'installHint'
+  >;
   pendingApprovals: number;
   startAtLogin: boolean;
   /** False where the OS offers no login items (e.g. a Linux without XDG autostart support detected). */

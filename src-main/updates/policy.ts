@@ -81,7 +81,8 @@ export function trayUpdateItem(
       return { label: 'Checking for updates…', enabled: false, request: null };
     case 'available':
       // A deb cannot replace itself: say what is there; the Updates page says how to install it.
-      if (view.installHint) return { label: `Update ${version} available`.trim(), enabled: false, request: null };
+      if (view.installHint)
+        return { label: `Update ${version} available`.trim(), enabled: false, request: null };
       return { label: `Download update ${version}`.trim(), enabled: true, request: 'download' };
     case 'downloading': {
       const percent = view.percent == null ? '' : ` ${Math.floor(view.percent)} %`;

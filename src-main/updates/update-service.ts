@@ -253,12 +253,14 @@ export class UpdateService implements UpdatesApi {
       return this.view();
     }
     this.installing = true;
-    const version = this.state.availableVersion ? `Minion Agent ${this.state.availableVersion}` : 'the update';
+    const version = this.state.availableVersion
+      ? `Minion Agent ${this.state.availableVersion}`
+      : 'the update';
     try {
       const apply = this.options.applyUpdate ?? (() => this.updater.quitAndInstall(true, true));
       apply(this.downloadedFile);
     } catch (error) {
-      await this.abandonInstall(`Installing ${version} failed: ${firstLine(error)}`);
+      await this.abandonInstall(`Installing ${version} failed: ${firstLine(error)}.`);
       return this.view();
     }
     if (!this.installing) return this.view(); // the updater reported an error while applying
@@ -350,9 +352,10 @@ export class UpdateService implements UpdatesApi {
     // the installer's own failures, which BaseUpdater reports only through this event.
     const onError = (error: Error): void => {
       if (this.installing) {
-        void this.abandonInstall(
-          `Installing ${this.state.availableVersion ?? 'the update'} failed: ${explainUpdateError(error, { feedUrl: this.feedUrl, channel: this.channel })}`,
-        );
+        const version = this.state.availableVersion
+          ? `Minion Agent ${this.state.availableVersion}`
+          : 'the update';
+        void this.abandonInstall(`Installing ${version} failed: ${firstLine(error)}.`);
         return;
       }
       if (this.state.state !== 'checking' && this.state.state !== 'downloading') this.fail(error);

@@ -96,9 +96,9 @@ describe('tray tooltip', () => {
     expect(trayTooltip(state({ queued: 3 }, conn))).toBe(text);
   });
   it('mentions approvals and a ready update', () => {
-    expect(
-      trayTooltip(state({ pendingApprovals: 2, update: update('ready', '1.2.3') })),
-    ).toBe('Minion Agent — connected to stream.example:7070 · 2 approvals waiting · update 1.2.3 ready');
+    expect(trayTooltip(state({ pendingApprovals: 2, update: update('ready', '1.2.3') }))).toBe(
+      'Minion Agent — connected to stream.example:7070 · 2 approvals waiting · update 1.2.3 ready',
+    );
   });
   it('unconfigured agent', () => {
     expect(trayTooltip(state({ connection: { state: 'idle', host: '', port: 0 } }))).toBe(

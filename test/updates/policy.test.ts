@@ -77,7 +77,11 @@ describe('UI clicks', () => {
   it('refuses downloads and installs in a copy that updates through its package manager', () => {
     const hint = 'Installed from the .deb package: update through apt.';
     const deb = view('available', '0.4.0', { installHint: hint });
-    expect(decideUserRequest('manual', 'download', deb)).toEqual({ action: 'none', refused: true, message: hint });
+    expect(decideUserRequest('manual', 'download', deb)).toEqual({
+      action: 'none',
+      refused: true,
+      message: hint,
+    });
     expect(decideUserRequest('auto', 'install', deb).refused).toBe(true);
     expect(decideUserRequest('manual', 'check', deb).action).toBe('check');
   });
