@@ -234,3 +234,24 @@ function none(message: string): UpdateDecision {
 function act(action: UpdateAction, message: string): UpdateDecision {
   return { action, refused: false, message };
 }
+
+/** What the agent is busy with (AgentCoreApi.activity()). */
+export interface ActivityFacts {
+  runningCommands: number;
+  queuedCommands: number;
+  pendingApprovals: number;
+  queuedFrames: number;
+}
+
+/**
+ * Whether an automatic update (`updates.policy: auto`) may restart the agent now: no command running or waiting
+ * (a restart would kill it), no approval a person is looking at, and the spool drained (everything confirmed).
+ */
+export function isQuietMoment(activity: ActivityFacts): boolean {
+  return (
+    activity.runningCommands === 0 &&
+    activity.queuedCommands === 0 &&
+    activity.pendingApprovals === 0 &&
+    activity.queuedFrames === 0
+  );
+}

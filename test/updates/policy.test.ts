@@ -5,6 +5,7 @@ import {
   decideServerUpgrade,
   decideUserRequest,
   isDowngrade,
+  isQuietMoment,
   serverUpgradeHandler,
   trayUpdateItem,
   type ServerUpgradeTarget,
@@ -225,6 +226,17 @@ describe('server-issued internal upgrade', () => {
       stderr: 'upgrade failed: The update feed at x could not be reached (ECONNREFUSED).',
     });
     expect(broken.calls).toEqual(['check']);
+  });
+});
+
+describe('quiet moment for an automatic install', () => {
+  const idle = { runningCommands: 0, queuedCommands: 0, pendingApprovals: 0, queuedFrames: 0 };
+  it('only when nothing runs, waits, awaits approval or is still to be sent', () => {
+    expect(isQuietMoment(idle)).toBe(true);
+    expect(isQuietMoment({ ...idle, runningCommands: 1 })).toBe(false);
+    expect(isQuietMoment({ ...idle, queuedCommands: 2 })).toBe(false);
+    expect(isQuietMoment({ ...idle, pendingApprovals: 1 })).toBe(false);
+    expect(isQuietMoment({ ...idle, queuedFrames: 12 })).toBe(false);
   });
 });
 
