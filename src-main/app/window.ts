@@ -106,6 +106,8 @@ export interface DashboardWindowDeps {
   trayBounds?: () => Rectangle | null;
   workAreaNear?: (point: { x: number; y: number }) => Rectangle;
   onLoadFailed?: (error: unknown) => void;
+  /** The window really closed (not hidden). */
+  onClosed?: () => void;
 }
 
 export class DashboardWindow {
@@ -167,6 +169,7 @@ export class DashboardWindow {
     });
     window.on('closed', () => {
       if (this.window === window) this.window = null;
+      this.deps.onClosed?.();
     });
     window.on('persisted-state-restored', () => {
       this.restoredFromPersistence = true;

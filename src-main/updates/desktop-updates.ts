@@ -34,8 +34,9 @@ export function desktopUpdater(kind: InstallKind): UpdaterLike {
 }
 
 /**
- * Builds (but does not start) the desktop update service; call `start()` once the app is ready. `updater` is only
- * for tests: touching `autoUpdater` needs a running Electron.
+ * Builds (but does not start) the desktop update service; call `start()` once the app is ready. `updater`: the one
+ * from `desktopUpdater(kind)` when the caller listens to it too (main.ts: `appimage-filename-updated`), or a fake in
+ * tests; by default `desktopUpdater(options.installKind)`.
  */
 export function createDesktopUpdateService(
   options: DesktopUpdatesOptions,

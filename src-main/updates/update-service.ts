@@ -300,6 +300,21 @@ export class UpdateService implements UpdatesApi {
     }
   }
 
+  /**
+   * The surface the UI's buttons get (IPC handlers): check/download/install are clicks, so they go through
+   * `userRequest` and the same decision as the tray. Events and the view are the service's own.
+   */
+  userFacing(): UpdatesApi {
+    return {
+      view: () => this.view(),
+      check: () => this.userRequest('check'),
+      download: () => this.userRequest('download'),
+      install: () => this.userRequest('install'),
+      on: (event, listener) => this.on(event, listener),
+      off: (event, listener) => this.off(event, listener),
+    };
+  }
+
   /** Alias kept for the tray/UI wording. */
   installAndRestart(): Promise<UpdateView> {
     return this.install();

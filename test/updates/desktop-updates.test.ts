@@ -12,7 +12,7 @@ import {
   DEB_INSTALL_HINT,
   detectInstallKind,
   readPackageType,
-  updateCapability,
+  type InstallKind,
 } from '../../src-main/updates/install-kind';
 import type { UpdaterLike } from '../../src-main/updates/update-service';
 import { EventEmitter } from 'node:events';
@@ -112,7 +112,7 @@ class RecordingUpdater extends EventEmitter {
   quitAndInstall(): void {}
 }
 
-function desktopService(yaml: Record<string, unknown>, installKind: Parameters<typeof updateCapability>[0]) {
+function desktopService(yaml: Record<string, unknown>, installKind: InstallKind) {
   const { config } = parseAgentConfig({ updates: yaml });
   const updater = new RecordingUpdater();
   const service = createDesktopUpdateService(
