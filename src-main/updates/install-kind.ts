@@ -48,9 +48,9 @@ export interface UpdateCapability {
 }
 
 export const DEB_INSTALL_HINT =
-  'This copy was installed from the .deb package, so apt updates it: install the new minion-agent-desktop .deb ' +
-  'with `sudo apt install ./minion-agent-desktop_<version>_amd64.deb`, or run `sudo apt upgrade` if it comes from ' +
-  'an apt repository.';
+  'This copy was installed from the .deb package, so apt updates it: install the new .deb with ' +
+  '`sudo apt install ./minion-agent-<version>-amd64.deb`, or run `sudo apt upgrade` if it comes from an apt ' +
+  'repository.';
 
 export const ARCHIVE_INSTALL_HINT =
   'This copy runs from the tar.gz archive and cannot replace itself: download the new version (the .deb is ' +
