@@ -17,8 +17,11 @@ export interface DesktopUpdatesOptions {
   beforeInstall: () => Promise<void>;
   /** The installer did not take over: the agent is started again. */
   onInstallFailed?: () => Promise<void> | void;
-  /** No command running, nothing queued, no approval pending: a good moment for an automatic restart (`auto`). */
-  isQuiet?: () => boolean;
+  /**
+   * No command running, nothing queued, no approval pending: a good moment for an automatic restart (`auto`).
+   * Required: without it an automatic update would install the moment its download finishes.
+   */
+  isQuiet: () => boolean;
   /** Install a downloaded update when the app quits normally. Default true. */
   installOnQuit?: boolean;
   /** electron-updater's log (the main log file): packaged failures must be diagnosable. */

@@ -3,7 +3,7 @@ import { type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseAgentConfig } from '../../src-shared/config';
 import { createDesktopUpdateService } from '../../src-main/updates/desktop-updates';
 import { createHeadlessUpdater } from '../../src-main/updates/headless-updater';
@@ -55,6 +55,7 @@ describe('createDesktopUpdateService', () => {
         currentVersion: '0.3.0',
         installKind: 'appimage',
         beforeInstall: () => Promise.resolve(),
+        isQuiet: () => true,
       },
       headless.updater,
     );
@@ -83,6 +84,7 @@ describe('createDesktopUpdateService', () => {
         currentVersion: '0.3.0',
         installKind: 'appimage',
         beforeInstall: () => Promise.resolve(),
+        isQuiet: () => true,
       },
       headless.updater,
     );
@@ -109,10 +111,13 @@ class RecordingUpdater extends EventEmitter {
     this.downloads++;
     return ['/cache/x.deb'];
   }
-  quitAndInstall(): void {}
+  installs = 0;
+  quitAndInstall(): void {
+    this.installs++;
+  }
 }
 
-function desktopService(yaml: Record<string, unknown>, installKind: InstallKind) {
+function desktopService(yaml: Record<string, unknown>, installKind: InstallKind, isQuiet = () => true) {
   const { config } = parseAgentConfig({ updates: yaml });
   const updater = new RecordingUpdater();
   const service = createDesktopUpdateService(
@@ -122,12 +127,31 @@ function desktopService(yaml: Record<string, unknown>, installKind: InstallKind)
       currentVersion: '0.3.0',
       installKind,
       beforeInstall: async () => {},
+      isQuiet,
     },
     updater as unknown as UpdaterLike,
   );
   cleanups.push(() => service.stop());
   return { service, updater };
 }
+
+describe('updates.policy: auto', () => {
+  afterEach(() => vi.useRealTimers());
+  it('installs a downloaded update only at a quiet moment', async () => {
+    vi.useFakeTimers();
+    let quiet = false;
+    const { service, updater } = desktopService({ policy: 'auto' }, 'appimage', () => quiet);
+    await service.check();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(service.view().state).toBe('ready');
+    expect(updater.installs).toBe(0); // a command is running: wait
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(updater.installs).toBe(0);
+    quiet = true;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(updater.installs).toBe(1);
+  });
+});
 
 describe('updates.channel', () => {
   it('reaches electron-updater with the built-in feed too', () => {
