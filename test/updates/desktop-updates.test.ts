@@ -153,6 +153,17 @@ describe('updates.policy: auto', () => {
   });
 });
 
+describe('clicks in the UI', () => {
+  it('go through the same decision as the tray (decideUserRequest)', async () => {
+    const { service, updater } = desktopService({ policy: 'off' }, 'appimage');
+    const ui = service.userFacing();
+    expect((await ui.download()).detail).toBe('Updates are turned off on this agent (updates.policy: off).');
+    expect((await ui.install()).detail).toBe('Updates are turned off on this agent (updates.policy: off).');
+    expect(updater.downloads).toBe(0);
+    expect(ui.view()).toEqual(service.view());
+  });
+});
+
 describe('updates.channel', () => {
   it('reaches electron-updater with the built-in feed too', () => {
     const { updater } = desktopService({ channel: 'beta' }, 'appimage');
