@@ -112,7 +112,9 @@ export class LoginItems {
     }
     mkdirSync(this.options.autostartDir, { recursive: true });
     const temp = `${this.desktopFile}.tmp-${process.pid}`;
-    writeFileSync(temp, autostartDesktopEntry({ execPath: this.execPath, args: [HIDDEN_ARG] }), { mode: 0o644 });
+    writeFileSync(temp, autostartDesktopEntry({ execPath: this.execPath, args: [HIDDEN_ARG] }), {
+      mode: 0o644,
+    });
     renameSync(temp, this.desktopFile);
   }
 }
