@@ -70,6 +70,7 @@ const iconsDir = app.isPackaged
   : join(app.getAppPath(), 'resources', 'icons');
 
 // Packaged failures (an update that does not install, a shell that cannot start) must be diagnosable afterwards.
+// getPath('logs') defaults to the platform's logs folder (electron.d.ts App.getPath).
 const mainLog = createMainLog({
   dir: app.getPath('logs'),
   echo: app.isPackaged ? undefined : (line) => console.log(line),
@@ -87,10 +88,11 @@ const notify = electronNotify({
 let dashboard: DashboardWindow | null = null;
 let updatesService: UpdateService | null = null;
 let stopShell: () => void = () => undefined;
+const launchedHidden = launchedByAutostart(process.argv, process.platform, app);
 
 const lifecycle = new AppLifecycle({
   app,
-  launchedHidden: launchedByAutostart(process.argv, process.platform, app),
+  launchedHidden,
   showWindow: () => dashboard?.show({ nearTray: true }),
   beforeStop: () => stopShell(),
   setWindowsClosable: (closable) => dashboard?.setClosable(closable),
@@ -139,7 +141,9 @@ const lifecycle = new AppLifecycle({
     });
     if (sandboxWarning) {
       mainLog.warn(sandboxWarning);
-      notify({ title: 'Minion Agent runs without its sandbox', body: sandboxWarning });
+      // Said when a person starts the app, not at every login.
+      if (!launchedHidden || firstRun)
+        notify({ title: 'Minion Agent runs without its sandbox', body: sandboxWarning });
     }
 
     const configPath = resolveConfigPath(process.argv, process.env, defaultConfigPath());
