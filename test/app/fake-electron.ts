@@ -1,11 +1,24 @@
 /**
  * Fakes of Electron and electron-updater objects for the shell's unit tests (the Electron binary cannot run in CI).
  * They follow the order of events the real ones have; each cites where that order is written down:
- *   - node_modules/electron/electron.d.ts (Electron 45) — App `quit` (~l. 1664), App `before-quit` note (~l. 285),
- *     `window-all-closed` (~l. 1097), AutoUpdater `before-quit-for-update` (~l. 2443) and `quitAndInstall` (~l. 2537),
- *     BaseWindow `session-end` (~l. 2870), `persisted-state-restored` (~l. 2755);
- *   - node_modules/electron-updater/out/BaseUpdater.js (quitAndInstall l. 13–27, install l. 42–68) and
- *     MacUpdater.js (quitAndInstall l. 240–256, handleUpdateDownloaded l. 231–239).
+ *   - node_modules/electron/electron.d.ts (Electron 45):
+ *       App `before-quit` l. 281–291 (after quitAndInstall: emitted only once every window closed, l. 285–287;
+ *         not on Windows shutdown/logoff, l. 289–290), App `quit` l. 1666–1672 (before-quit, then the windows
+ *         close — a veto cancels —, then will-quit), `window-all-closed` l. 1097–1104, `exit` l. 1253–1256,
+ *       AutoUpdater `before-quit-for-update` l. 2443–2449 (emitted after quitAndInstall is called, before the
+ *         windows close) and `quitAndInstall` l. 2534–2545 (closes all windows first, then calls app.quit()),
+ *       BaseWindow `persisted-state-restored` l. 2756–2764 and `session-end` l. 2869–2875 (win32);
+ *   - node_modules/electron-updater/out/BaseUpdater.js: quitAndInstall l. 13–27 (install() synchronously; only when
+ *     it returned true, a setImmediate emits before-quit-for-update and calls app.quit()), install l. 42–68 (a
+ *     failure is dispatched as `error` and returns false);
+ *   - node_modules/electron-updater/out/MacUpdater.js: quitAndInstall l. 240–256 (hands over to the native updater at
+ *     once if Squirrel.Mac has the update, else waits for its `update-downloaded` with no timeout),
+ *     handleUpdateDownloaded l. 231–239;
+ *   - node_modules/electron-updater/out/AppImageUpdater.js: doInstall l. 72–115 (with isForceRunAfter the new
+ *     AppImage is spawned, l. 106–109, before this process quits).
+ * The brief for this work described the macOS order as "windows close, then before-quit-for-update, then
+ * before-quit"; electron.d.ts says before-quit-for-update comes first. FakeNativeAutoUpdater does what the typings
+ * say by default and can be switched to the other order: the shell must install either way.
  */
 import { EventEmitter } from 'node:events';
 
@@ -203,15 +216,24 @@ export class FakeApp extends EventEmitter {
  */
 export class FakeNativeAutoUpdater extends EventEmitter {
   installs = 0;
-  constructor(private readonly app: FakeApp) {
+  constructor(
+    private readonly app: FakeApp,
+    private readonly order: 'typings' | 'windows-first' = 'typings',
+  ) {
     super();
   }
   quitAndInstall(): void {
-    this.app.log.push('before-quit-for-update');
-    this.emit('before-quit-for-update');
+    if (this.order === 'typings') {
+      this.app.log.push('before-quit-for-update');
+      this.emit('before-quit-for-update');
+    }
     if (!this.app.closeAllWindows()) {
       this.app.quitCancelled++;
       return;
+    }
+    if (this.order === 'windows-first') {
+      this.app.log.push('before-quit-for-update');
+      this.emit('before-quit-for-update');
     }
     this.app.quitAfterWindowsClosed();
     if (this.app.ended) this.installs++;

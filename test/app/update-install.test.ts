@@ -19,9 +19,13 @@ import {
 
 type Platform = 'mac' | 'base';
 
-function setup(platform: Platform, locks = new FakeLockRegistry()) {
+function setup(
+  platform: Platform,
+  locks = new FakeLockRegistry(),
+  order: 'typings' | 'windows-first' = 'typings',
+) {
   const app = new FakeApp(locks);
-  const native = new FakeNativeAutoUpdater(app);
+  const native = new FakeNativeAutoUpdater(app, order);
   const updater = platform === 'mac' ? new FakeMacUpdater(app, native) : new FakeBaseUpdater(app, native);
   const core = new CountingCore();
   const errors: string[] = [];
@@ -98,6 +102,22 @@ describe('installing an update', () => {
     expect(h.native.installs).toBe(1);
     expect(h.core.stops).toBe(1);
     expect(h.core.starts).toBe(1);
+  });
+
+  it('macOS, windows closing before before-quit-for-update: still installs', async () => {
+    const h = setup('mac', new FakeLockRegistry(), 'windows-first');
+    await startWithUpdateReady(h);
+    await h.service().install();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.app.log).toEqual([
+      'window-close',
+      'before-quit-for-update',
+      'before-quit',
+      'will-quit',
+      'exit 0',
+    ]);
+    expect(h.native.installs).toBe(1);
+    expect(h.core.stops).toBe(1);
   });
 
   it('Windows/Linux: the installer failing (BaseUpdater returns false) restarts the agent and says so', async () => {
