@@ -201,8 +201,9 @@ const lifecycle = new AppLifecycle({
       url: devRendererUrl ?? RENDERER_ENTRY_URL,
       hideOnClose: tray !== null,
       // Without a tray the window is the app (also on Windows, where the session-end window below stays open).
+      // Not while an update quits the app: the installer's own quit sequence is closing the windows then.
       onClosed: () => {
-        if (tray === null) app.quit();
+        if (tray === null && lifecycle.currentPhase === 'running') app.quit();
       },
       trayBounds: () => tray?.getBounds() ?? null,
       workAreaNear: (point) => screen.getDisplayNearestPoint(point).workArea,
