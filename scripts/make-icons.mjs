@@ -203,6 +203,35 @@ for (const state of Object.keys(GLYPHS)) {
     }
   }
 }
+// Windows: one multi-size .ico per state (PNG-compressed entries, Vista+), so the notification area picks a sharp
+// image at every display scale (16 px at 100 %, 20/24 px at 125/150 %, 32 px and up beyond) instead of scaling one.
+const ICO_SIZES = [16, 20, 24, 32, 40, 48];
+function encodeIco(images) {
+  const header = Buffer.alloc(6 + 16 * images.length);
+  header.writeUInt16LE(0, 0);
+  header.writeUInt16LE(1, 2); // icon
+  header.writeUInt16LE(images.length, 4);
+  let offset = header.length;
+  images.forEach(({ size, png }, i) => {
+    const entry = 6 + 16 * i;
+    header.writeUInt8(size >= 256 ? 0 : size, entry);
+    header.writeUInt8(size >= 256 ? 0 : size, entry + 1);
+    header.writeUInt16LE(1, entry + 4); // planes
+    header.writeUInt16LE(32, entry + 6); // bits per pixel
+    header.writeUInt32LE(png.length, entry + 8);
+    header.writeUInt32LE(offset, entry + 12);
+    offset += png.length;
+  });
+  return Buffer.concat([header, ...images.map((image) => image.png)]);
+}
+for (const state of Object.keys(GLYPHS)) {
+  const name = `tray-${state}.ico`;
+  writeFileSync(
+    new URL(name, OUT),
+    encodeIco(ICO_SIZES.map((size) => ({ size, png: trayIcon(state, size, false) }))),
+  );
+  written.push(name);
+}
 writeFileSync(new URL('app.png', OUT), appIcon(512));
 written.push('app.png');
 console.log(`wrote ${written.length} images to resources/icons/`);

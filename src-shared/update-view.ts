@@ -17,6 +17,7 @@ export function blankUpdateView(
     lastCheckAt: null,
     error: null,
     legacyAnnouncedVersion: null,
+    installHint: null,
     ...init,
   };
 }

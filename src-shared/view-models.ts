@@ -156,6 +156,11 @@ export interface UpdateView {
   legacyAnnouncedVersion: string | null;
   /** One sentence for the person when the state alone does not say enough (why updates are off, a refused downgrade, "already the latest"). */
   detail?: string | null;
+  /**
+   * Set when this copy cannot replace itself, saying how it is updated instead (a deb: through apt). Shown next to
+   * the state before anyone clicks; downloads and installs are refused with this sentence.
+   */
+  installHint?: string | null;
 }
 
 export interface AgentSnapshot {

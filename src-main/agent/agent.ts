@@ -65,7 +65,7 @@ import {
   type PatchResult,
 } from './config';
 import { type ConnectionOptions, ConnectionManager, testConnection } from './connection/connection';
-import { type AgentCoreApi, type AgentCoreEvents, ConfigPatchError } from './core-api';
+import { type AgentCoreApi, type AgentCoreEvents, type CoreActivity, ConfigPatchError } from './core-api';
 import { LogTailer } from './logs/tailer';
 import { frameClassOf, logFrame, resultFrame, telemetryFrame } from './protocol/frames';
 import { blankUpdateView } from '../../src-shared/update-view';
@@ -123,6 +123,12 @@ export interface AgentCoreOptions {
    * here (the YAML's `group_key` is removed) whenever the backend can protect them.
    */
   groupKeyStore?: GroupKeyBackend;
+  /**
+   * Where server commands run and what they see when the config sets nothing (`commands.cwd`, `commands.env` win):
+   * the desktop passes the home directory and the login shell's PATH, because an app started from the Dock or a
+   * desktop menu inherits a bare GUI environment (macOS: PATH=/usr/bin:/bin:/usr/sbin:/sbin, cwd /).
+   */
+  commandDefaults?: { cwd?: string; env?: Record<string, string> };
 }
 
 /** Things a running core is made of; rebuilt on every (re)start. */
@@ -216,6 +222,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   private readonly updater: AgentUpdaterHook | undefined;
   private readonly legacySpoolDir: string | undefined;
   private readonly groupKeyStore: GroupKeyBackend | undefined;
+  private readonly commandDefaults: AgentCoreOptions['commandDefaults'];
   /** The effective group key came from (or was saved to) `groupKeyStore`, not the YAML. */
   private keyInStore = false;
   private audit: AuditLog;
@@ -243,6 +250,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     this.updater = options.updater;
     this.legacySpoolDir = options.legacySpoolDir;
     this.groupKeyStore = options.groupKeyStore;
+    this.commandDefaults = options.commandDefaults;
     this.log = new AgentLog({ level: 'info', sink: options.logSink });
 
     if (this.configPath) {
@@ -569,8 +577,8 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       timeoutMs: config.commands.timeout * 1000,
       killGraceMs: config.commands.kill_grace * 1000,
       keepBytesPerStream: config.commands.max_output_bytes,
-      cwd: config.commands.cwd,
-      env: config.commands.env,
+      cwd: config.commands.cwd ?? this.commandDefaults?.cwd,
+      env: { ...this.commandDefaults?.env, ...config.commands.env },
     };
   }
 
@@ -766,6 +774,18 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       commands,
       approvals: parts?.commands.approvals.pending() ?? [],
       updates: this.updater?.view?.() ?? offUpdateView(),
+    };
+  }
+
+  activity(): CoreActivity {
+    const parts = this.parts;
+    const counters = parts?.commands.counters();
+    const spool = parts?.pump.view();
+    return {
+      runningCommands: counters?.running ?? 0,
+      queuedCommands: counters?.queued ?? 0,
+      pendingApprovals: counters?.awaitingApproval ?? 0,
+      queuedFrames: spool ? Object.values(spool.perClass).reduce((sum, c) => sum + c.queuedFrames, 0) : 0,
     };
   }
 

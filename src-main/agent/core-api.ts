@@ -34,8 +34,18 @@ export interface AgentCoreEvents {
   notice: [Notice];
 }
 
+/** What the core is busy with right now, cheap to ask (no I/O): e.g. whether an automatic update may restart it. */
+export interface CoreActivity {
+  runningCommands: number;
+  queuedCommands: number;
+  pendingApprovals: number;
+  /** Frames spooled and not yet confirmed by the server, all classes. */
+  queuedFrames: number;
+}
+
 export interface AgentCoreApi {
   snapshot(): AgentSnapshot;
+  activity(): CoreActivity;
   pause(): void;
   resume(): void;
   reconnectNow(): void;

@@ -4,6 +4,8 @@
  */
 import {
   app,
+  autoUpdater as nativeAutoUpdater,
+  BaseWindow,
   BrowserWindow,
   dialog,
   ipcMain,
@@ -18,6 +20,7 @@ import {
   Tray,
 } from 'electron';
 import ElectronStore from 'electron-store';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentCore } from '../agent/agent';
 import { defaultConfigPath, resolveConfigPath } from '../agent/config';
@@ -26,7 +29,9 @@ import { createEventBatcher } from '../bridge/event-batcher';
 import { createInvokeHandlers } from '../bridge/handlers';
 import { createSandboxStarter } from '../bridge/local-sandbox';
 import { SandboxServer } from '../sandbox/sandbox-server';
-import { createDesktopUpdateService } from '../updates/desktop-updates';
+import { createDesktopUpdateService, desktopUpdater } from '../updates/desktop-updates';
+import { detectInstallKind, readPackageType } from '../updates/install-kind';
+import { isQuietMoment } from '../updates/policy';
 import type { UpdateService } from '../updates/update-service';
 import type {
   ApprovalRequestView,
@@ -34,16 +39,20 @@ import type {
   SpoolView,
   UpdateView,
 } from '../../src-shared/view-models';
+import { applicationMenuTemplate } from './app-menu';
 import { ApprovalPresenter } from './approvals';
 import { registerIpcHandlers, webContentsSink } from './ipc-main';
 import { AppLifecycle } from './lifecycle';
-import { LoginItems, xdgAutostartDir } from './login-items';
-import { ShellNotifications, type Notify } from './notifications';
+import { commandEnvironment } from './login-env';
+import { launchedByAutostart, LoginItems, xdgAutostartDir } from './login-items';
+import { sandboxNotice } from './linux-sandbox';
+import { createMainLog } from './main-log';
+import { electronNotify, ShellNotifications } from './notifications';
 import { APP_SCHEME_PRIVILEGES, isAppUrl, RENDERER_ENTRY_URL, serveRenderer } from './renderer-protocol';
 import { hardenSession, hardenWebContents } from './security';
 import { groupKeyStore, SettingsStore } from './settings-store';
-import { TrayController, trayIconPath, trayStateFrom } from './tray';
-import type { TrayAction, TrayIconName } from './tray-menu';
+import { bindTrayClick, TrayController, trayIconPath, trayStateFrom } from './tray';
+import { TRAY_UPDATE_REQUESTS, type TrayAction, type TrayIconName } from './tray-menu';
 import { desktopUpgradeHook } from './upgrade-hook';
 import { DashboardWindow, dashboardWindowOptions } from './window';
 
@@ -60,59 +69,116 @@ const iconsDir = app.isPackaged
   ? join(process.resourcesPath, 'icons')
   : join(app.getAppPath(), 'resources', 'icons');
 
+// Packaged failures (an update that does not install, a shell that cannot start) must be diagnosable afterwards.
+// getPath('logs') defaults to the platform's logs folder (electron.d.ts App.getPath).
+const mainLog = createMainLog({
+  dir: app.getPath('logs'),
+  echo: app.isPackaged ? undefined : (line) => console.log(line),
+});
+
 app.on('web-contents-created', (_event, contents) => {
   hardenWebContents(contents, { isAppUrl: isOurs, openExternal: (url) => shell.openExternal(url) });
 });
 
-const notify: Notify = ({ title, body, onClick }) => {
-  if (!Notification.isSupported()) return null;
-  const notification = new Notification({ title, body, icon: join(iconsDir, 'app.png') });
-  if (onClick) notification.on('click', onClick);
-  notification.show();
-  return { close: () => notification.close() };
-};
+const notify = electronNotify({
+  isSupported: () => Notification.isSupported(),
+  create: ({ title, body }) => new Notification({ title, body, icon: join(iconsDir, 'app.png') }),
+});
 
 let dashboard: DashboardWindow | null = null;
+let updatesService: UpdateService | null = null;
 let stopShell: () => void = () => undefined;
+const launchedHidden = launchedByAutostart(process.argv, process.platform, app);
 
 const lifecycle = new AppLifecycle({
   app,
+  launchedHidden,
   showWindow: () => dashboard?.show({ nearTray: true }),
   beforeStop: () => stopShell(),
+  setWindowsClosable: (closable) => dashboard?.setClosable(closable),
+  onQuitting: () => updatesService?.quitting(),
   onError: (message, error) => {
     const detail = error instanceof Error ? error.message : error ? String(error) : '';
-    console.error(message, detail);
+    mainLog.error(message, error ?? '');
     if (app.isReady()) dialog.showErrorBox(message, detail);
   },
-  createShell: () => {
+  createShell: async () => {
     hardenSession(session.defaultSession, { isAppUrl: isOurs });
     serveRenderer(protocol, join(distDir, 'renderer'));
+    // Our own menu instead of Electron's default (Reload, DevTools under Alt): Quit and Edit only.
+    Menu.setApplicationMenu(
+      Menu.buildFromTemplate(
+        applicationMenuTemplate({
+          platform: process.platform,
+          productName: 'Minion Agent',
+          quit: () => app.quit(),
+          closeWindow: () => BrowserWindow.getFocusedWindow()?.close(),
+        }),
+      ),
+    );
 
+    const settingsPath = join(app.getPath('userData'), 'settings.json');
+    const firstRun = !existsSync(settingsPath);
     const settings = new SettingsStore({
       createStore: () => new ElectronStore({ name: 'settings', clearInvalidConfig: false }),
-      storeFilePath: join(app.getPath('userData'), 'settings.json'),
+      storeFilePath: settingsPath,
       safeStorage,
       platform: process.platform,
     });
     for (const notice of settings.notices) notify({ title: 'Minion Agent', body: notice.message });
 
+    const installKind = detectInstallKind({
+      platform: process.platform,
+      isPackaged: app.isPackaged,
+      appImagePath: process.env.APPIMAGE,
+      packageType: app.isPackaged ? readPackageType(process.resourcesPath) : null,
+    });
+    mainLog.info(`Minion Agent ${AGENT_VERSION} starting (${process.platform}, ${installKind})`);
+    const sandboxWarning = sandboxNotice({
+      platform: process.platform,
+      noSandbox: app.commandLine.hasSwitch('no-sandbox'),
+      installKind,
+    });
+    if (sandboxWarning) {
+      mainLog.warn(sandboxWarning);
+      // Said when a person starts the app, not at every login.
+      if (!launchedHidden || firstRun)
+        notify({ title: 'Minion Agent runs without its sandbox', body: sandboxWarning });
+    }
+
     const configPath = resolveConfigPath(process.argv, process.env, defaultConfigPath());
-    let updatesService: UpdateService | null = null;
     const core = new AgentCore({
       configPath,
       host: 'desktop',
       updater: desktopUpgradeHook(() => updatesService),
       // The group key lives in the OS keyring (safeStorage) where there is one, not in the YAML.
       groupKeyStore: groupKeyStore(settings),
+      // Commands get the login shell's PATH and the home dir, not the GUI session's bare environment.
+      commandDefaults: await commandEnvironment({
+        platform: process.platform,
+        env: process.env,
+        home: app.getPath('home'),
+        onProblem: (message) => mainLog.warn(`commands: ${message}`),
+      }),
     });
     const config = core.effectiveConfig;
-    const updates = createDesktopUpdateService({
-      updates: config.updates,
-      legacyUrl: config.upgrade,
-      currentVersion: AGENT_VERSION,
-      beforeInstall: () => core.stop(),
-    });
+    const updater = desktopUpdater(installKind);
+    const updates = createDesktopUpdateService(
+      {
+        updates: config.updates,
+        legacyUrl: config.upgrade,
+        currentVersion: AGENT_VERSION,
+        installKind,
+        beforeInstall: () => lifecycle.stopForUpdate(),
+        onInstallFailed: () => lifecycle.resumeAfterFailedUpdate(),
+        isQuiet: () => isQuietMoment(core.activity()),
+        logger: mainLog,
+      },
+      updater,
+    );
     updatesService = updates;
+    // Emitted before quitAndInstall closes the windows (electron.d.ts AutoUpdater `before-quit-for-update`).
+    nativeAutoUpdater.on('before-quit-for-update', () => lifecycle.onQuitForUpdate());
     const sandbox = createSandboxStarter({ core, startServer: (options) => SandboxServer.start(options) });
 
     // Tray (none on desktops without a status area, or when MINION_NO_TRAY=1: the window is the app then).
@@ -134,6 +200,11 @@ const lifecycle = new AppLifecycle({
       }),
       url: devRendererUrl ?? RENDERER_ENTRY_URL,
       hideOnClose: tray !== null,
+      // Without a tray the window is the app (also on Windows, where the session-end window below stays open).
+      // Not while an update quits the app: the installer's own quit sequence is closing the windows then.
+      onClosed: () => {
+        if (tray === null && lifecycle.currentPhase === 'running') app.quit();
+      },
       trayBounds: () => tray?.getBounds() ?? null,
       workAreaNear: (point) => screen.getDisplayNearestPoint(point).workArea,
     });
@@ -143,7 +214,8 @@ const lifecycle = new AppLifecycle({
       ipcMain,
       handlers: createInvokeHandlers({
         core,
-        updates,
+        // Buttons in the UI are clicks like the tray's: both go through decideUserRequest.
+        updates: updates.userFacing(),
         startSandbox: () => sandbox.start(),
         openDataFolder: async () => {
           const problem = await shell.openPath(core.dataDir);
@@ -166,6 +238,8 @@ const lifecycle = new AppLifecycle({
       execPath: process.env.APPIMAGE ?? process.execPath,
       autostartDir: xdgAutostartDir(),
     });
+    // A versioned AppImage is replaced by a file with the new name: autostart follows it.
+    updater.on('appimage-filename-updated', (path) => loginItems.relocate(path));
     const snapshot = core.snapshot();
     let connection: ConnectionView = snapshot.connection;
     let spool: SpoolView = snapshot.spool;
@@ -183,11 +257,12 @@ const lifecycle = new AppLifecycle({
         case 'reconnect':
           return core.reconnectNow();
         case 'check-updates':
-          void updates.check().catch(() => undefined);
+        case 'download-update':
+        case 'install-update': {
+          const request = TRAY_UPDATE_REQUESTS[action];
+          if (request) void updates.userRequest(request).catch(() => undefined);
           return;
-        case 'install-update':
-          void updates.install().catch(() => undefined);
-          return;
+        }
         case 'toggle-start-at-login': {
           const enabled = !loginItems.isEnabled();
           loginItems.setEnabled(enabled);
@@ -222,8 +297,14 @@ const lifecycle = new AppLifecycle({
         }),
       );
     }
-    // Windows/macOS deliver clicks on the icon; Linux AppIndicator does not (the menu has "Open" for that).
-    tray?.on('click', () => window.toggle());
+    if (tray) bindTrayClick(tray, process.platform, () => window.toggle());
+    // Windows shutdown/logoff: no before-quit (electron.d.ts), only a window's `session-end`. A hidden BaseWindow
+    // (no web contents) receives it even while the dashboard window does not exist.
+    const sessionWatcher =
+      process.platform === 'win32'
+        ? new BaseWindow({ show: false, width: 1, height: 1, skipTaskbar: true })
+        : null;
+    sessionWatcher?.on('session-end', () => lifecycle.onSessionEnd());
 
     const notifications = new ShellNotifications({
       notify,
@@ -272,8 +353,12 @@ const lifecycle = new AppLifecycle({
       updates.stop();
       void sandbox.stop();
       tray?.destroy();
+      if (sessionWatcher && !sessionWatcher.isDestroyed()) sessionWatcher.destroy();
+      void mainLog.flush();
     };
-    return { core, hasTray: tray !== null };
+    // First run or no server yet: the window opens even on an autostart launch (a tray icon can be invisible).
+    const needsAttention = firstRun || snapshot.connection.host === '';
+    return { core, hasTray: tray !== null, needsAttention };
   },
 });
 

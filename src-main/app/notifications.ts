@@ -108,3 +108,48 @@ export class ShellNotifications {
     this.outageTimer = null;
   }
 }
+
+/** The part of Electron's `Notification` the shell uses (electron.d.ts `class Notification`). */
+export interface NotificationLike {
+  show(): void;
+  close(): void;
+  on(event: 'click' | 'close' | 'failed', listener: () => void): unknown;
+}
+
+/** At most this many notifications are kept referenced; the oldest are let go first. */
+const MAX_RETAINED_NOTIFICATIONS = 50;
+
+/**
+ * Electron notifications shown through `Notify`. Each is kept referenced until it is clicked, closed or fails:
+ * a Notification object that is garbage-collected loses its `click` handler (electron.d.ts notes GC among the ways a
+ * notification goes away), and the locals of `notify` are gone the moment it returns.
+ */
+export function electronNotify(options: {
+  isSupported: () => boolean;
+  create: (init: { title: string; body: string }) => NotificationLike;
+}): Notify & { retained(): number } {
+  const retained = new Set<NotificationLike>();
+  const notify = (({ title, body, onClick }: NotificationRequest): ShownNotification | null => {
+    if (!options.isSupported()) return null;
+    const notification = options.create({ title, body });
+    const release = (): void => void retained.delete(notification);
+    if (onClick) notification.on('click', onClick);
+    notification.on('click', release);
+    notification.on('close', release);
+    notification.on('failed', release);
+    retained.add(notification);
+    if (retained.size > MAX_RETAINED_NOTIFICATIONS) {
+      const oldest = retained.values().next().value;
+      if (oldest) retained.delete(oldest);
+    }
+    notification.show();
+    return {
+      close: () => {
+        release();
+        notification.close();
+      },
+    };
+  }) as Notify & { retained(): number };
+  notify.retained = () => retained.size;
+  return notify;
+}

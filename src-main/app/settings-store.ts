@@ -5,9 +5,11 @@
  * The agent config itself stays the YAML file the core owns (same file the headless agent reads, so import/export
  * is lossless). What lives here: shell preferences, and the group key encrypted at rest.
  *
- * Honesty about key storage: on Linux without a Secret Service/KWallet, Chromium falls back to `basic_text` — an
- * obfuscation with a hard-coded password. It is reported as such ('basic-text' + a note for the UI), never as
- * encrypted. A store file that does not parse or validate is backed up next to itself and reset, with a notice;
+ * Honesty about key storage: on Linux without a Secret Service/KWallet the backend is `basic_text`, and
+ * `isEncryptionAvailable()` is false unless `setUsePlainTextEncryption(true)` opts into an obfuscation with a
+ * hard-coded password (electron.d.ts SafeStorage). That obfuscation is not protection, so it is never used: the key
+ * stays in the config file, and the note says a keyring is missing ('basic-text' only describes keys stored that way
+ * by older versions). A store file that does not parse or validate is backed up next to itself and reset, with a notice;
  * the app never crashes on it.
  */
 import type { SafeStorage } from 'electron';
@@ -59,14 +61,25 @@ export interface SettingsStoreOptions {
   now?: () => number;
 }
 
+/** Linux without GNOME Keyring / KWallet: Chromium's backend is `basic_text`. */
+export function linuxWithoutKeyring(safeStorage: SafeStorageLike, platform: NodeJS.Platform): boolean {
+  return platform === 'linux' && safeStorage.getSelectedStorageBackend?.() === 'basic_text';
+}
+
 export function keyStorageKind(safeStorage: SafeStorageLike, platform: NodeJS.Platform): KeyStorage {
+  if (linuxWithoutKeyring(safeStorage, platform)) return 'config-file';
   if (!safeStorage.isEncryptionAvailable()) return 'config-file';
-  if (platform === 'linux' && safeStorage.getSelectedStorageBackend?.() === 'basic_text') return 'basic-text';
   return 'safe-storage';
 }
 
 /** The sentence the settings page shows next to the group key field; null when the key is properly protected. */
-export function keyStorageNote(kind: KeyStorage): string | null {
+export function keyStorageNote(kind: KeyStorage, options: { noKeyring?: boolean } = {}): string | null {
+  if (kind === 'config-file' && options.noKeyring) {
+    return (
+      'No keyring service (GNOME Keyring / KWallet) is running, so the group key stays in the config file, ' +
+      'readable by your user account. Install and unlock a keyring, restart Minion Agent, then save the key again.'
+    );
+  }
   switch (kind) {
     case 'safe-storage':
       return null;
@@ -105,6 +118,13 @@ export class SettingsStore {
 
   keyStorage(): KeyStorage {
     return keyStorageKind(this.options.safeStorage, this.options.platform);
+  }
+
+  /** The note for the settings page (null: properly protected). */
+  keyStorageNote(): string | null {
+    return keyStorageNote(this.keyStorage(), {
+      noKeyring: linuxWithoutKeyring(this.options.safeStorage, this.options.platform),
+    });
   }
 
   /**

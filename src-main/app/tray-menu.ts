@@ -2,7 +2,8 @@
  * The tray as a pure function of the agent's state: icon, tooltip and context menu. The menu is always complete,
  * because Linux AppIndicator never delivers a click on the icon itself — everything must be reachable from the menu.
  */
-import type { ConnectionStateName, UpdateStateName } from '../../src-shared/view-models';
+import type { ConnectionStateName, UpdateView } from '../../src-shared/view-models';
+import { trayUpdateItem, type UpdateRequest } from '../updates/policy';
 
 export const PRODUCT_NAME = 'Minion Agent';
 
@@ -20,7 +21,10 @@ export interface TrayState {
   connection: { state: ConnectionStateName; host: string; port: number };
   /** Frames spooled and not yet confirmed by the server, all classes. */
   queued: number;
-  update: { state: UpdateStateName; availableVersion: string | null };
+  update: Pick<
+    UpdateView,
+    'state' | 'availableVersion' | 'currentVersion' | 'policy' | 'percent' | 'installHint'
+  >;
   pendingApprovals: number;
   startAtLogin: boolean;
   /** False where the OS offers no login items (e.g. a Linux without XDG autostart support detected). */
@@ -34,6 +38,7 @@ export type TrayAction =
   | 'resume'
   | 'reconnect'
   | 'check-updates'
+  | 'download-update'
   | 'install-update'
   | 'toggle-start-at-login'
   | 'open-data-folder'
@@ -113,24 +118,24 @@ export function trayTooltip(state: TrayState): string {
   return text.length <= MAX_TOOLTIP_LENGTH ? text : `${text.slice(0, MAX_TOOLTIP_LENGTH - 1)}…`;
 }
 
+const UPDATE_ACTIONS: Record<UpdateRequest, TrayAction> = {
+  check: 'check-updates',
+  download: 'download-update',
+  install: 'install-update',
+};
+
+/** Tray actions that are update requests, for the shell to pass to `UpdateService.userRequest`. */
+export const TRAY_UPDATE_REQUESTS: Partial<Record<TrayAction, UpdateRequest>> = {
+  'check-updates': 'check',
+  'download-update': 'download',
+  'install-update': 'install',
+};
+
 function updateItem(state: TrayState): TrayMenuItem {
-  switch (state.update.state) {
-    case 'ready':
-      return {
-        type: 'normal',
-        label: `Restart to install ${state.update.availableVersion ?? 'the update'}`,
-        enabled: true,
-        action: 'install-update',
-      };
-    case 'checking':
-      return { type: 'normal', label: 'Checking for updates…', enabled: false };
-    case 'downloading':
-      return { type: 'normal', label: 'Downloading update…', enabled: false };
-    case 'off':
-      return { type: 'normal', label: 'Updates are turned off', enabled: false };
-    default:
-      return { type: 'normal', label: 'Check for updates…', enabled: true, action: 'check-updates' };
-  }
+  const item = trayUpdateItem(state.update.policy, state.update);
+  return item.request == null
+    ? { type: 'normal', label: item.label, enabled: false }
+    : { type: 'normal', label: item.label, enabled: item.enabled, action: UPDATE_ACTIONS[item.request] };
 }
 
 export function trayMenu(state: TrayState): TrayMenuItem[] {

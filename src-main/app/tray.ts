@@ -5,12 +5,7 @@
  */
 import type { Menu, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import { join } from 'node:path';
-import {
-  FRAME_CLASSES,
-  type ConnectionView,
-  type SpoolView,
-  type UpdateView,
-} from '../../src-shared/view-models';
+import { FRAME_CLASSES, type ConnectionView, type SpoolView } from '../../src-shared/view-models';
 import {
   trayView,
   type TrayAction,
@@ -33,9 +28,30 @@ export interface TrayControllerOptions {
   throttleMs?: number;
 }
 
-/** Icon file for a state. macOS gets monochrome template images (the menu bar tints them); `@2x` is found by Electron. */
+/**
+ * Icon file for a state. macOS gets monochrome template images (the menu bar tints them; `@2x` is found by
+ * Electron); Windows a multi-size .ico (16–48 px: sharp at 125 %/150 % display scale, where a 16 px PNG is blurred);
+ * Linux the PNGs.
+ */
 export function trayIconPath(iconsDir: string, name: TrayIconName, platform: NodeJS.Platform): string {
-  return join(iconsDir, platform === 'darwin' ? `tray-${name}Template.png` : `tray-${name}.png`);
+  if (platform === 'darwin') return join(iconsDir, `tray-${name}Template.png`);
+  if (platform === 'win32') return join(iconsDir, `tray-${name}.ico`);
+  return join(iconsDir, `tray-${name}.png`);
+}
+
+/**
+ * What a click on the icon itself does. macOS opens the context menu on click once one is set and emits `click`
+ * too, so toggling the window there would open window and menu at once: the menu's "Open" does it. Windows: left
+ * click toggles (right click shows the menu). Linux: `click` is an activation, when the desktop sends one at all
+ * (electron.d.ts Tray `click`).
+ */
+export function bindTrayClick(
+  tray: { on(event: 'click', listener: () => void): unknown },
+  platform: NodeJS.Platform,
+  toggleWindow: () => void,
+): void {
+  if (platform === 'darwin') return;
+  tray.on('click', () => toggleWindow());
 }
 
 export function toMenuTemplate(
@@ -63,7 +79,7 @@ export function queuedFrames(spool: Pick<SpoolView, 'perClass'>): number {
 export function trayStateFrom(input: {
   connection: Pick<ConnectionView, 'state' | 'host' | 'port'>;
   spool: Pick<SpoolView, 'perClass'>;
-  update: Pick<UpdateView, 'state' | 'availableVersion'>;
+  update: TrayState['update'];
   pendingApprovals: number;
   startAtLogin: boolean;
   loginItemsSupported: boolean;
@@ -71,7 +87,14 @@ export function trayStateFrom(input: {
   return {
     connection: { state: input.connection.state, host: input.connection.host, port: input.connection.port },
     queued: queuedFrames(input.spool),
-    update: { state: input.update.state, availableVersion: input.update.availableVersion },
+    update: {
+      state: input.update.state,
+      availableVersion: input.update.availableVersion,
+      currentVersion: input.update.currentVersion,
+      policy: input.update.policy,
+      percent: input.update.percent,
+      installHint: input.update.installHint ?? null,
+    },
     pendingApprovals: input.pendingApprovals,
     startAtLogin: input.startAtLogin,
     loginItemsSupported: input.loginItemsSupported,

@@ -35,6 +35,12 @@ export function desktopUpgradeHook(getUpdates: () => UpdatesPart | null): AgentU
           };
         case 'downloading':
           return { stdout: `downloading update ${view.availableVersion ?? ''}\n`, stderr: '' };
+        case 'available':
+          // This copy cannot replace itself (a deb updates through apt): say how instead.
+          return {
+            stdout: `update ${view.availableVersion ?? ''} available, not installed by the app: ${view.installHint ?? view.detail ?? 'install it from the update feed'}\n`,
+            stderr: '',
+          };
         case 'not-available':
           return { stdout: `already up to date (${view.currentVersion})\n`, stderr: '' };
         case 'off':

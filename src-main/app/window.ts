@@ -106,6 +106,8 @@ export interface DashboardWindowDeps {
   trayBounds?: () => Rectangle | null;
   workAreaNear?: (point: { x: number; y: number }) => Rectangle;
   onLoadFailed?: (error: unknown) => void;
+  /** The window really closed (not hidden). */
+  onClosed?: () => void;
 }
 
 export class DashboardWindow {
@@ -125,21 +127,24 @@ export class DashboardWindow {
     return this.get()?.webContents.id ?? null;
   }
 
-  /** Lets the window close for real (quitting). */
+  /** Lets the window close for real (quitting, installing an update). */
   allowClose(): void {
-    this.quitting = true;
+    this.setClosable(true);
+  }
+
+  /** False again after an update that did not install: closing hides (tray app) as before. */
+  setClosable(closable: boolean): void {
+    this.quitting = closable;
   }
 
   show(options: { nearTray?: boolean } = {}): WindowLike {
     const existing = this.get();
-    const window = existing ?? this.create();
-    if (!this.positioned || options.nearTray) this.place(window, options.nearTray ?? false);
-    if (window.isMinimized()) window.restore();
-    if (existing) {
-      window.show();
-      window.focus();
-    }
-    return window;
+    if (!existing) return this.create(options.nearTray ?? false);
+    if (!this.positioned || options.nearTray) this.place(existing, options.nearTray ?? false);
+    if (existing.isMinimized()) existing.restore();
+    existing.show();
+    existing.focus();
+    return existing;
   }
 
   hide(): void {
@@ -152,7 +157,7 @@ export class DashboardWindow {
     else this.show({ nearTray: true });
   }
 
-  private create(): WindowLike {
+  private create(nearTray: boolean): WindowLike {
     const window = this.deps.create(this.deps.options);
     this.window = window;
     this.positioned = false;
@@ -164,12 +169,16 @@ export class DashboardWindow {
     });
     window.on('closed', () => {
       if (this.window === window) this.window = null;
+      this.deps.onClosed?.();
     });
     window.on('persisted-state-restored', () => {
       this.restoredFromPersistence = true;
     });
-    // Shown once painted, so the first frame is not a white flash.
+    // Placed and shown once painted: no white first frame, and by then `persisted-state-restored` has arrived —
+    // Electron emits it with EmitEventSoon, after the constructor returned (BaseWindow::OnWindowStateRestored), so
+    // placing right after creation would centre the window over the bounds it just restored.
     window.once('ready-to-show', () => {
+      if (!this.positioned) this.place(window, nearTray);
       window.show();
       window.focus();
     });

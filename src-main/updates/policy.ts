@@ -15,11 +15,14 @@ export interface UpdateDecision {
   message: string;
 }
 
-type ViewFacts = Pick<UpdateView, 'state' | 'currentVersion' | 'availableVersion'>;
+type ViewFacts = Pick<UpdateView, 'state' | 'currentVersion' | 'availableVersion' | 'installHint'>;
 
 const OFF_MESSAGE = 'Updates are turned off on this agent (updates.policy: off).';
 
-/** A user asked for something (UI button or tray item). Users may always check and install under manual/auto. */
+/**
+ * A user asked for something (UI button or tray item; both go through `UpdateService.userRequest`). Users may always
+ * check and install under manual/auto, except in a copy that cannot replace itself (a deb updates through apt).
+ */
 export function decideUserRequest(
   policy: UpdatePolicy,
   request: UpdateRequest,
@@ -27,6 +30,7 @@ export function decideUserRequest(
   allowDowngrade = false,
 ): UpdateDecision {
   if (policy === 'off') return refuse(OFF_MESSAGE);
+  if (view.installHint && request !== 'check') return refuse(view.installHint);
   const offered = view.availableVersion;
   if (
     offered != null &&
@@ -62,30 +66,39 @@ export interface TrayUpdateItem {
   request: UpdateRequest | null;
 }
 
-/** The single "updates" item of the tray menu: its label follows the state so one click does the next sensible step. */
+/**
+ * The single "updates" item of the tray menu: its label follows the state so one click does the next sensible step,
+ * and its `request` goes through `decideUserRequest` like a click in the UI.
+ */
 export function trayUpdateItem(
   policy: UpdatePolicy,
   view: ViewFacts & Pick<UpdateView, 'percent'>,
 ): TrayUpdateItem {
-  if (policy === 'off') return { label: 'Updates Turned Off', enabled: false, request: null };
+  if (policy === 'off') return { label: 'Updates are turned off', enabled: false, request: null };
   const version = view.availableVersion ?? '';
   switch (view.state) {
     case 'checking':
-      return { label: 'Checking for Updates…', enabled: false, request: null };
+      return { label: 'Checking for updates…', enabled: false, request: null };
     case 'available':
-      return { label: `Download Update ${version}`.trim(), enabled: true, request: 'download' };
+      // A deb cannot replace itself: say what is there; the Updates page says how to install it.
+      if (view.installHint)
+        return { label: `Update ${version} available`.trim(), enabled: false, request: null };
+      return { label: `Download update ${version}`.trim(), enabled: true, request: 'download' };
     case 'downloading': {
       const percent = view.percent == null ? '' : ` ${Math.floor(view.percent)} %`;
-      return { label: `Downloading Update…${percent}`, enabled: false, request: null };
+      return { label: `Downloading update…${percent}`, enabled: false, request: null };
     }
     case 'ready':
       return {
-        label: version === '' ? 'Install Update and Restart' : `Install ${version} and Restart`,
+        label: version === '' ? 'Restart to install the update' : `Restart to install ${version}`,
         enabled: true,
         request: 'install',
       };
+    case 'off':
+      // Policy manual/auto but no feed to ask (an unpackaged build): nothing a click could do.
+      return { label: 'Updates are off in this build', enabled: false, request: null };
     default:
-      return { label: 'Check for Updates…', enabled: true, request: 'check' };
+      return { label: 'Check for updates…', enabled: true, request: 'check' };
   }
 }
 
@@ -220,4 +233,25 @@ function none(message: string): UpdateDecision {
 }
 function act(action: UpdateAction, message: string): UpdateDecision {
   return { action, refused: false, message };
+}
+
+/** What the agent is busy with (AgentCoreApi.activity()). */
+export interface ActivityFacts {
+  runningCommands: number;
+  queuedCommands: number;
+  pendingApprovals: number;
+  queuedFrames: number;
+}
+
+/**
+ * Whether an automatic update (`updates.policy: auto`) may restart the agent now: no command running or waiting
+ * (a restart would kill it), no approval a person is looking at, and the spool drained (everything confirmed).
+ */
+export function isQuietMoment(activity: ActivityFacts): boolean {
+  return (
+    activity.runningCommands === 0 &&
+    activity.queuedCommands === 0 &&
+    activity.pendingApprovals === 0 &&
+    activity.queuedFrames === 0
+  );
 }

@@ -11,7 +11,8 @@ import type {
 } from 'electron-updater';
 import type { UpdateView } from '../../src-shared/view-models';
 import { blankUpdateView } from '../../src-shared/update-view';
-import { isDowngrade, type UpdatePolicy } from './policy';
+import { BUILT_IN_FEED_URL } from './feed';
+import { decideUserRequest, isDowngrade, type UpdatePolicy, type UpdateRequest } from './policy';
 import type { UpdatesApi } from '../../src-shared/ipc';
 
 export type UpdateChannel = 'latest' | 'beta';
@@ -35,7 +36,7 @@ export interface UpdateServiceOptions {
   currentVersion: string;
   /**
    * `updates.feed_url`: base URL of a generic electron-builder feed (holds `latest*.yml`). Null: the feed built into
-   * the package (`resources/app-update.yml`, written by electron-builder from `publish`).
+   * the package (BUILT_IN_FEED_URL, the same URL electron-builder writes into `resources/app-update.yml`).
    */
   feedUrl: string | null;
   /** `updates.channel`; `beta` reads `beta*.yml`. */
@@ -54,10 +55,23 @@ export interface UpdateServiceOptions {
   checkOnStart?: boolean;
   /** False when this copy cannot replace itself (headless, not an AppImage): checks still work, downloads do not. */
   canApply?: boolean;
+  /**
+   * With `canApply: false`: how this copy is updated instead, shown to the person (e.g. a deb: through apt). Also
+   * lands in `UpdateView.installHint` so the UI can say it before anyone clicks.
+   */
+  installHint?: string | null;
   /** Runs before the app is replaced: the agent flushes its spool and stops cleanly. A throw cancels the install. */
   beforeInstall?: () => Promise<void>;
   /** Applies the downloaded update. Default: `updater.quitAndInstall(true, true)` (silent install, relaunch). */
   applyUpdate?: (downloadedFile: string | null) => void;
+  /**
+   * The install was handed over but the app did not quit: electron-updater reported an error (BaseUpdater catches
+   * installer failures and returns false), or nothing happened within `installWatchdogMs` (MacUpdater waits for
+   * Squirrel.Mac without a timeout). The host restarts the agent that `beforeInstall` stopped.
+   */
+  onInstallFailed?: () => Promise<void> | void;
+  /** How long after handing over to the installer the app must have started quitting. Default 30 s. */
+  installWatchdogMs?: number;
   /** With policy `auto`: whether now is a quiet moment to restart (no command running, spool drained…). */
   isQuiet?: () => boolean;
   /** How often a pending automatic install re-asks `isQuiet`. Default 60 s. */
@@ -87,6 +101,8 @@ export class UpdateService implements UpdatesApi {
   private periodicTimer: NodeJS.Timeout | null = null;
   private quietTimer: NodeJS.Timeout | null = null;
   private installPending = false;
+  private installWatchdog: NodeJS.Timeout | null = null;
+  private installing = false;
   private readonly detachUpdater: () => void;
 
   constructor(private readonly options: UpdateServiceOptions) {
@@ -106,16 +122,22 @@ export class UpdateService implements UpdatesApi {
       policy: options.policy,
       legacyAnnouncedVersion: options.legacyAnnouncedVersion ?? null,
       detail: disabledReason,
+      installHint: this.canApply ? null : (options.installHint ?? null),
     });
 
     // The service decides when to download, so it can honour the policy and never leave a download promise
     // unobserved (an unhandled rejection would crash the process).
     this.updater.autoDownload = false;
-    this.updater.autoInstallOnAppQuit = options.installOnQuit ?? true;
-    if (this.feedUrl != null) {
-      // The channel goes into the feed options: the `updater.channel` setter would silently allow downgrades.
-      this.updater.setFeedURL({ provider: 'generic', url: this.feedUrl, channel: this.channel });
-    }
+    // A copy that cannot replace itself must not try at quit either (a deb would ask for a root password).
+    this.updater.autoInstallOnAppQuit = this.canApply && (options.installOnQuit ?? true);
+    // Always set, also for the built-in feed: electron-updater reads `channel` only from these options (the
+    // app-update.yml electron-builder writes has `channel: latest`), and the `updater.channel` setter would
+    // silently allow downgrades.
+    this.updater.setFeedURL({
+      provider: 'generic',
+      url: this.feedUrl ?? BUILT_IN_FEED_URL,
+      channel: this.channel,
+    });
     this.updater.allowDowngrade = this.allowDowngrade;
     this.detachUpdater = this.attachUpdaterEvents();
   }
@@ -146,6 +168,7 @@ export class UpdateService implements UpdatesApi {
   }
 
   stop(): void {
+    this.clearInstallWatchdog();
     if (this.periodicTimer != null) clearInterval(this.periodicTimer);
     if (this.quietTimer != null) clearTimeout(this.quietTimer);
     this.periodicTimer = null;
@@ -191,7 +214,9 @@ export class UpdateService implements UpdatesApi {
     if (this.refuseDowngrade()) return this.view();
     if (!this.canApply) {
       this.patch({
-        detail: `This copy does not run from an AppImage or installer, so it cannot replace itself: install ${this.state.availableVersion ?? 'the new version'} from the update feed or your package manager.`,
+        detail:
+          this.options.installHint ??
+          `This copy does not run from an AppImage or installer, so it cannot replace itself: install ${this.state.availableVersion ?? 'the new version'} from the update feed or your package manager.`,
       });
       return this.view();
     }
@@ -215,6 +240,7 @@ export class UpdateService implements UpdatesApi {
       this.patch({ detail: 'No downloaded update is ready to install yet.' });
       return this.view();
     }
+    if (this.installing) return this.view();
     if (this.refuseDowngrade()) return this.view();
     this.cancelQuietInstall();
     try {
@@ -226,14 +252,67 @@ export class UpdateService implements UpdatesApi {
       });
       return this.view();
     }
+    this.installing = true;
+    const version = this.state.availableVersion
+      ? `Minion Agent ${this.state.availableVersion}`
+      : 'the update';
     try {
       const apply = this.options.applyUpdate ?? (() => this.updater.quitAndInstall(true, true));
       apply(this.downloadedFile);
-      this.patch({ detail: `Installing ${this.state.availableVersion ?? 'the update'} and restarting.` });
     } catch (error) {
-      this.patch({ state: 'error', error: `Installing the update failed: ${firstLine(error)}` });
+      await this.abandonInstall(`Installing ${version} failed: ${firstLine(error)}.`);
+      return this.view();
     }
+    if (!this.installing) return this.view(); // the updater reported an error while applying
+    this.patch({ error: null, detail: `Installing ${version} and restarting.` });
+    const watchdogMs = this.options.installWatchdogMs ?? 30_000;
+    this.installWatchdog = setTimeout(() => {
+      this.installWatchdog = null;
+      void this.abandonInstall(
+        `${capitalizeFirst(version)} was not installed: the app was not restarted within ${Math.round(watchdogMs / 1000)} s.`,
+      );
+    }, watchdogMs);
+    this.installWatchdog.unref();
     return this.view();
+  }
+
+  /** The app is really quitting (before-quit/will-quit seen): the install went ahead, the watchdog stands down. */
+  quitting(): void {
+    this.clearInstallWatchdog();
+  }
+
+  /**
+   * A click in the UI or the tray: goes through `decideUserRequest` (policy, downgrades, a copy that cannot replace
+   * itself), so both ask the same question and say the same sentence when the answer is no.
+   */
+  async userRequest(request: UpdateRequest): Promise<UpdateView> {
+    const decision = decideUserRequest(this.policy, request, this.state, this.allowDowngrade);
+    switch (decision.action) {
+      case 'check':
+        return this.check();
+      case 'download':
+        return this.download();
+      case 'install':
+        return this.install();
+      default:
+        this.patch({ detail: decision.message });
+        return this.view();
+    }
+  }
+
+  /**
+   * The surface the UI's buttons get (IPC handlers): check/download/install are clicks, so they go through
+   * `userRequest` and the same decision as the tray. Events and the view are the service's own.
+   */
+  userFacing(): UpdatesApi {
+    return {
+      view: () => this.view(),
+      check: () => this.userRequest('check'),
+      download: () => this.userRequest('download'),
+      install: () => this.userRequest('install'),
+      on: (event, listener) => this.on(event, listener),
+      off: (event, listener) => this.off(event, listener),
+    };
   }
 
   /** Alias kept for the tray/UI wording. */
@@ -284,8 +363,16 @@ export class UpdateService implements UpdatesApi {
       });
     };
     const onDownloaded = (event: UpdateDownloadedEvent): void => this.onDownloaded(event.downloadedFile);
-    // Errors also reject the promise the service awaits; this catches those raised outside (install on quit).
+    // Errors also reject the promise the service awaits; this catches those raised outside (install on quit), and
+    // the installer's own failures, which BaseUpdater reports only through this event.
     const onError = (error: Error): void => {
+      if (this.installing) {
+        const version = this.state.availableVersion
+          ? `Minion Agent ${this.state.availableVersion}`
+          : 'the update';
+        void this.abandonInstall(`Installing ${version} failed: ${firstLine(error)}.`);
+        return;
+      }
       if (this.state.state !== 'checking' && this.state.state !== 'downloading') this.fail(error);
     };
     const updater = this.updater;
@@ -360,6 +447,25 @@ export class UpdateService implements UpdatesApi {
       this.tryQuietInstall();
     }, this.options.quietPollMs ?? 60_000);
     this.quietTimer.unref();
+  }
+
+  /** The installer did not take over: the agent runs again and the update stays ready for another try. */
+  private async abandonInstall(message: string): Promise<void> {
+    if (!this.installing) return;
+    this.installing = false;
+    this.clearInstallWatchdog();
+    let restarted = 'The agent was restarted; nothing was lost.';
+    try {
+      await this.options.onInstallFailed?.();
+    } catch (error) {
+      restarted = `Restarting the agent failed too: ${firstLine(error)}`;
+    }
+    this.patch({ state: 'ready', error: `${message} ${restarted}`, detail: null });
+  }
+
+  private clearInstallWatchdog(): void {
+    if (this.installWatchdog != null) clearTimeout(this.installWatchdog);
+    this.installWatchdog = null;
   }
 
   private cancelQuietInstall(): void {
@@ -457,6 +563,10 @@ function errorCode(error: unknown): string | null {
   if (typeof code === 'string') return code;
   const cause = (error as { cause?: unknown }).cause;
   return cause != null && cause !== error ? errorCode(cause) : null;
+}
+
+function capitalizeFirst(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function firstLine(error: unknown): string {

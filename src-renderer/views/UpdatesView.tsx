@@ -62,6 +62,11 @@ export function UpdatesView() {
         </div>
         <p className="explanation">{STATE_TEXT[updates.state]}</p>
         {updates.detail ? <p className="muted">{updates.detail}</p> : null}
+        {updates.installHint && updates.installHint !== updates.detail ? (
+          <p className="muted" data-testid="install-hint">
+            {updates.installHint}
+          </p>
+        ) : null}
         <dl className="facts">
           <dt>Installed</dt>
           <dd data-testid="current-version">{updates.currentVersion}</dd>

@@ -1,49 +1,31 @@
-import { EventEmitter } from 'node:events';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AppLifecycle } from '../../src-main/app/lifecycle';
-import { FakeCore } from '../bridge/fake-core';
-import { FakeEvent } from './fake-electron';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AppLifecycle, type ShellHandle } from '../../src-main/app/lifecycle';
+import { CountingCore } from './counting-core';
+import { FakeApp, FakeLockRegistry } from './fake-electron';
 
-/** A fake `app` whose quit() emits before-quit like Electron and records whether it went through. */
-class FakeApp extends EventEmitter {
-  quits = 0;
-  exited = false;
-  constructor(private readonly gotLock: boolean) {
-    super();
-  }
-  requestSingleInstanceLock(): boolean {
-    return this.gotLock;
-  }
-  whenReady(): Promise<void> {
-    return Promise.resolve();
-  }
-  quit(): void {
-    const event = new FakeEvent();
-    this.emit('before-quit', event);
-    if (!event.defaultPrevented) this.quits++;
-  }
-  exit(): void {
-    this.exited = true;
-  }
+interface SetupOptions {
+  locks?: FakeLockRegistry;
+  hasTray?: boolean;
+  stopTimeoutMs?: number;
+  shellFails?: boolean;
+  launchedHidden?: boolean;
+  needsAttention?: boolean;
 }
 
-const flush = () => new Promise((resolve) => setImmediate(resolve));
-
-function setup(
-  options: { lock?: boolean; hasTray?: boolean; stopTimeoutMs?: number; shellFails?: boolean } = {},
-) {
-  const app = new FakeApp(options.lock ?? true);
-  const core = new FakeCore();
+function setup(options: SetupOptions = {}) {
+  const app = new FakeApp(options.locks);
+  const core = new CountingCore();
   const events: string[] = [];
   const errors: string[] = [];
   const lifecycle = new AppLifecycle({
     app: app as never,
-    createShell: () => {
+    createShell: (): ShellHandle => {
       if (options.shellFails) throw new Error('config.yml: line 3: bad indentation');
       events.push('shell');
-      return { core, hasTray: options.hasTray ?? true };
+      return { core, hasTray: options.hasTray ?? true, needsAttention: options.needsAttention ?? false };
     },
     showWindow: () => events.push('show'),
+    launchedHidden: options.launchedHidden ?? true,
     beforeStop: () => events.push('beforeStop'),
     stopTimeoutMs: options.stopTimeoutMs,
     onError: (message) => errors.push(message),
@@ -51,32 +33,56 @@ function setup(
   return { app, core, events, errors, lifecycle };
 }
 
+/** Lets the promise chains started by run()/quit() settle (fake timers do not hold microtasks back). */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
 describe('AppLifecycle', () => {
+  beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
   it('a second instance quits at once and starts nothing', async () => {
-    const { app, core, events, lifecycle } = setup({ lock: false });
-    expect(lifecycle.run()).toBe('secondary');
-    await flush();
-    expect(app.quits).toBe(1);
-    expect(core.started).toBe(false);
-    expect(events).toEqual([]);
+    const locks = new FakeLockRegistry();
+    const first = setup({ locks });
+    first.lifecycle.run();
+    await settle();
+    const second = setup({ locks });
+    expect(second.lifecycle.run()).toBe('secondary');
+    await settle();
+    expect(second.app.ended).toBe(true);
+    expect(second.core.starts).toBe(0);
+    expect(second.events).toEqual([]);
+    // …and the first one was asked to show itself.
+    expect(first.events).toEqual(['shell', 'show']);
   });
 
-  it('the first instance builds the shell, starts the core and stays in the tray', async () => {
-    const { core, events, lifecycle } = setup();
+  it('an autostart launch builds the shell, starts the core and stays in the tray', async () => {
+    const { core, events, lifecycle } = setup({ launchedHidden: true });
     expect(lifecycle.run()).toBe('primary');
-    await flush();
+    await settle();
     expect(events).toEqual(['shell']);
-    expect(core.started).toBe(true);
+    expect(core.starts).toBe(1);
     expect(lifecycle.currentPhase).toBe('running');
+  });
+
+  it('a launch by a person shows the window even with a tray', async () => {
+    const { events, lifecycle } = setup({ launchedHidden: false });
+    lifecycle.run();
+    await settle();
+    expect(events).toEqual(['shell', 'show']);
+  });
+
+  it('an autostart launch still shows the window on first run or while no server is configured', async () => {
+    const { events, lifecycle } = setup({ launchedHidden: true, needsAttention: true });
+    lifecycle.run();
+    await settle();
+    expect(events).toEqual(['shell', 'show']);
   });
 
   it('a second launch focuses the window of the first', async () => {
     const { app, events, lifecycle } = setup();
     lifecycle.run();
-    await flush();
-    app.emit('second-instance', {}, ['minion-agent'], '/');
+    await settle();
+    app.emit('second-instance', {}, ['minion-agent-desktop'], '/');
     expect(events).toEqual(['shell', 'show']);
   });
 
@@ -84,53 +90,71 @@ describe('AppLifecycle', () => {
     const { app, events, lifecycle } = setup();
     lifecycle.run();
     app.emit('second-instance', {}, [], '/');
-    await flush();
+    await settle();
     expect(events).toEqual(['shell', 'show']);
   });
 
   it('closing the last window keeps a tray app alive but quits a tray-less one', async () => {
     const tray = setup();
     tray.lifecycle.run();
-    await flush();
+    await settle();
     tray.app.emit('window-all-closed');
-    await flush();
-    expect(tray.app.quits).toBe(0);
-    expect(tray.core.stopped).toBe(false);
+    await settle();
+    expect(tray.app.ended).toBe(false);
+    expect(tray.core.stops).toBe(0);
 
     const noTray = setup({ hasTray: false });
     noTray.lifecycle.run();
-    await flush();
+    await settle();
     expect(noTray.events).toEqual(['shell', 'show']);
     noTray.app.emit('window-all-closed');
-    await flush();
-    expect(noTray.core.stopped).toBe(true);
-    expect(noTray.app.quits).toBe(1);
+    await settle();
+    expect(noTray.core.stops).toBe(1);
+    expect(noTray.app.exited).toBe(0);
   });
 
   it('quitting stops the core first, then exits', async () => {
     const { app, core, events, lifecycle } = setup();
     lifecycle.run();
-    await flush();
+    await settle();
     core.stopDelayMs = 20;
     app.quit();
-    expect(app.quits).toBe(0); // held until the core has stopped
+    expect(app.ended).toBe(false); // held until the core has stopped
     expect(events).toContain('beforeStop');
     app.quit(); // a second request while stopping changes nothing
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(core.stopped).toBe(true);
-    expect(app.quits).toBe(1);
+    await vi.advanceTimersByTimeAsync(19);
+    expect(core.stops).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(core.stops).toBe(1);
+    expect(app.exited).toBe(0);
+    expect(app.log).toEqual(['before-quit', 'before-quit', 'before-quit', 'will-quit', 'exit 0']);
     expect(lifecycle.currentPhase).toBe('stopped');
   });
 
   it('a core that hangs on stop does not keep the app from quitting', async () => {
     const { app, core, errors, lifecycle } = setup({ stopTimeoutMs: 30 });
     lifecycle.run();
-    await flush();
-    core.stop = () => new Promise<void>(() => undefined);
+    await settle();
+    core.hang = true;
     app.quit();
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(app.quits).toBe(1);
+    await vi.advanceTimersByTimeAsync(29);
+    expect(app.ended).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(app.exited).toBe(0);
     expect(errors).toEqual(['The agent did not stop within 0.03 s; quitting anyway']);
+  });
+
+  it('Windows shutdown (session-end, no before-quit) stops the core and exits', async () => {
+    const { app, core, events, lifecycle } = setup();
+    lifecycle.run();
+    await settle();
+    core.stopDelayMs = 50;
+    lifecycle.onSessionEnd();
+    lifecycle.onSessionEnd();
+    expect(events).toEqual(['shell', 'beforeStop']);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(core.stops).toBe(1);
+    expect(app.log).toEqual(['exit 0']);
   });
 
   it('a core that fails to start leaves the shell running and reports it', async () => {
@@ -139,7 +163,7 @@ describe('AppLifecycle', () => {
       throw new Error('bad config');
     };
     lifecycle.run();
-    await flush();
+    await settle();
     expect(errors).toEqual(['The agent could not start']);
     expect(lifecycle.currentPhase).toBe('running');
   });
@@ -147,9 +171,9 @@ describe('AppLifecycle', () => {
   it('a shell that cannot be built is reported and the app quits', async () => {
     const { app, core, errors, lifecycle } = setup({ shellFails: true });
     lifecycle.run();
-    await flush();
+    await settle();
     expect(errors).toEqual(['Minion Agent could not start']);
-    expect(app.quits).toBe(1);
-    expect(core.started).toBe(false);
+    expect(app.exited).toBe(0);
+    expect(core.starts).toBe(0);
   });
 });

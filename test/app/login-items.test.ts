@@ -4,10 +4,24 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   autostartDesktopEntry,
+  launchedByAutostart,
   LoginItems,
   quoteExecArg,
   xdgAutostartDir,
 } from '../../src-main/app/login-items';
+
+describe('launchedByAutostart', () => {
+  const app = (wasOpenedAtLogin: boolean) => ({
+    getLoginItemSettings: () => ({ openAtLogin: true, wasOpenedAtLogin }) as never,
+  });
+  it('is true for --hidden, and on macOS for a login-item launch', () => {
+    expect(launchedByAutostart(['/opt/x', '--hidden'], 'linux', app(false))).toBe(true);
+    expect(launchedByAutostart(['/opt/x'], 'linux', app(true))).toBe(false);
+    expect(launchedByAutostart(['/Applications/x'], 'darwin', app(true))).toBe(true);
+    expect(launchedByAutostart(['/Applications/x'], 'darwin', app(false))).toBe(false);
+    expect(launchedByAutostart(['C:\\x.exe'], 'win32', app(false))).toBe(false);
+  });
+});
 
 describe('XDG autostart entry', () => {
   it('quotes Exec arguments per the Desktop Entry spec', () => {
@@ -35,17 +49,19 @@ describe('LoginItems', () => {
   let dir: string;
   const settingsCalls: unknown[] = [];
   let openAtLogin = false;
+  let wasOpenedAtLogin = false;
   const app = {
     setLoginItemSettings: (settings: { openAtLogin?: boolean }) => {
       settingsCalls.push(settings);
       openAtLogin = Boolean(settings.openAtLogin);
     },
-    getLoginItemSettings: () => ({ openAtLogin }) as never,
+    getLoginItemSettings: () => ({ openAtLogin, wasOpenedAtLogin }) as never,
   };
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'minion-autostart-'));
     settingsCalls.length = 0;
     openAtLogin = false;
+    wasOpenedAtLogin = false;
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -60,8 +76,9 @@ describe('LoginItems', () => {
     expect(items.isEnabled()).toBe(false);
     items.setEnabled(true);
     expect(items.isEnabled()).toBe(true);
+    // Autostart starts the app in the tray; only that launch carries --hidden.
     expect(readFileSync(join(autostartDir, 'minion-agent.desktop'), 'utf8')).toContain(
-      'Exec=/opt/minion/minion-agent',
+      'Exec=/opt/minion/minion-agent --hidden\n',
     );
     items.setEnabled(false);
     expect(items.isEnabled()).toBe(false);
@@ -78,9 +95,32 @@ describe('LoginItems', () => {
   it.each(['darwin', 'win32'] as const)('%s: uses Electron login items', (platform) => {
     const items = new LoginItems({ platform, app: app as never, execPath: '/x', autostartDir: dir });
     items.setEnabled(true);
-    expect(settingsCalls).toEqual([{ openAtLogin: true }]);
+    expect(settingsCalls).toEqual([{ openAtLogin: true, args: ['--hidden'] }]);
     expect(items.isEnabled()).toBe(true);
     items.setEnabled(false);
     expect(items.isEnabled()).toBe(false);
+  });
+
+  it('Linux: an enabled entry follows an AppImage that the updater renamed', () => {
+    const items = new LoginItems({
+      platform: 'linux',
+      app: app as never,
+      execPath: '/home/u/minion-agent-0.3.0-x86_64.AppImage',
+      autostartDir: dir,
+    });
+    items.setEnabled(true);
+    items.relocate('/home/u/minion-agent-0.4.0-x86_64.AppImage');
+    const entry = readFileSync(join(dir, 'minion-agent.desktop'), 'utf8');
+    expect(entry).toContain('Exec=/home/u/minion-agent-0.4.0-x86_64.AppImage --hidden\n');
+    expect(entry).toContain('Icon=minion-agent-desktop\n');
+
+    const off = new LoginItems({
+      platform: 'linux',
+      app: app as never,
+      execPath: '/a',
+      autostartDir: join(dir, 'o'),
+    });
+    off.relocate('/b');
+    expect(off.isEnabled()).toBe(false);
   });
 });

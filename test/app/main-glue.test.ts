@@ -23,10 +23,13 @@ const fakes = vi.hoisted(() => {
     quits = 0;
     isPackaged = false;
     requestSingleInstanceLock = () => true;
+    releaseSingleInstanceLock = () => undefined;
+    commandLine = { hasSwitch: (name: string) => fakes.switches.includes(name) };
     whenReady = () => Promise.resolve();
     isReady = () => true;
     getAppPath = () => process.cwd();
-    getPath = () => fakes.userData;
+    getPath = (name: string) =>
+      name === 'logs' ? fakes.logsDir : name === 'home' ? fakes.home : fakes.userData;
     getVersion = () => '0.3.0';
     setAppUserModelId = () => undefined;
     setLoginItemSettings = () => undefined;
@@ -40,6 +43,13 @@ const fakes = vi.hoisted(() => {
   }
   return {
     userData: '',
+    logsDir: '',
+    home: '',
+    switches: [] as string[],
+    applicationMenu: null as unknown,
+    notifications: [] as Array<{ title: string; body: string }>,
+    nativeAutoUpdater: null as unknown as InstanceType<typeof Emitter>,
+    updaterLogger: undefined as unknown,
     app: null as unknown as InstanceType<typeof FakeApp>,
     FakeApp,
     windows: [] as unknown[],
@@ -55,7 +65,9 @@ const fakes = vi.hoisted(() => {
 
 vi.mock('electron', async () => {
   const { FakeWindow: Win } = await import('./fake-electron');
+  const { EventEmitter: Emitter } = await import('node:events');
   fakes.app = new fakes.FakeApp();
+  fakes.nativeAutoUpdater = new Emitter();
   class Tray {
     state = { image: null as unknown, menus: [] as unknown[], tooltips: [] as string[], destroyed: false };
     constructor(image: unknown) {
@@ -87,9 +99,24 @@ vi.mock('electron', async () => {
       fakes.windows.push(this);
     }
   }
+  class Notification extends Emitter {
+    static isSupported = () => true;
+    constructor(private readonly init: { title: string; body: string }) {
+      super();
+    }
+    show() {
+      fakes.notifications.push({ title: this.init.title, body: this.init.body });
+    }
+    close() {}
+  }
   return {
     app: fakes.app,
-    BrowserWindow,
+    autoUpdater: fakes.nativeAutoUpdater,
+    BaseWindow: class extends Emitter {
+      isDestroyed = () => false;
+      destroy() {}
+    },
+    BrowserWindow: Object.assign(BrowserWindow, { getFocusedWindow: () => null }),
     Tray,
     dialog: { showErrorBox: (title: string) => void fakes.errors.push(title) },
     ipcMain: {
@@ -97,9 +124,12 @@ vi.mock('electron', async () => {
         void fakes.handlers.set(channel, handler),
       removeHandler: (channel: string) => void fakes.handlers.delete(channel),
     },
-    Menu: { buildFromTemplate: (template: unknown) => ({ template }) },
+    Menu: {
+      buildFromTemplate: (template: unknown) => ({ template }),
+      setApplicationMenu: (menu: unknown) => void (fakes.applicationMenu = menu),
+    },
     nativeImage: { createFromPath: (path: string) => ({ path }) },
-    Notification: Object.assign(class {}, { isSupported: () => false }),
+    Notification,
     protocol: {
       registerSchemesAsPrivileged: (schemes: unknown[]) => void fakes.schemes.push(...schemes),
       handle: (scheme: string, handler: unknown) => void fakes.protocolHandlers.set(scheme, handler),
@@ -146,16 +176,23 @@ vi.mock('electron-updater', () => {
     autoDownload: true,
     autoInstallOnAppQuit: true,
     allowDowngrade: false,
-    logger: null,
     setFeedURL: () => undefined,
     checkForUpdates: async () => null,
     downloadUpdate: async () => [],
     quitAndInstall: () => undefined,
   });
-  return { autoUpdater };
+  Object.defineProperty(autoUpdater, 'logger', {
+    get: () => fakes.updaterLogger,
+    set: (logger: unknown) => void (fakes.updaterLogger = logger),
+  });
+  return { autoUpdater, AppImageUpdater: class {} };
 });
 
 fakes.userData = join(dir, 'userData');
+fakes.logsDir = join(dir, 'logs');
+fakes.home = join(dir, 'home');
+// Packaged Linux AppImage on Ubuntu 24.04+: AppRun added --no-sandbox.
+fakes.switches = ['no-sandbox'];
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -166,6 +203,8 @@ const settle = async () => {
 describe('main.ts glue', () => {
   it('wires everything on ready and quits gracefully', async () => {
     await import('../../src-main/app/main');
+    // The shell is built once the login shell said its PATH (asynchronously): poll for the IPC handlers.
+    await expect.poll(() => fakes.handlers.size, { timeout: 10_000 }).toBe(INVOKE_CHANNELS.length);
     await settle();
     expect(fakes.errors).toEqual([]);
 
@@ -177,34 +216,46 @@ describe('main.ts glue', () => {
     fakes.beforeRequest!({ url: 'https://cdn.example/x.js' }, (r) => (cancelled = r.cancel));
     expect(cancelled).toBe(true);
 
-    // Every invoke channel has a handler; nobody is trusted while there is no window.
+    // Every invoke channel has a handler; nobody but the dashboard window's main frame is trusted.
     expect([...fakes.handlers.keys()].sort()).toEqual([...INVOKE_CHANNELS].sort());
     const snapshotHandler = fakes.handlers.get(InvokeChannel.Snapshot)!;
     const frame = { url: 'app://minion/index.html', parent: null };
-    expect(await snapshotHandler({ sender: { id: 1 }, senderFrame: frame })).toMatchObject({
+    expect(await snapshotHandler({ sender: { id: 9_999 }, senderFrame: frame })).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
 
-    // A tray with the full menu; the app starts in the tray (no window yet).
+    // A tray with the full menu, polled rather than slept for (the tray refresh is throttled).
     expect(fakes.trays).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 600)); // tray refresh throttle
     const tray = fakes.trays[0]!;
-    expect(tray.tooltips.at(-1)).toMatch(/^Minion Agent — /);
+    await expect.poll(() => tray.tooltips.at(-1), { timeout: 5_000 }).toMatch(/^Minion Agent — /);
     const menu = tray.menus.at(-1) as { template: Array<{ label?: string }> };
     expect(menu.template.map((item) => item.label)).toContain('Quit Minion Agent');
-    expect(fakes.windows).toHaveLength(0);
 
-    // A second launch opens the window; its main frame may now call the API.
-    fakes.app.emit('second-instance', {}, [], '/');
+    // First run, no server configured: the window opens although a tray exists (it may be invisible).
     expect(fakes.windows).toHaveLength(1);
     const window = fakes.windows[0] as FakeWindow;
     expect(window.loaded).toEqual(['app://minion/index.html']);
+    window.paint();
+    expect(window.visible).toBe(true);
     expect((window.options as { webPreferences: Record<string, unknown> }).webPreferences).toMatchObject({
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
     });
+
+    // Our application menu replaced Electron's default one: Quit is reachable from the window.
+    const appMenu = fakes.applicationMenu as { template: Array<{ submenu?: Array<{ label?: string }> }> };
+    expect(appMenu.template.flatMap((m) => m.submenu ?? []).map((i) => i.label)).toContain(
+      '&Quit Minion Agent',
+    );
+    // electron-updater logs into the main log; running without the sandbox is said once.
+    expect(fakes.updaterLogger).toEqual(expect.objectContaining({ info: expect.any(Function) }));
+    expect(fakes.notifications.map((n) => n.title)).toEqual(['Minion Agent runs without its sandbox']);
+
+    // A second launch focuses the same window; its main frame may call the API.
+    fakes.app.emit('second-instance', {}, [], '/');
+    expect(fakes.windows).toHaveLength(1);
     const snapshot = await snapshotHandler({ sender: { id: window.webContents.id }, senderFrame: frame });
     expect(snapshot).toMatchObject({
       ok: true,

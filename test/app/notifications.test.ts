@@ -1,5 +1,10 @@
+import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ShellNotifications, type NotificationRequest } from '../../src-main/app/notifications';
+import {
+  electronNotify,
+  ShellNotifications,
+  type NotificationRequest,
+} from '../../src-main/app/notifications';
 import { connectionView, updateView } from '../bridge/fake-core';
 
 describe('ShellNotifications', () => {
@@ -92,5 +97,50 @@ describe('ShellNotifications', () => {
     notifications.onUpdate(updateView({ state: 'ready', availableVersion: '1.0.0' }));
     notifications.onUpdate(updateView({ state: 'ready', availableVersion: '1.1.0' }));
     expect(shown.map((n) => n.title)).toEqual(['Minion Agent 1.0.0 is ready', 'Minion Agent 1.1.0 is ready']);
+  });
+});
+
+describe('electronNotify', () => {
+  /** Like Electron's Notification: an EventEmitter the OS talks to while JS holds a reference. */
+  class FakeNotification extends EventEmitter {
+    shown = 0;
+    closed = 0;
+    show(): void {
+      this.shown++;
+    }
+    close(): void {
+      this.closed++;
+    }
+  }
+
+  it('keeps each notification referenced until it is clicked, closed or fails, so its click handler survives GC', () => {
+    const created: FakeNotification[] = [];
+    const notify = electronNotify({
+      isSupported: () => true,
+      create: () => {
+        const notification = new FakeNotification();
+        created.push(notification);
+        return notification;
+      },
+    });
+    let clicks = 0;
+    notify({ title: 'a', body: 'b', onClick: () => clicks++ });
+    notify({ title: 'c', body: 'd' });
+    const shown = notify({ title: 'e', body: 'f' });
+    expect(created.map((n) => n.shown)).toEqual([1, 1, 1]);
+    expect(notify.retained()).toBe(3);
+    created[0]!.emit('click');
+    expect(clicks).toBe(1);
+    created[1]!.emit('failed');
+    expect(notify.retained()).toBe(1);
+    shown?.close();
+    expect(created[2]!.closed).toBe(1);
+    expect(notify.retained()).toBe(0);
+  });
+
+  it('shows nothing where notifications are unsupported', () => {
+    const notify = electronNotify({ isSupported: () => false, create: () => new FakeNotification() });
+    expect(notify({ title: 'a', body: 'b' })).toBeNull();
+    expect(notify.retained()).toBe(0);
   });
 });

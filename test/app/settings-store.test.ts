@@ -64,11 +64,17 @@ describe('SettingsStore', () => {
     expect(store.get().groupKey?.storage).toBe('safe-storage');
   });
 
-  it('Linux basic_text fallback is reported honestly', () => {
-    const store = open(fakeSafeStorage(true, 'basic_text'), 'linux');
-    expect(store.keyStorage()).toBe('basic-text');
-    expect(store.saveGroupKey('k')).toBe(true);
-    expect(store.get().groupKey?.storage).toBe('basic-text');
+  it('Linux without a keyring keeps the key in the config file and says a keyring is missing', () => {
+    // electron.d.ts SafeStorage: the backend is basic_text and isEncryptionAvailable() is false unless
+    // setUsePlainTextEncryption(true) opted into the hard-coded-password obfuscation.
+    const store = open(fakeSafeStorage(false, 'basic_text'), 'linux');
+    expect(store.keyStorage()).toBe('config-file');
+    expect(store.saveGroupKey('k')).toBe(false);
+    expect(store.keyStorageNote()).toMatch(/^No keyring service \(GNOME Keyring \/ KWallet\) is running/);
+    // Even with plain-text encryption forced on, an obfuscated key is not called protected.
+    const forced = open(fakeSafeStorage(true, 'basic_text'), 'linux');
+    expect(forced.keyStorage()).toBe('config-file');
+    expect(forced.saveGroupKey('k')).toBe(false);
     expect(keyStorageNote('basic-text')).toMatch(/only obfuscated/);
   });
 

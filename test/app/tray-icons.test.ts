@@ -58,4 +58,23 @@ describe('tray icon assets', () => {
   it('the app icon is 512×512', () => {
     expect(readPng(join(ICONS, 'app.png'))).toMatchObject({ width: 512, height: 512 });
   });
+
+  it.each(TRAY_ICON_NAMES)('%s has a multi-size .ico for the Windows notification area', (name) => {
+    const file = trayIconPath(ICONS, name, 'win32');
+    const bytes = readFileSync(file);
+    expect([bytes.readUInt16LE(0), bytes.readUInt16LE(2)]).toEqual([0, 1]);
+    const count = bytes.readUInt16LE(4);
+    const sizes: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const entry = 6 + 16 * i;
+      const size = bytes.readUInt8(entry);
+      const length = bytes.readUInt32LE(entry + 8);
+      const offset = bytes.readUInt32LE(entry + 12);
+      const png = bytes.subarray(offset, offset + length);
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([size, size]);
+      sizes.push(size);
+    }
+    expect(sizes).toEqual([16, 20, 24, 32, 40, 48]);
+  });
 });

@@ -1,12 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { trayIconFor, trayMenu, trayTooltip, trayView, type TrayState } from '../../src-main/app/tray-menu';
-import type { ConnectionStateName } from '../../src-shared/view-models';
+import type { ConnectionStateName, UpdateView } from '../../src-shared/view-models';
+
+function update(
+  updateState: UpdateView['state'],
+  availableVersion: string | null = null,
+  extra: Partial<TrayState['update']> = {},
+): TrayState['update'] {
+  return {
+    state: updateState,
+    availableVersion,
+    currentVersion: '1.0.0',
+    policy: 'manual',
+    percent: null,
+    installHint: null,
+    ...extra,
+  };
+}
 
 function state(overrides: Partial<TrayState> = {}, conn: ConnectionStateName = 'connected'): TrayState {
   return {
     connection: { state: conn, host: 'stream.example', port: 7070 },
     queued: 0,
-    update: { state: 'idle', availableVersion: null },
+    update: update('idle'),
     pendingApprovals: 0,
     startAtLogin: false,
     loginItemsSupported: true,
@@ -48,7 +64,7 @@ describe('tray icon', () => {
   });
 
   it('update ready shows when healthy, not over problems', () => {
-    const ready = { update: { state: 'ready' as const, availableVersion: '1.2.3' } };
+    const ready = { update: update('ready', '1.2.3') };
     expect(trayIconFor(state(ready))).toBe('update');
     expect(trayIconFor(state(ready, 'unreachable'))).toBe('offline');
     expect(trayIconFor(state(ready, 'denied'))).toBe('attention');
@@ -80,9 +96,9 @@ describe('tray tooltip', () => {
     expect(trayTooltip(state({ queued: 3 }, conn))).toBe(text);
   });
   it('mentions approvals and a ready update', () => {
-    expect(
-      trayTooltip(state({ pendingApprovals: 2, update: { state: 'ready', availableVersion: '1.2.3' } })),
-    ).toBe('Minion Agent — connected to stream.example:7070 · 2 approvals waiting · update 1.2.3 ready');
+    expect(trayTooltip(state({ pendingApprovals: 2, update: update('ready', '1.2.3') }))).toBe(
+      'Minion Agent — connected to stream.example:7070 · 2 approvals waiting · update 1.2.3 ready',
+    );
   });
   it('unconfigured agent', () => {
     expect(trayTooltip(state({ connection: { state: 'idle', host: '', port: 0 } }))).toBe(
@@ -178,15 +194,26 @@ describe('tray menu', () => {
   });
 
   it.each([
-    ['ready', 'Restart to install 1.2.3', true],
-    ['checking', 'Checking for updates…', false],
-    ['downloading', 'Downloading update…', false],
-    ['off', 'Updates are turned off', false],
-    ['error', 'Check for updates…', true],
-    ['available', 'Check for updates…', true],
-  ] as const)('update state %s → %s', (updateState, label, enabled) => {
-    const items = trayMenu(state({ update: { state: updateState, availableVersion: '1.2.3' } }));
-    expect(items[6]).toMatchObject({ label, enabled });
+    ['ready', 'Restart to install 1.2.3', true, 'install-update'],
+    ['checking', 'Checking for updates…', false, undefined],
+    ['downloading', 'Downloading update…', false, undefined],
+    ['off', 'Updates are off in this build', false, undefined],
+    ['error', 'Check for updates…', true, 'check-updates'],
+    // Before: an available update was labelled "Check for updates…", and clicking it checked again.
+    ['available', 'Download update 1.2.3', true, 'download-update'],
+  ] as const)('update state %s → %s', (updateState, label, enabled, action) => {
+    const items = trayMenu(state({ update: update(updateState, '1.2.3') }));
+    expect(items[6]).toEqual({ type: 'normal', label, enabled, ...(action ? { action } : {}) });
+  });
+
+  it('says what is available but offers no download in a copy that updates through apt', () => {
+    const hint = 'Installed from the .deb package: update through apt.';
+    const items = trayMenu(state({ update: update('available', '1.2.3', { installHint: hint }) }));
+    expect(items[6]).toEqual({ type: 'normal', label: 'Update 1.2.3 available', enabled: false });
+    expect(trayMenu(state({ update: update('idle', null, { policy: 'off' }) }))[6]).toMatchObject({
+      label: 'Updates are turned off',
+      enabled: false,
+    });
   });
 
   it('pending approvals add a review item after Open', () => {

@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Menu, MenuItemConstructorOptions } from 'electron';
-import { toMenuTemplate, TrayController, trayIconPath, trayStateFrom } from '../../src-main/app/tray';
+import { EventEmitter } from 'node:events';
+import {
+  bindTrayClick,
+  toMenuTemplate,
+  TrayController,
+  trayIconPath,
+  trayStateFrom,
+} from '../../src-main/app/tray';
 import type { TrayState } from '../../src-main/app/tray-menu';
 import { connectionView, spoolView } from '../bridge/fake-core';
 
@@ -8,7 +15,14 @@ function state(overrides: Partial<TrayState> = {}): TrayState {
   return {
     connection: { state: 'connected', host: 'h', port: 1 },
     queued: 0,
-    update: { state: 'idle', availableVersion: null },
+    update: {
+      state: 'idle',
+      availableVersion: null,
+      currentVersion: '1.0.0',
+      policy: 'manual',
+      percent: null,
+      installHint: null,
+    },
     pendingApprovals: 0,
     startAtLogin: false,
     loginItemsSupported: true,
@@ -100,7 +114,17 @@ describe('tray helpers', () => {
   it('picks template images on macOS only', () => {
     expect(trayIconPath('/r/icons', 'paused', 'darwin')).toBe('/r/icons/tray-pausedTemplate.png');
     expect(trayIconPath('/r/icons', 'paused', 'linux')).toBe('/r/icons/tray-paused.png');
-    expect(trayIconPath('/r/icons', 'update', 'win32')).toBe('/r/icons/tray-update.png');
+    expect(trayIconPath('/r/icons', 'update', 'win32')).toBe('/r/icons/tray-update.ico');
+  });
+
+  it('a click on the icon toggles the window, except on macOS where it opens the menu', () => {
+    for (const platform of ['darwin', 'win32', 'linux'] as const) {
+      const tray = new EventEmitter();
+      let toggles = 0;
+      bindTrayClick(tray, platform, () => toggles++);
+      tray.emit('click');
+      expect([platform, toggles]).toEqual([platform, platform === 'darwin' ? 0 : 1]);
+    }
   });
 
   it('converts checkboxes and separators', () => {
@@ -127,7 +151,13 @@ describe('tray helpers', () => {
     const tray = trayStateFrom({
       connection: connectionView({ state: 'unreachable' }),
       spool,
-      update: { state: 'idle', availableVersion: null },
+      update: {
+        state: 'idle',
+        availableVersion: null,
+        currentVersion: '1.0.0',
+        policy: 'manual',
+        percent: null,
+      },
       pendingApprovals: 0,
       startAtLogin: true,
       loginItemsSupported: true,

@@ -19,6 +19,19 @@ describe('desktopUpgradeHook', () => {
     });
   });
 
+  it('a deb says an update exists and that apt installs it', async () => {
+    const updates = new FakeUpdates();
+    const hint = 'This copy was installed from the .deb package, so apt updates it.';
+    updates.check = async () =>
+      updateView({ state: 'available', availableVersion: '1.0.0', installHint: hint });
+    updates.download = async () =>
+      updateView({ state: 'available', availableVersion: '1.0.0', installHint: hint, detail: hint });
+    expect(await desktopUpgradeHook(() => updates).upgrade([])).toEqual({
+      stdout: `update 1.0.0 available, not installed by the app: ${hint}\n`,
+      stderr: '',
+    });
+  });
+
   it('reports up to date and errors', async () => {
     const updates = new FakeUpdates();
     expect((await desktopUpgradeHook(() => updates).upgrade([])).stdout).toBe('already up to date (0.3.0)\n');

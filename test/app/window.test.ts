@@ -7,11 +7,12 @@ const workArea = { x: 0, y: 0, width: 1920, height: 1080 };
 function setup(
   hideOnClose = true,
   tray: { x: number; y: number; width: number; height: number } | null = null,
+  persistedBounds: { x: number; y: number } | null = null,
 ) {
   const created: FakeWindow[] = [];
   const dashboard = new DashboardWindow({
     create: (options) => {
-      const window = new FakeWindow(options);
+      const window = new FakeWindow(options, persistedBounds);
       created.push(window);
       return window as never;
     },
@@ -115,21 +116,30 @@ describe('DashboardWindow', () => {
   it('opens near the tray when it knows where the tray is, centred otherwise', () => {
     const near = setup(true, { x: 1800, y: 0, width: 24, height: 24 });
     const a = near.dashboard.show({ nearTray: true }) as unknown as FakeWindow;
+    a.paint();
     expect(a.position).toEqual([1500, 28]);
     const linux = setup(true, { x: 0, y: 0, width: 0, height: 0 });
     const b = linux.dashboard.show({ nearTray: true }) as unknown as FakeWindow;
-    expect(b.position).toBeNull();
+    b.paint();
+    expect(b.position).toEqual([750, 220]);
     expect(b.centred).toBe(1);
   });
 
-  it('keeps a restored position unless opened from the tray', () => {
-    const { dashboard } = setup(true, { x: 1800, y: 0, width: 24, height: 24 });
+  it('keeps the bounds windowStatePersistence restored (the event comes after the constructor)', async () => {
+    const { dashboard } = setup(true, { x: 1800, y: 0, width: 24, height: 24 }, { x: 40, y: 60 });
     const window = dashboard.show() as unknown as FakeWindow;
-    window.emit('persisted-state-restored');
-    window.centred = 0;
-    dashboard.show();
+    // Electron emits persisted-state-restored soon after `new BrowserWindow()` returned, long before the first paint.
+    await new Promise((resolve) => setImmediate(resolve));
+    window.paint();
     expect(window.centred).toBe(0);
-    expect(window.position).toBeNull();
+    expect(window.position).toEqual([40, 60]);
+    expect(window.visible).toBe(true);
+    window.hide();
+    dashboard.show();
+    expect(window.position).toEqual([40, 60]);
+    // From the tray it opens next to the icon, as asked.
+    dashboard.show({ nearTray: true });
+    expect(window.position).toEqual([1500, 28]);
   });
 
   it('restores a minimised window', () => {

@@ -92,6 +92,10 @@ export class FakeCore extends EventEmitter implements AgentCoreApi {
   stopDelayMs = 0;
   saveError: Error | null = null;
 
+  activityNow = { runningCommands: 0, queuedCommands: 0, pendingApprovals: 0, queuedFrames: 0 };
+  activity() {
+    return { ...this.activityNow };
+  }
   snapshot(): AgentSnapshot {
     return {
       agentVersion: '0.3.0',

@@ -1,13 +1,22 @@
-// Packages the built app with the real electron-builder (`--dir`, offline): a dummy Electron distribution stands in
-// for the binary that cannot be downloaded here. It carries Electron's fuse sentinel, so the configured fuses are
-// really flipped and checked. The project is staged into a temp dir (a snapshot of dist/, the config, build/ and a
+// Packages the built app with the real electron-builder, offline: a dummy Electron distribution stands in for the
+// binary that cannot be downloaded here. It carries Electron's fuse sentinel, so the configured fuses are really
+// flipped and checked. The project is staged into a temp dir (a snapshot of dist/, the config, build/ and a
 // node_modules link) so a concurrent `npm run build` cannot pull files away mid-packaging.
-import { spawn, spawnSync } from 'node:child_process';
+//
+// Each Linux package is built in its own run, as docs/releasing.md says: deb, AppImage, tar.gz. What runs for real:
+// electron-builder's packaging (asar, fuses, resources, app-update.yml) and each target's own logic up to its
+// external tool — the deb target writes package-type, the AppArmor profile, its after-install script and desktop
+// entry, and computes fpm's arguments; the AppImage target writes app-update.yml and its desktop entry; the tar.gz
+// target builds the tar. What does not run: fpm and the AppImage toolset (both downloaded from GitHub, unreachable
+// here; build-linux-targets.mjs stops right before them through app-builder-lib's `effectiveOptionComputed`), and
+// 7za, replaced by gzip for the tar.gz's compression step (sevenza-gzip.sh).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -61,7 +70,10 @@ describe('electron-builder.yml', () => {
       onlyLoadAppFromAsar: true,
     });
     const linux = builderConfig.linux as Record<string, unknown>;
-    expect(linux.target).toEqual(['AppImage', 'deb', 'tar.gz']);
+    // One Linux package per run: the default run builds the AppImage only (the deb and tar.gz have their own).
+    expect(linux.target).toEqual(['AppImage']);
+    // The deb links /usr/bin/<executableName>: `minion-agent` is the headless CLI's name.
+    expect(linux.executableName).toBe('minion-agent-desktop');
     expect((linux.desktop as { entry: Record<string, string> }).entry.Categories).toContain(
       'Utility;System;',
     );
@@ -81,11 +93,25 @@ describe('electron-builder.yml', () => {
   });
 });
 
-describe('electron-builder --dir (offline, dummy Electron)', () => {
+interface Captured {
+  tool: 'fpm' | 'appimagetool';
+  args?: string[];
+  afterInstall?: string | null;
+  desktopEntry: string | null;
+}
+
+interface LinuxRun {
+  result: { code: number | null; output: string };
+  resources: string;
+  appOutDir: string;
+  outputDir: string;
+  captured: Captured[];
+}
+
+describe('electron-builder, one Linux package per run (offline, dummy Electron)', () => {
   let work: string;
-  let appOutDir: string;
   let project: string;
-  let result: { code: number | null; output: string };
+  const runs: Record<'deb' | 'AppImage' | 'tar.gz', LinuxRun> = {} as never;
 
   beforeAll(async () => {
     ensureBuilt();
@@ -112,26 +138,39 @@ describe('electron-builder --dir (offline, dummy Electron)', () => {
       ]),
       { mode: 0o755 },
     );
-    const output = join(work, 'release');
-    result = await run(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules', 'electron-builder', 'cli.js'),
-        '--linux',
-        '--dir',
-        '--publish',
-        'never',
-        '--projectDir',
-        project,
-        '--config',
-        'electron-builder.yml',
-        `-c.electronDist=${electronDist}`,
-        `-c.directories.output=${output}`,
-      ],
-      { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: electronDist, CSC_IDENTITY_AUTO_DISCOVERY: 'false' },
-      150_000,
-    );
-    appOutDir = join(output, process.arch === 'arm64' ? 'linux-arm64-unpacked' : 'linux-unpacked');
+    // Sequential on purpose: these are separate runs, each into its own output folder.
+    for (const target of ['deb', 'AppImage', 'tar.gz'] as const) {
+      const outputDir = join(work, `release-${target}`);
+      const capture = join(work, `${target}.json`);
+      const result = await run(
+        process.execPath,
+        [
+          join(ROOT, 'test/packaging/build-linux-targets.mjs'),
+          project,
+          outputDir,
+          electronDist,
+          capture,
+          target,
+        ],
+        {
+          // As `npm run package` runs it: builder-util switches to hard links when it sees VITEST (fs.js l. 125),
+          // and copying extraResources with hard links fails with EEXIST.
+          ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('VITEST'))),
+          ELECTRON_OVERRIDE_DIST_PATH: electronDist,
+          CSC_IDENTITY_AUTO_DISCOVERY: 'false',
+          ELECTRON_BUILDER_7ZIP_PATH: join(ROOT, 'test/packaging/sevenza-gzip.sh'),
+        },
+        150_000,
+      );
+      const appOutDir = join(outputDir, process.arch === 'arm64' ? 'linux-arm64-unpacked' : 'linux-unpacked');
+      runs[target] = {
+        result,
+        outputDir,
+        appOutDir,
+        resources: join(appOutDir, 'resources'),
+        captured: existsSync(capture) ? (JSON.parse(readFileSync(capture, 'utf8')) as Captured[]) : [],
+      };
+    }
   }, 330_000);
 
   afterAll(() => {
@@ -139,12 +178,61 @@ describe('electron-builder --dir (offline, dummy Electron)', () => {
   });
 
   it('succeeds', () => {
-    expect(result.code, result.output.slice(-4000)).toBe(0);
+    for (const target of ['deb', 'AppImage', 'tar.gz'] as const) {
+      expect(runs[target].result.code, `${target}: ${runs[target].result.output.slice(-4000)}`).toBe(0);
+    }
+  });
+
+  it('only the deb carries package-type (electron-updater would pick DebUpdater from it)', () => {
+    expect(readFileSync(join(runs.deb.resources, 'package-type'), 'utf8')).toBe('deb');
+    expect(existsSync(join(runs.AppImage.resources, 'package-type'))).toBe(false);
+    expect(existsSync(join(runs['tar.gz'].resources, 'package-type'))).toBe(false);
+    // And what the tar.gz really contains, not only the folder it was made from.
+    const archive = readdirSync(runs['tar.gz'].outputDir).find((f) => f.endsWith('.tar.gz'));
+    expect(archive).toBeDefined();
+    const listing = execFileSync('tar', ['tzf', join(runs['tar.gz'].outputDir, archive!)], {
+      encoding: 'utf8',
+    });
+    expect(listing).toMatch(/\/resources\/app\.asar\n/);
+    expect(listing).not.toMatch(/package-type/);
+  });
+
+  it('names the desktop executable minion-agent-desktop, never minion-agent (the CLI)', () => {
+    for (const target of ['deb', 'AppImage', 'tar.gz'] as const) {
+      const files = readdirSync(runs[target].appOutDir);
+      expect(files).toContain('minion-agent-desktop');
+      expect(files).not.toContain('minion-agent');
+    }
+    const [fpm] = runs.deb.captured;
+    expect(fpm?.tool).toBe('fpm');
+    // The deb's after-install links /usr/bin/minion-agent-desktop, leaving /usr/bin/minion-agent to the CLI.
+    expect(fpm?.afterInstall).toContain(
+      "update-alternatives --install '/usr/bin/minion-agent-desktop' 'minion-agent-desktop' '/opt/Minion Agent/minion-agent-desktop'",
+    );
+    expect(fpm?.afterInstall).not.toMatch(/\/usr\/bin\/minion-agent'/);
+    expect(fpm?.args).toContain(`${runs.deb.appOutDir}/=/opt/Minion Agent`);
+    expect(fpm?.desktopEntry).toContain('Exec="/opt/Minion Agent/minion-agent-desktop" %U\n');
+    expect(fpm?.desktopEntry).toContain('Icon=minion-agent-desktop\n');
+  });
+
+  it('the deb brings the AppArmor profile Ubuntu 24.04+ needs for the Chromium sandbox', () => {
+    const profile = readFileSync(join(runs.deb.resources, 'apparmor-profile'), 'utf8');
+    expect(profile).toContain('profile "minion-agent-desktop" "/opt/Minion Agent/minion-agent-desktop"');
+    expect(profile).toContain('userns,');
+    expect(runs.deb.captured[0]?.afterInstall).toContain(
+      "APPARMOR_PROFILE_TARGET='/etc/apparmor.d/minion-agent-desktop'",
+    );
+    expect(existsSync(join(runs.AppImage.resources, 'apparmor-profile'))).toBe(false);
+  });
+
+  it('the AppImage desktop entry does not force --no-sandbox (AppRun adds it only where needed)', () => {
+    const appImage = runs.AppImage.captured.find((c) => c.tool === 'appimagetool');
+    expect(appImage?.desktopEntry).toMatch(/^Exec=AppRun %U$/m);
   });
 
   it('puts the built entries, and nothing else, into app.asar', () => {
     const asar = createRequire(join(ROOT, 'package.json'))('@electron/asar') as AsarModule;
-    const archive = join(appOutDir, 'resources', 'app.asar');
+    const archive = join(runs['tar.gz'].resources, 'app.asar');
     const files = asar.listPackage(archive).map((f) => f.replace(/^[/\\]/, '').replaceAll('\\', '/'));
     for (const entry of BUILT_ENTRIES) expect(files).toContain(entry);
     expect(files).toContain('package.json');
@@ -162,18 +250,22 @@ describe('electron-builder --dir (offline, dummy Electron)', () => {
     expect(packagedJson.version).toBe(
       (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
     );
+    // The Windows tray icons travel with the PNGs.
+    expect(readdirSync(join(runs['tar.gz'].resources, 'icons'))).toContain('tray-connected.ico');
   });
 
   it('writes resources/app-update.yml pointing at the configured feed', () => {
-    const updateConfig = parseYaml(
-      readFileSync(join(appOutDir, 'resources', 'app-update.yml'), 'utf8'),
-    ) as Record<string, unknown>;
-    expect(updateConfig).toMatchObject({ provider: 'generic', url: BUILT_IN_FEED_URL, channel: 'latest' });
-    expect(updateConfig.updaterCacheDirName).toBe('minion-agent-updater');
+    for (const target of ['deb', 'AppImage'] as const) {
+      const updateConfig = parseYaml(
+        readFileSync(join(runs[target].resources, 'app-update.yml'), 'utf8'),
+      ) as Record<string, unknown>;
+      expect(updateConfig).toMatchObject({ provider: 'generic', url: BUILT_IN_FEED_URL, channel: 'latest' });
+      expect(updateConfig.updaterCacheDirName).toBe('minion-agent-updater');
+    }
   });
 
   it('flips the configured fuses in the packaged executable', () => {
-    const binary = readFileSync(join(appOutDir, 'minion-agent'));
+    const binary = readFileSync(join(runs.AppImage.appOutDir, 'minion-agent-desktop'));
     const at = binary.indexOf(FUSE_SENTINEL) + FUSE_SENTINEL.length;
     expect(binary[at]).toBe(1); // fuse wire version
     // runAsNode off, cookie encryption on, NODE_OPTIONS off, --inspect off, asar integrity on, asar only on,

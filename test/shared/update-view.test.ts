@@ -16,6 +16,7 @@ describe('blankUpdateView', () => {
       lastCheckAt: null,
       error: null,
       legacyAnnouncedVersion: null,
+      installHint: null,
     });
   });
 

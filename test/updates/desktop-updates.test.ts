@@ -3,10 +3,20 @@ import { type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseAgentConfig } from '../../src-shared/config';
 import { createDesktopUpdateService } from '../../src-main/updates/desktop-updates';
 import { createHeadlessUpdater } from '../../src-main/updates/headless-updater';
+import { BUILT_IN_FEED_URL } from '../../src-main/updates/feed';
+import {
+  DEB_INSTALL_HINT,
+  detectInstallKind,
+  readPackageType,
+  type InstallKind,
+} from '../../src-main/updates/install-kind';
+import type { UpdaterLike } from '../../src-main/updates/update-service';
+import { EventEmitter } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { startFeed, type FeedServer } from './feed-server';
 import { randomBytes } from 'node:crypto';
 
@@ -39,7 +49,14 @@ describe('createDesktopUpdateService', () => {
       cacheDir: dir,
     });
     const service = createDesktopUpdateService(
-      { updates: config.updates, legacyUrl, currentVersion: '0.3.0', beforeInstall: () => Promise.resolve() },
+      {
+        updates: config.updates,
+        legacyUrl,
+        currentVersion: '0.3.0',
+        installKind: 'appimage',
+        beforeInstall: () => Promise.resolve(),
+        isQuiet: () => true,
+      },
       headless.updater,
     );
     cleanups.push(() => service.stop());
@@ -65,12 +82,129 @@ describe('createDesktopUpdateService', () => {
         updates: config.updates,
         legacyUrl: null,
         currentVersion: '0.3.0',
+        installKind: 'appimage',
         beforeInstall: () => Promise.resolve(),
+        isQuiet: () => true,
       },
       headless.updater,
     );
     cleanups.push(() => service.stop());
     expect(service.view().state).toBe('off');
+  });
+});
+
+/** Records what the service sets on electron-updater (its feed options and quit behaviour). */
+class RecordingUpdater extends EventEmitter {
+  autoDownload = true;
+  autoInstallOnAppQuit = true;
+  allowDowngrade = false;
+  feeds: unknown[] = [];
+  downloads = 0;
+  setFeedURL(options: unknown): void {
+    this.feeds.push(options);
+  }
+  async checkForUpdates() {
+    const updateInfo = { version: '0.4.0', files: [], path: 'x', sha512: 'x', releaseDate: '2026-12-01' };
+    return { isUpdateAvailable: true, updateInfo, versionInfo: updateInfo };
+  }
+  async downloadUpdate(): Promise<string[]> {
+    this.downloads++;
+    return ['/cache/x.deb'];
+  }
+  installs = 0;
+  quitAndInstall(): void {
+    this.installs++;
+  }
+}
+
+function desktopService(yaml: Record<string, unknown>, installKind: InstallKind, isQuiet = () => true) {
+  const { config } = parseAgentConfig({ updates: yaml });
+  const updater = new RecordingUpdater();
+  const service = createDesktopUpdateService(
+    {
+      updates: config.updates,
+      legacyUrl: null,
+      currentVersion: '0.3.0',
+      installKind,
+      beforeInstall: async () => {},
+      isQuiet,
+    },
+    updater as unknown as UpdaterLike,
+  );
+  cleanups.push(() => service.stop());
+  return { service, updater };
+}
+
+describe('updates.policy: auto', () => {
+  afterEach(() => vi.useRealTimers());
+  it('installs a downloaded update only at a quiet moment', async () => {
+    vi.useFakeTimers();
+    let quiet = false;
+    const { service, updater } = desktopService({ policy: 'auto' }, 'appimage', () => quiet);
+    await service.check();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(service.view().state).toBe('ready');
+    expect(updater.installs).toBe(0); // a command is running: wait
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(updater.installs).toBe(0);
+    quiet = true;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(updater.installs).toBe(1);
+  });
+});
+
+describe('clicks in the UI', () => {
+  it('go through the same decision as the tray (decideUserRequest)', async () => {
+    const { service, updater } = desktopService({ policy: 'off' }, 'appimage');
+    const ui = service.userFacing();
+    expect((await ui.download()).detail).toBe('Updates are turned off on this agent (updates.policy: off).');
+    expect((await ui.install()).detail).toBe('Updates are turned off on this agent (updates.policy: off).');
+    expect(updater.downloads).toBe(0);
+    expect(ui.view()).toEqual(service.view());
+  });
+});
+
+describe('updates.channel', () => {
+  it('reaches electron-updater with the built-in feed too', () => {
+    const { updater } = desktopService({ channel: 'beta' }, 'appimage');
+    expect(updater.feeds).toEqual([{ provider: 'generic', url: BUILT_IN_FEED_URL, channel: 'beta' }]);
+  });
+});
+
+describe('how this copy was installed', () => {
+  it('an AppImage is an AppImage even when the deb marker is in its resources', () => {
+    const facts = { platform: 'linux' as const, isPackaged: true, packageType: 'deb' };
+    expect(detectInstallKind({ ...facts, appImagePath: '/home/u/Minion-Agent.AppImage' })).toBe('appimage');
+    expect(detectInstallKind({ ...facts, appImagePath: undefined })).toBe('deb');
+    expect(detectInstallKind({ ...facts, appImagePath: undefined, packageType: null })).toBe('linux-archive');
+    expect(detectInstallKind({ ...facts, appImagePath: undefined, isPackaged: false })).toBe('unpackaged');
+    expect(detectInstallKind({ ...facts, appImagePath: undefined, platform: 'darwin' })).toBe('mac');
+  });
+
+  it('reads the marker electron-builder writes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minion-package-type-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    expect(readPackageType(dir)).toBeNull();
+    writeFileSync(join(dir, 'package-type'), 'deb');
+    expect(readPackageType(dir)).toBe('deb');
+  });
+
+  it('a deb checks but never downloads, never installs on quit, and says to use apt', async () => {
+    const { service, updater } = desktopService({ policy: 'auto' }, 'deb');
+    expect(updater.autoInstallOnAppQuit).toBe(false);
+    expect(service.view().installHint).toBe(DEB_INSTALL_HINT);
+    const checked = await service.check();
+    expect(checked.availableVersion).toBe('0.4.0');
+    expect(updater.downloads).toBe(0);
+    const refused = await service.userRequest('download');
+    expect(refused.detail).toBe(DEB_INSTALL_HINT);
+    expect(updater.downloads).toBe(0);
+  });
+
+  it('an AppImage downloads and installs on quit', () => {
+    const { service, updater } = desktopService({ policy: 'manual' }, 'appimage');
+    expect(updater.autoInstallOnAppQuit).toBe(true);
+    expect(service.view().installHint).toBeNull();
   });
 });
 

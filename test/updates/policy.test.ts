@@ -5,6 +5,7 @@ import {
   decideServerUpgrade,
   decideUserRequest,
   isDowngrade,
+  isQuietMoment,
   serverUpgradeHandler,
   trayUpdateItem,
   type ServerUpgradeTarget,
@@ -74,6 +75,18 @@ describe('UI clicks', () => {
     });
   });
 
+  it('refuses downloads and installs in a copy that updates through its package manager', () => {
+    const hint = 'Installed from the .deb package: update through apt.';
+    const deb = view('available', '0.4.0', { installHint: hint });
+    expect(decideUserRequest('manual', 'download', deb)).toEqual({
+      action: 'none',
+      refused: true,
+      message: hint,
+    });
+    expect(decideUserRequest('auto', 'install', deb).refused).toBe(true);
+    expect(decideUserRequest('manual', 'check', deb).action).toBe('check');
+  });
+
   it('retries a check after an error', () => {
     expect(decideUserRequest('manual', 'check', view('error', null, { error: 'feed down' })).action).toBe(
       'check',
@@ -95,33 +108,33 @@ describe('UI clicks', () => {
 describe('tray item', () => {
   it('follows the state so one click does the next step', () => {
     expect(trayUpdateItem('manual', view('idle'))).toEqual({
-      label: 'Check for Updates…',
+      label: 'Check for updates…',
       enabled: true,
       request: 'check',
     });
     expect(trayUpdateItem('manual', view('checking'))).toEqual({
-      label: 'Checking for Updates…',
+      label: 'Checking for updates…',
       enabled: false,
       request: null,
     });
     expect(trayUpdateItem('manual', view('available', '0.4.0'))).toEqual({
-      label: 'Download Update 0.4.0',
+      label: 'Download update 0.4.0',
       enabled: true,
       request: 'download',
     });
     expect(trayUpdateItem('auto', view('downloading', '0.4.0', { percent: 42.7 }))).toEqual({
-      label: 'Downloading Update… 42 %',
+      label: 'Downloading update… 42 %',
       enabled: false,
       request: null,
     });
     expect(trayUpdateItem('manual', view('ready', '0.4.0'))).toEqual({
-      label: 'Install 0.4.0 and Restart',
+      label: 'Restart to install 0.4.0',
       enabled: true,
       request: 'install',
     });
     expect(trayUpdateItem('manual', view('error'))).toMatchObject({ request: 'check' });
     expect(trayUpdateItem('off', view('off'))).toEqual({
-      label: 'Updates Turned Off',
+      label: 'Updates are turned off',
       enabled: false,
       request: null,
     });
@@ -213,6 +226,17 @@ describe('server-issued internal upgrade', () => {
       stderr: 'upgrade failed: The update feed at x could not be reached (ECONNREFUSED).',
     });
     expect(broken.calls).toEqual(['check']);
+  });
+});
+
+describe('quiet moment for an automatic install', () => {
+  const idle = { runningCommands: 0, queuedCommands: 0, pendingApprovals: 0, queuedFrames: 0 };
+  it('only when nothing runs, waits, awaits approval or is still to be sent', () => {
+    expect(isQuietMoment(idle)).toBe(true);
+    expect(isQuietMoment({ ...idle, runningCommands: 1 })).toBe(false);
+    expect(isQuietMoment({ ...idle, queuedCommands: 2 })).toBe(false);
+    expect(isQuietMoment({ ...idle, pendingApprovals: 1 })).toBe(false);
+    expect(isQuietMoment({ ...idle, queuedFrames: 12 })).toBe(false);
   });
 });
 

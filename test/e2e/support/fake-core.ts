@@ -336,6 +336,14 @@ export class FakeAgentCore extends EventEmitter<AgentCoreEvents> implements Agen
   }
 
   // ----- AgentCoreApi -----
+  activity() {
+    return {
+      runningCommands: 0,
+      queuedCommands: 0,
+      pendingApprovals: this.approvals.length,
+      queuedFrames: 0,
+    };
+  }
   snapshot(): AgentSnapshot {
     return {
       agentVersion: '0.3.0',
