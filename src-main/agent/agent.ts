@@ -41,6 +41,7 @@ import {
   type SpoolView,
   type TelemetrySampleView,
   type UpdateView,
+  type WireTraceEntry,
 } from '../../src-shared/view-models';
 import { AGENT_SERVICE, AgentLog } from './agent-log';
 import { AuditLog, auditEntryToView } from './commands/audit';
@@ -211,6 +212,11 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   private readonly configWarnings = new Set<string>();
   /** Warnings found before the first start, shipped to the server as the agent's own log once it can be. */
   private unshippedWarnings: string[] = [];
+  /** Relays the connection's wire trace; attached only while someone listens to the core's 'wire' event. */
+  private readonly forwardWire = (entry: WireTraceEntry): void => {
+    this.emit('wire', entry);
+  };
+  private wireForwardedFrom: ConnectionManager | null = null;
 
   constructor(options: AgentCoreOptions) {
     super();
@@ -253,6 +259,16 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     this.audit = new AuditLog({
       path: join(this.dataDirValue, 'commands-audit.jsonl'),
       maxBytes: AUDIT_MAX_BYTES,
+    });
+    // Nobody watching the wire (no console, no --debug, no dashboard): the connection builds no trace entries.
+    // (The typed emitter does not list EventEmitter's own listener events.)
+    const untyped = this as unknown as EventEmitter;
+    // 'newListener' fires just before the listener is added, so it counts as one already.
+    untyped.on('newListener', (event: string | symbol) => {
+      if (event === 'wire') this.updateWireForwarding(true);
+    });
+    untyped.on('removeListener', (event: string | symbol) => {
+      if (event === 'wire') this.updateWireForwarding();
     });
     this.log.on('line', (line) => {
       this.emit('log', line);
@@ -384,7 +400,6 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     commands.on('approvals', (list) => this.emit('approvals', list));
 
     connection.on('state', (view) => this.onConnectionState(view));
-    connection.on('wire', (entry) => this.emit('wire', entry));
     connection.on('command', (cmd) => {
       void commands.handle(cmd.uuid, cmd.data);
     });
@@ -393,6 +408,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     const statusTimer = setInterval(() => this.emit('spool', pump.view()), 1000);
     statusTimer.unref();
     this.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
+    this.updateWireForwarding();
     for (const message of this.unshippedWarnings.splice(0)) this.shipOwnLine(message);
     pump.start();
     const missing = [
@@ -406,6 +422,15 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       `agent ${AGENT_VERSION} started: server ${config.streamserver_host}:${config.streamserver_port}, ` +
         `group ${config.group_id}, server id ${config.server_id}, data dir ${this.dataDirValue}`,
     );
+  }
+
+  /** Subscribes to the running connection's wire trace exactly while the core itself has 'wire' listeners. */
+  private updateWireForwarding(adding = false): void {
+    const wanted = adding || this.listenerCount('wire') > 0 ? (this.parts?.connection ?? null) : null;
+    if (wanted === this.wireForwardedFrom) return;
+    this.wireForwardedFrom?.off('wire', this.forwardWire);
+    wanted?.on('wire', this.forwardWire);
+    this.wireForwardedFrom = wanted;
   }
 
   /** Config warnings (unknown keys…) go to the agent's own log as `warn`: printed by the CLI, shown by the UI. */
@@ -447,6 +472,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     if (!parts) return;
     this.parts = null;
     clearInterval(parts.statusTimer);
+    this.updateWireForwarding();
     // Producers first: no new frames, checkpoints saved. Then commands: killed children still get their answer.
     await parts.stopProducers();
     await parts.commands.stop();
