@@ -66,6 +66,13 @@ export interface LogTailerOptions {
   checkpointIntervalMs?: number;
   /** Bytes read per file per poll before yielding (the next poll then follows immediately). Default 4 MiB. */
   maxBytesPerPoll?: number;
+  /**
+   * Time one poll may spend turning lines into sink calls before it yields to the event loop (the next poll follows
+   * at once). A 100k-line burst then becomes many short slices instead of one long stall. Default 8 ms.
+   */
+  maxSliceMs?: number;
+  /** Monotonic clock in ms for the slice budget; default `performance.now`. */
+  clock?: () => number;
   /** A line without a newline longer than this is sent in parts as it arrives. Default 1 MiB. */
   maxLineBytes?: number;
   cwd?: string;
@@ -90,6 +97,9 @@ export interface TailerStats {
   partialFlushes: number;
   sinkRefusals: number;
 }
+
+/** Lines handed to the sink between two looks at the slice clock. */
+const LINES_PER_CLOCK_CHECK = 16;
 
 /** How many leading bytes identify a file's content (for truncation and copy detection). */
 const HEAD_BYTES = 1024;
@@ -116,6 +126,8 @@ interface FollowedFile {
   rotated: boolean;
   lastGrowthAt: number;
   blocked: boolean;
+  /** The slice budget ran out with complete lines still in `buffer`: they go first on the next poll. */
+  yielded: boolean;
   /** Size and mtime at the last poll: the head is only re-checked when they change (keeps idle polls cheap). */
   seenSize: number;
   seenMtimeMs: number;
@@ -157,6 +169,10 @@ export class LogTailer {
   private readonly startAt: 'end' | 'beginning';
   private readonly chunk: Buffer;
   private readonly maxBytesPerPoll: number;
+  private readonly maxSliceMs: number;
+  private readonly clock: () => number;
+  /** When the current poll's slice ends (clock ms); Infinity outside a poll. */
+  private sliceEndsAt = Number.POSITIVE_INFINITY;
   private readonly maxLineBytes: number;
   private readonly maxMessageBytes: number;
   private readonly cwd: string;
@@ -194,6 +210,8 @@ export class LogTailer {
     this.startAt = options.startAt ?? 'end';
     this.chunk = Buffer.allocUnsafe(options.readChunkBytes ?? 64 * 1024);
     this.maxBytesPerPoll = options.maxBytesPerPoll ?? 4 * 1024 * 1024;
+    this.maxSliceMs = options.maxSliceMs ?? 8;
+    this.clock = options.clock ?? (() => performance.now());
     this.maxLineBytes = Math.max(options.maxLineBytes ?? 1024 * 1024, this.chunk.length);
     if (options.maxMessageBytes < MIN_MESSAGE_BYTES) {
       throw new RangeError(`maxMessageBytes must be at least ${MIN_MESSAGE_BYTES}`);
@@ -273,8 +291,17 @@ export class LogTailer {
     };
   }
 
-  /** One poll cycle, synchronously. Returns true when a file had more data than one poll may read. */
+  /** One poll cycle, synchronously. Returns true when a file had more data than one poll may read (or time allowed). */
   pollNow(): boolean {
+    this.sliceEndsAt = this.clock() + this.maxSliceMs;
+    try {
+      return this.pollSlice();
+    } finally {
+      this.sliceEndsAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  private pollSlice(): boolean {
     const now = this.now();
     if (now >= this.nextScanAt) {
       this.scan();
@@ -401,6 +428,7 @@ export class LogTailer {
       rotated: false,
       lastGrowthAt: this.now(),
       blocked: false,
+      yielded: false,
       seenSize: -1,
       seenMtimeMs: -1,
     };
@@ -468,6 +496,7 @@ export class LogTailer {
       rotated: true,
       lastGrowthAt: this.now(),
       blocked: false,
+      yielded: false,
       seenSize: -1,
       seenMtimeMs: -1,
     };
@@ -522,10 +551,12 @@ export class LogTailer {
 
   /** Reads what is new. Returns true when the per-poll budget stopped it before the end of the file. */
   private readAvailable(file: FollowedFile, now: number): boolean {
-    if (file.blocked) {
+    if (file.blocked || file.yielded) {
       file.blocked = false;
-      this.processBuffer(file, false);
+      file.yielded = false;
+      this.processBuffer(file, false, true);
       if (file.blocked) return false;
+      if (file.yielded) return true;
     }
     const stats = fstatSync(file.fd);
     const size = stats.size;
@@ -537,7 +568,7 @@ export class LogTailer {
       this.truncated(file);
     }
     let budget = this.maxBytesPerPoll;
-    while (file.readPos < size && budget > 0 && !file.blocked) {
+    while (file.readPos < size && budget > 0 && !file.blocked && !file.yielded && !this.sliceSpent()) {
       const want = Math.min(this.chunk.length, size - file.readPos, budget);
       const n = readSync(file.fd, this.chunk, 0, want, file.readPos);
       if (n <= 0) break;
@@ -549,10 +580,14 @@ export class LogTailer {
           ? Buffer.from(this.chunk.subarray(0, n))
           : Buffer.concat([file.buffer, this.chunk.subarray(0, n)]);
       file.lastGrowthAt = now;
-      this.processBuffer(file, false);
+      this.processBuffer(file, false, true);
     }
     if (file.headLength < Math.min(HEAD_BYTES, file.offset)) this.updateHead(file);
-    return file.readPos < size && !file.blocked;
+    return file.yielded || (file.readPos < size && !file.blocked);
+  }
+
+  private sliceSpent(): boolean {
+    return this.clock() >= this.sliceEndsAt;
   }
 
   private truncated(file: FollowedFile): void {
@@ -568,6 +603,7 @@ export class LogTailer {
     file.head = '';
     file.headLength = 0;
     file.blocked = false;
+    file.yielded = false;
     this.dirty = true;
   }
 
@@ -636,11 +672,23 @@ export class LogTailer {
     }
   }
 
-  /** Sends the complete lines in the buffer; `final` also sends a last line without newline. */
-  private processBuffer(file: FollowedFile, final: boolean): void {
+  /**
+   * Sends the complete lines in the buffer; `final` also sends a last line without newline. With `mayYield`, stops
+   * (`yielded`) when the poll's slice is spent, leaving the rest of the lines in the buffer for the next poll.
+   */
+  private processBuffer(file: FollowedFile, final: boolean, mayYield = false): void {
     const buffer = file.buffer;
     let start = 0;
+    let sinceClockCheck = 0;
     for (;;) {
+      if (mayYield && ++sinceClockCheck >= LINES_PER_CLOCK_CHECK) {
+        sinceClockCheck = 0;
+        if (this.sliceSpent()) {
+          file.buffer = buffer.subarray(start);
+          file.yielded = true;
+          return;
+        }
+      }
       const newline = buffer.indexOf(0x0a, start);
       if (newline < 0) break;
       if (!this.emitLine(file, buffer, start, newline)) {
@@ -726,7 +774,7 @@ export class LogTailer {
 
   private flushQuiet(file: FollowedFile, now: number): void {
     const quietFor = now - file.lastGrowthAt;
-    if (file.buffer.length > 0 && !file.blocked && quietFor >= this.quietFlushMs) {
+    if (file.buffer.length > 0 && !file.blocked && !file.yielded && quietFor >= this.quietFlushMs) {
       this.processBuffer(file, true);
     }
     if (

@@ -8,6 +8,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   truncateSync,
   unlinkSync,
   writeFileSync,
@@ -104,6 +105,67 @@ class Writer {
     closeSync(this.fd);
   }
 }
+
+describe('LogTailer: bounded work per poll', () => {
+  it('turns a large read into sink calls in slices of bounded time, in order, losing and repeating nothing', () => {
+    const path = join(dir, 'burst.log');
+    const expected = numbered(0, 3000);
+    writeFileSync(path, expected.join('\n') + '\n');
+    let ms = 0;
+    const lines: string[] = [];
+    const h = makeTailer([{ service: 'app', file: path }], {
+      maxSliceMs: 10,
+      clock: () => ms,
+      sink: (_service, line) => {
+        lines.push(line);
+        ms += 1; // every line "costs" a millisecond of the slice
+      },
+    });
+    h.tailer.start(); // the first poll
+    const perPoll = [lines.length];
+    for (let i = 0; i < 1000; i++) {
+      const before = lines.length;
+      const more = h.tailer.pollNow();
+      perPoll.push(lines.length - before);
+      if (!more) break;
+    }
+    expect(lines).toEqual(expected);
+    // The clock is looked at every 16 lines: a slice overshoots its 10 ms by less than that.
+    expect(Math.max(...perPoll)).toBeLessThanOrEqual(10 + 16);
+    expect(perPoll.length).toBeGreaterThanOrEqual(3000 / 26);
+    // A yielded buffer is not mistaken for a quiet partial line, and the checkpoint covers exactly what was sent.
+    clock += 10_000;
+    expect(h.tailer.pollNow()).toBe(false);
+    expect(lines).toHaveLength(3000);
+    expect(h.tailer.stats().files[0]?.offset).toBe(statSync(path).size);
+  });
+
+  it('a file whose lines are still being sliced keeps its place when the poll ends mid-buffer and the tailer restarts', () => {
+    const path = join(dir, 'restart.log');
+    const expected = numbered(0, 500);
+    writeFileSync(path, expected.join('\n') + '\n');
+    let ms = 0;
+    const lines: string[] = [];
+    const options = {
+      maxSliceMs: 5,
+      clock: () => ms,
+      sink: (_service: string, line: string) => {
+        lines.push(line);
+        ms += 1;
+      },
+    };
+    const first = makeTailer([{ service: 'app', file: path }], options);
+    first.tailer.start();
+    first.tailer.pollNow();
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(500);
+    stop(first); // checkpoint: the lines handed over so far, not the bytes read
+    const second = makeTailer([{ service: 'app', file: path }], options);
+    second.tailer.start();
+    drain(second);
+    expect(lines).toEqual(expected);
+  });
+});
 
 describe('LogTailer', () => {
   it('ships 100,000 lines written in bursts across a rename rotation and a copytruncate exactly once, in order', () => {
