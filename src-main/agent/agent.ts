@@ -514,6 +514,9 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
         this.log.shipped(service, line);
       },
       // The checkpoint must never get ahead of the spool on disk (a crash or power loss would otherwise skip lines).
+      // While lines flow it waits for the spool's own (asynchronous) durability; only the final write of a stop
+      // makes the spool durable synchronously.
+      whenSinkDurable: () => spool.whenDurable(spool.lastSeq),
       beforeCheckpoint: () => spool.syncBlocking(),
       log: (level, message) => this.log[level](`tail: ${message}`),
       pollIntervalMs: config.tail.poll_interval_ms,
@@ -542,6 +545,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     });
     telemetry.start();
     return async () => {
+      await tailer.settled();
       tailer.stop();
       await telemetry.stop();
     };

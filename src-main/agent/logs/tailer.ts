@@ -18,7 +18,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { expandGlob, isGlobPattern } from './glob';
-import { type FileCheckpoint, loadCheckpoint, saveCheckpoint, type TailCheckpoint } from './checkpoint';
+import {
+  type FileCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  saveCheckpointAsync,
+  type TailCheckpoint,
+} from './checkpoint';
 import {
   decodeLineRange,
   decodePrefixWithin,
@@ -46,6 +52,12 @@ export interface LogTailerOptions {
   sink: (service: string, line: string) => void;
   /** Called before a checkpoint is written, e.g. to make the spool durable first. A throw skips that write. */
   beforeCheckpoint?: () => void;
+  /**
+   * Resolves once everything the sink accepted so far is durable (e.g. the spool's group commit). When given, the
+   * checkpoints written while lines flow wait for it and go to disk asynchronously, so no fsync runs on the event
+   * loop; `beforeCheckpoint` then only serves the final write of `stop()`. A rejection skips that write.
+   */
+  whenSinkDurable?: () => Promise<void>;
   log?: (level: TailLogLevel, message: string) => void;
   /** Default 250 ms. */
   pollIntervalMs?: number;
@@ -190,6 +202,12 @@ export class LogTailer {
   private nextScanAt = 0;
   private dirty = false;
   private lastCheckpointAt = Number.NEGATIVE_INFINITY;
+  /** The asynchronous checkpoint write in flight, if any (one at a time). */
+  private checkpointInFlight: Promise<void> | null = null;
+  /** Its file I/O part (after the sink became durable); `settled()` waits for this one. */
+  private checkpointSaving: Promise<boolean> | null = null;
+  /** Bumped by every synchronous write: an older asynchronous one must not replace it. */
+  private checkpointGeneration = 0;
   private readonly warnedDuplicates = new Set<string>();
   private readonly counters = {
     linesShipped: 0,
@@ -257,6 +275,14 @@ export class LogTailer {
     for (const file of this.files.values()) this.close(file);
     this.files.clear();
     this.current.clear();
+  }
+
+  /**
+   * Resolves when no asynchronous checkpoint file write is in progress. Await it before `stop()` so the final
+   * synchronous write cannot be overtaken by an older one still on the thread pool.
+   */
+  async settled(): Promise<void> {
+    while (this.checkpointSaving) await this.checkpointSaving.catch(() => false);
   }
 
   /** Replaces the followed entries (config change). Files of removed entries are closed. */
@@ -807,16 +833,25 @@ export class LogTailer {
     };
   }
 
-  private writeCheckpoint(force = false): void {
-    if (!this.dirty) return;
-    const now = this.now();
-    if (!force && now - this.lastCheckpointAt < (this.options.checkpointIntervalMs ?? 1000)) return;
-    this.lastCheckpointAt = now;
-    const checkpoint: TailCheckpoint = {
+  private snapshot(): TailCheckpoint {
+    return {
       version: 1,
       patterns: [...this.knownPatterns],
       files: [...this.files.values()].map((f) => this.recordOf(f)),
     };
+  }
+
+  private writeCheckpoint(force = false): void {
+    if (!this.dirty) return;
+    const now = this.now();
+    if (!force && now - this.lastCheckpointAt < (this.options.checkpointIntervalMs ?? 1000)) return;
+    if (!force && this.options.whenSinkDurable) {
+      this.writeCheckpointAsync(now, this.options.whenSinkDurable);
+      return;
+    }
+    this.lastCheckpointAt = now;
+    this.checkpointGeneration++;
+    const checkpoint = this.snapshot();
     try {
       this.options.beforeCheckpoint?.();
       saveCheckpoint(this.options.checkpointPath, checkpoint);
@@ -824,6 +859,33 @@ export class LogTailer {
     } catch (error) {
       this.log('error', `log checkpoint not written: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Snapshot now (what the sink accepted so far), wait until the sink made it durable, then write it off the event
+   * loop. Changes meanwhile mark the state dirty again for the next write.
+   */
+  private writeCheckpointAsync(now: number, whenSinkDurable: () => Promise<void>): void {
+    if (this.checkpointInFlight) return;
+    this.lastCheckpointAt = now;
+    const checkpoint = this.snapshot();
+    const generation = this.checkpointGeneration;
+    this.dirty = false;
+    const current = (): boolean => generation === this.checkpointGeneration && this.started;
+    this.checkpointInFlight = (async () => {
+      try {
+        await whenSinkDurable();
+        if (!current()) return;
+        this.checkpointSaving = saveCheckpointAsync(this.options.checkpointPath, checkpoint, current);
+        await this.checkpointSaving;
+      } catch (error) {
+        this.dirty = true;
+        this.log('error', `log checkpoint not written: ${(error as Error).message}`);
+      } finally {
+        this.checkpointSaving = null;
+        this.checkpointInFlight = null;
+      }
+    })();
   }
 
   private updateHead(file: FollowedFile): void {

@@ -2,6 +2,7 @@ import {
   appendFileSync,
   closeSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -164,6 +165,70 @@ describe('LogTailer: bounded work per poll', () => {
     second.tailer.start();
     drain(second);
     expect(lines).toEqual(expected);
+  });
+});
+
+describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
+  const checkpointFile = (): string => join(dir, 'state', 'tail-checkpoint.json');
+  const savedOffset = (): number | undefined =>
+    existsSync(checkpointFile())
+      ? (JSON.parse(readFileSync(checkpointFile(), 'utf8')) as { files: { offset: number }[] }).files[0]
+          ?.offset
+      : undefined;
+  async function until(check: () => boolean): Promise<void> {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(check()).toBe(true);
+  }
+
+  it('writes a checkpoint only after the sink made its lines durable, without the synchronous hook', async () => {
+    const path = join(dir, 'a.log');
+    writeFileSync(path, 'one\ntwo\n');
+    const durable: Array<() => void> = [];
+    let syncCalls = 0;
+    const h = makeTailer([{ service: 's', file: path }], {
+      whenSinkDurable: () => new Promise<void>((resolve) => durable.push(resolve)),
+      beforeCheckpoint: () => syncCalls++,
+    });
+    h.tailer.start();
+    expect(h.lines).toEqual(['one', 'two']);
+    expect(durable).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(savedOffset()).toBeUndefined(); // not ahead of the sink
+    durable[0]?.();
+    await until(() => savedOffset() === 8);
+    // More lines while nothing is durable yet: one write in flight at a time, the rest follows.
+    appendFileSync(path, 'three\n');
+    clock += 1;
+    h.tailer.pollNow();
+    expect(durable).toHaveLength(2);
+    h.tailer.pollNow();
+    expect(durable).toHaveLength(2);
+    durable[1]?.();
+    await until(() => savedOffset() === 14);
+    expect(syncCalls).toBe(0);
+    await h.tailer.settled();
+    stop(h);
+    expect(syncCalls).toBe(1); // the final write of stop() is synchronous
+    expect(savedOffset()).toBe(14);
+  });
+
+  it('a write still waiting for durability when the tailer stops never replaces the final checkpoint', async () => {
+    const path = join(dir, 'b.log');
+    writeFileSync(path, 'one\n');
+    const durable: Array<() => void> = [];
+    const h = makeTailer([{ service: 's', file: path }], {
+      whenSinkDurable: () => new Promise<void>((resolve) => durable.push(resolve)),
+    });
+    h.tailer.start();
+    appendFileSync(path, 'two\n');
+    clock += 1;
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['one', 'two']);
+    stop(h); // the snapshot in flight says 4; the stop writes 8
+    expect(savedOffset()).toBe(8);
+    for (const resolve of durable) resolve();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(savedOffset()).toBe(8);
   });
 });
 
