@@ -356,7 +356,8 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       }),
     );
 
-    const connection = new ConnectionManager(connectionOptionsFromConfig(config));
+    // No trace ring: nothing reads it in the running core; the 'wire' event serves whoever watches (relayed on demand).
+    const connection = new ConnectionManager({ ...connectionOptionsFromConfig(config), traceCapacity: 0 });
     const pump = new DeliveryPump(spool, connection, {
       groupId: config.group_id,
       serverId: config.server_id,

@@ -35,11 +35,13 @@ export interface ParsedMinionUuid {
   unixMs: number;
 }
 
-/** Value of a lowercase hex digit's char code, or -1. */
+/** Char code → value of a lowercase hex digit, -1 for anything else (codes ≥ 128 are checked before lookup). */
+const LOWER_HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) LOWER_HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) LOWER_HEX[0x61 + i] = 10 + i;
+
 function lowerHexValue(code: number): number {
-  if (code >= 0x30 && code <= 0x39) return code - 0x30; // 0-9
-  if (code >= 0x61 && code <= 0x66) return code - 0x57; // a-f
-  return -1;
+  return code < 128 ? (LOWER_HEX[code] as number) : -1;
 }
 
 /**
@@ -68,7 +70,11 @@ function hexValue(s: string, from: number, to: number): number {
 
 /** Canonical lowercase and a time the real server can decode (nanos < 10⁹, year ≤ 9999). */
 export function isMinionUuid(s: string): boolean {
-  if (!isCanonicalUuid(s)) return false;
+  return isCanonicalUuid(s) && canonicalUuidHasMinionTime(s);
+}
+
+/** For a string already known to be canonical: is its time one the real server can decode? */
+export function canonicalUuidHasMinionTime(s: string): boolean {
   const nanos = hexValue(s, 0, 8);
   // Seconds: bytes 4–9 = the hex digits 9–12, 14–17 and 19–22.
   const seconds = (hexValue(s, 9, 13) * 0x10000 + hexValue(s, 14, 18)) * 0x10000 + hexValue(s, 19, 23);

@@ -7,7 +7,7 @@ import { type WireFrame } from '../../../src-shared/view-models';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, MAX_FRAME_BYTES_LIMIT } from './codec';
 import { FrameValidationError } from './errors';
 import { redactFrame } from './frames';
-import { isCanonicalUuid, isMinionUuid } from './uuid';
+import { canonicalUuidHasMinionTime, isCanonicalUuid } from './uuid';
 
 export interface ValidateOptions {
   /** Budget for the whole frame incl. the 2-byte header (config `max_frame_bytes`); default 8192, at most 65537. */
@@ -78,6 +78,15 @@ function frameByteLengthBound(frame: WireFrame): number {
   return size;
 }
 
+/** The server id is the same string in every frame: once it checked out, a comparison settles it. */
+let lastCanonicalServerId = '';
+function isKnownCanonical(s: string): boolean {
+  if (s === lastCanonicalServerId) return true;
+  if (!isCanonicalUuid(s)) return false;
+  lastCanonicalServerId = s;
+  return true;
+}
+
 function allStrings(items: unknown[]): boolean {
   for (let i = 0; i < items.length; i++) if (typeof items[i] !== 'string') return false;
   return true;
@@ -112,7 +121,7 @@ export function checkOutgoingFrame(frame: unknown, opts?: ValidateOptions): Fram
       `frame UUID must be lowercase 8-4-4-4-12 hex, got ${JSON.stringify(uuid)}`,
     );
   }
-  if (!isMinionUuid(uuid)) {
+  if (!canonicalUuidHasMinionTime(uuid)) {
     return refusal(
       frame,
       'uuid-bad-time',
@@ -129,7 +138,7 @@ export function checkOutgoingFrame(frame: unknown, opts?: ValidateOptions): Fram
   }
   if (!isNonEmptyString(data[0]))
     return refusal(frame, 'missing-group-id', 'data[0] (group id) must be a non-empty string');
-  if (typeof data[1] !== 'string' || !isCanonicalUuid(data[1])) {
+  if (typeof data[1] !== 'string' || !isKnownCanonical(data[1])) {
     return refusal(
       frame,
       'server-id-not-canonical',
