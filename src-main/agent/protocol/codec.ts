@@ -168,6 +168,28 @@ function writeStr(s: unknown, pos: number): number {
     pos = writeStrHeader(scratch, pos, utf8CountJs(s));
     return utf8WriteJs(s, scratch, pos);
   }
+  // Longer strings: let the native writer produce the bytes right after room for the header, sized from the
+  // UTF-16 length (≥ 51 bytes, so never a fixstr), instead of a separate UTF-8 counting pass.
+  if (units * 3 < 0x100) {
+    const n = scratch.write(s, pos + 2, 'utf8');
+    scratch[pos] = 0xd9;
+    scratch[pos + 1] = n;
+    return pos + 2 + n;
+  }
+  if (units * 3 < 0x10000) {
+    const n = scratch.write(s, pos + 3, 'utf8');
+    if (n < 0x100) {
+      // Fewer bytes than the str16 header assumed (e.g. an ASCII line of 86…255 characters): str8 it is.
+      scratch.copy(scratch, pos + 2, pos + 3, pos + 3 + n);
+      scratch[pos] = 0xd9;
+      scratch[pos + 1] = n;
+      return pos + 2 + n;
+    }
+    scratch[pos] = 0xda;
+    scratch[pos + 1] = n >>> 8;
+    scratch[pos + 2] = n & 0xff;
+    return pos + 3 + n;
+  }
   const byteLength = Buffer.byteLength(s, 'utf8');
   pos = writeStrHeader(scratch, pos, byteLength);
   return pos + scratch.write(s, pos, byteLength, 'utf8');
