@@ -406,7 +406,10 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     });
 
     const stopProducers = await this.startProducers(config, spool);
-    const statusTimer = setInterval(() => this.emit('spool', pump.view()), 1000);
+    // The status is built only for someone listening (the UI); an idle headless agent skips it.
+    const statusTimer = setInterval(() => {
+      if (this.listenerCount('spool') > 0) this.emit('spool', pump.view());
+    }, 1000);
     statusTimer.unref();
     this.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
     this.updateWireForwarding();
