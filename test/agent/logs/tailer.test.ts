@@ -196,6 +196,7 @@ describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
     expect(savedOffset()).toBeUndefined(); // not ahead of the sink
     durable[0]?.();
     await until(() => savedOffset() === 8);
+    await h.tailer.settled(); // the write is done (rename and directory sync), not just visible
     // More lines while nothing is durable yet: one write in flight at a time, the rest follows.
     appendFileSync(path, 'three\n');
     clock += 1;
