@@ -110,7 +110,10 @@ export function checkOutgoingFrame(frame: unknown, opts?: ValidateOptions): Fram
   // Runs for every frame the agent sends: no closure, regex or copy on the way to `null`.
   if (!Array.isArray(frame) || frame.length !== 3)
     return refusal(frame, 'bad-shape', 'a frame is [verb, uuid, data]');
-  const [verb, uuid, data] = frame as unknown[];
+  // Index access, not destructuring: no iterator per frame.
+  const verb: unknown = frame[0];
+  const uuid: unknown = frame[1];
+  const data: unknown = frame[2];
   if (typeof verb !== 'string' || !AGENT_VERBS.has(verb)) {
     return refusal(frame, 'bad-verb', `verb must be one of L T C R Q S, got ${JSON.stringify(verb)}`);
   }
