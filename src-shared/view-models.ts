@@ -88,6 +88,8 @@ export interface WireTraceEntry {
   hex: string;
   bytes: number;
   error?: string;
+  /** Frames not traced between the previous entry and this one: during a burst the trace is a bounded sample. */
+  unsampled?: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -14,6 +14,11 @@ export interface AgentLogOptions {
   level: LogLevel;
   /** Lines kept for `recent()`. */
   ringSize: number;
+  /**
+   * Shipped lines recorded (ring + 'line' event) per second at most: a view of what flows, not a copy of it. A burst
+   * of 100k lines would otherwise mask, keep and emit every one of them. Default 500.
+   */
+  shippedPerSecond: number;
   /** Where the agent's own lines are written (the CLI writes them to stderr); shipped lines are not written. */
   sink?: (line: LogLineView) => void;
 }
@@ -61,10 +66,12 @@ export class AgentLog extends EventEmitter<AgentLogEvents> {
   private readonly ring: LogLineView[] = [];
   private nextId = 1;
   private readonly secrets = new Set<string>();
+  private shippedWindowStartedAt = Number.NEGATIVE_INFINITY;
+  private shippedInWindow = 0;
 
   constructor(options: Partial<AgentLogOptions> = {}) {
     super();
-    this.options = { level: 'info', ringSize: 2000, ...options };
+    this.options = { level: 'info', ringSize: 2000, shippedPerSecond: 500, ...options };
   }
 
   setLevel(level: LogLevel): void {
@@ -96,8 +103,17 @@ export class AgentLog extends EventEmitter<AgentLogEvents> {
     this.write('error', err === undefined ? message : `${message}: ${errorText(err)}`);
   }
 
-  /** Records a line read from a tailed file (kept in the ring for the UI; the spool carries the real data). */
+  /**
+   * Records a line read from a tailed file (kept in the ring for the UI; the spool carries the real data), or only
+   * counts it once this second's sample is full.
+   */
   shipped(service: string, message: string, at = Date.now()): void {
+    if (at - this.shippedWindowStartedAt >= 1000) {
+      this.shippedWindowStartedAt = at;
+      this.shippedInWindow = 0;
+    }
+    if (this.shippedInWindow >= this.options.shippedPerSecond) return;
+    this.shippedInWindow++;
     this.push({
       id: this.nextId++,
       at,
@@ -115,7 +131,9 @@ export class AgentLog extends EventEmitter<AgentLogEvents> {
 
   private mask(message: string): string {
     let out = message;
-    for (const secret of this.secrets) out = out.split(secret).join('••••••');
+    for (const secret of this.secrets) {
+      if (out.includes(secret)) out = out.split(secret).join('••••••');
+    }
     return out;
   }
 

@@ -43,6 +43,7 @@ import {
   type SpoolView,
   type TelemetrySampleView,
   type UpdateView,
+  type WireTraceEntry,
 } from '../../src-shared/view-models';
 import { AGENT_SERVICE, AgentLog } from './agent-log';
 import { boundedArgvText } from './commands/argv';
@@ -241,6 +242,11 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   private readonly configWarnings = new Set<string>();
   /** Warnings found before the first start, shipped to the server as the agent's own log once it can be. */
   private unshippedWarnings: string[] = [];
+  /** Relays the connection's wire trace; attached only while someone listens to the core's 'wire' event. */
+  private readonly forwardWire = (entry: WireTraceEntry): void => {
+    this.emit('wire', this.masked(entry));
+  };
+  private wireForwardedFrom: ConnectionManager | null = null;
 
   constructor(options: AgentCoreOptions) {
     super();
@@ -284,6 +290,16 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     this.audit = new AuditLog({
       path: join(this.dataDirValue, 'commands-audit.jsonl'),
       maxBytes: AUDIT_MAX_BYTES,
+    });
+    // Nobody watching the wire (no console, no --debug, no dashboard): the connection builds no trace entries.
+    // (The typed emitter does not list EventEmitter's own listener events.)
+    const untyped = this as unknown as EventEmitter;
+    // 'newListener' fires just before the listener is added, so it counts as one already.
+    untyped.on('newListener', (event: string | symbol) => {
+      if (event === 'wire') this.updateWireForwarding(true);
+    });
+    untyped.on('removeListener', (event: string | symbol) => {
+      if (event === 'wire') this.updateWireForwarding();
     });
     this.log.on('line', (line) => {
       this.emit('log', line);
@@ -377,7 +393,8 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       }),
     );
 
-    const connection = new ConnectionManager(connectionOptionsFromConfig(config));
+    // No trace ring: nothing reads it in the running core; the 'wire' event serves whoever watches (relayed on demand).
+    const connection = new ConnectionManager({ ...connectionOptionsFromConfig(config), traceCapacity: 0 });
     const pump = new DeliveryPump(spool, connection, {
       groupId: config.group_id,
       serverId: config.server_id,
@@ -426,15 +443,18 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     commands.on('approvals', (list) => this.emit('approvals', this.masked(list)));
 
     connection.on('state', (view) => this.onConnectionState(view));
-    connection.on('wire', (entry) => this.emit('wire', this.masked(entry)));
     connection.on('command', (cmd) => {
       void commands.handle(cmd.uuid, cmd.data);
     });
 
     const stopProducers = await this.startProducers(config, spool);
-    const statusTimer = setInterval(() => this.emit('spool', this.masked(pump.view())), 1000);
+    // The status is built only for someone listening (the UI); an idle headless agent skips it.
+    const statusTimer = setInterval(() => {
+      if (this.listenerCount('spool') > 0) this.emit('spool', this.masked(pump.view()));
+    }, 1000);
     statusTimer.unref();
     this.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
+    this.updateWireForwarding();
     for (const message of this.unshippedWarnings.splice(0)) this.shipOwnLine(message);
     pump.start();
     const missing = [
@@ -451,6 +471,15 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
       `agent ${AGENT_VERSION} started: server ${config.streamserver_host}:${config.streamserver_port}, ` +
         `group ${config.group_id}, server id ${config.server_id}, data dir ${this.dataDirValue}`,
     );
+  }
+
+  /** Subscribes to the running connection's wire trace exactly while the core itself has 'wire' listeners. */
+  private updateWireForwarding(adding = false): void {
+    const wanted = adding || this.listenerCount('wire') > 0 ? (this.parts?.connection ?? null) : null;
+    if (wanted === this.wireForwardedFrom) return;
+    this.wireForwardedFrom?.off('wire', this.forwardWire);
+    wanted?.on('wire', this.forwardWire);
+    this.wireForwardedFrom = wanted;
   }
 
   /** Config warnings (unknown keys…) go to the agent's own log as `warn`: printed by the CLI, shown by the UI. */
@@ -492,6 +521,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     if (!parts) return;
     this.parts = null;
     clearInterval(parts.statusTimer);
+    this.updateWireForwarding();
     // Producers first: no new frames, checkpoints saved. Then commands: killed children still get their answer.
     await parts.stopProducers();
     await parts.commands.stop();
@@ -536,6 +566,9 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
         this.log.shipped(service, line);
       },
       // The checkpoint must never get ahead of the spool on disk (a crash or power loss would otherwise skip lines).
+      // While lines flow it waits for the spool's own (asynchronous) durability; only the final write of a stop
+      // makes the spool durable synchronously.
+      whenSinkDurable: () => spool.whenDurable(spool.lastSeq),
       beforeCheckpoint: () => spool.syncBlocking(),
       log: (level, message) => this.log[level](`tail: ${message}`),
       pollIntervalMs: config.tail.poll_interval_ms,
@@ -564,6 +597,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     });
     telemetry.start();
     return async () => {
+      await tailer.settled();
       tailer.stop();
       await telemetry.stop();
     };

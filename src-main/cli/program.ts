@@ -7,7 +7,6 @@ import { defaultConfigPath, resolveConfigPath } from '../agent/config';
 import { AGENT_NAME } from '../agent/version';
 import { type LogFormat } from '../agent/agent-log';
 import { validateConfigCommand } from './config-cmd';
-import { runDemo } from './demo';
 import { type CliIo, EXIT_USAGE, processIo } from './io';
 import { runAgentCommand } from './run';
 import { printVersion } from './version-cmd';
@@ -167,7 +166,7 @@ export function buildProgram(
     .description('start a sandbox server, an agent and a log writer, and show what arrives')
     .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', Number)
     .action(async (opts: { duration?: number }) =>
-      setExitCode(await runDemo({ durationSec: opts.duration }, io)),
+      setExitCode(await (await import('./demo')).runDemo({ durationSec: opts.duration }, io)),
     );
 
   for (const register of extensions.register ?? []) register(program, setExitCode, io);

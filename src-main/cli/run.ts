@@ -35,11 +35,13 @@ export function formatWireEntry(entry: WireTraceEntry, format: LogFormat): strin
       bytes: entry.bytes,
       frame: entry.frame,
       error: entry.error,
+      unsampled: entry.unsampled,
     });
   }
   const arrow = entry.direction === 'in' ? '<<' : '>>';
   const body = entry.frame ? JSON.stringify(entry.frame) : `(undecodable) ${entry.hex.slice(0, 120)}`;
-  return `${new Date(entry.at).toISOString()} WIRE  ${arrow} ${entry.bytes}B ${body}${entry.error ? ` (${entry.error})` : ''}`;
+  const gap = entry.unsampled ? `(${entry.unsampled} frames not traced) ` : '';
+  return `${new Date(entry.at).toISOString()} WIRE  ${gap}${arrow} ${entry.bytes}B ${body}${entry.error ? ` (${entry.error})` : ''}`;
 }
 
 /** Resolves with the exit code once the agent stopped (after a signal). */

@@ -1,6 +1,8 @@
 /**
  * Which module provides which CLI extension. Kept apart from the entry point so the whole program (with every
- * extension) can be built in tests.
+ * extension) can be built in tests. What only a subcommand or the dashboard needs (ws and the web server, the
+ * sandbox server, the REPL, the spool tools, the connection test) is imported when that command runs: the
+ * long-running `run` without `--ui` never loads it.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,11 +22,7 @@ import {
 import { AGENT_VERSION } from '../agent/version';
 import { type UpdatesApi } from '../../src-shared/ipc';
 import { InvokeFailure } from '../bridge/handlers';
-import { startWebDashboard } from '../bridge/web-server';
-import { runRepl } from './commands/repl';
-import { runSandbox } from './commands/sandbox';
-import { runSpoolCommand, type SpoolAction } from './commands/spool';
-import { runTestCommand } from './commands/test';
+import type { SpoolAction } from './commands/spool';
 import { headlessUpdaterHook, upgradeExtension } from './commands/upgrade';
 import { missingConnectionKeys } from './config-cmd';
 import { type CliExtensions } from './extensions';
@@ -48,6 +46,7 @@ export async function testCommand(configPath: string, io: CliIo): Promise<number
     io.err(`cannot test: ${missing.join(', ')} not set in ${configPath}`);
     return EXIT_USAGE;
   }
+  const { runTestCommand } = await import('./commands/test');
   return runTestCommand(connectionOptionsFromConfig(config), (line) => io.out(line));
 }
 
@@ -88,6 +87,7 @@ export async function startUi(
   if (!existsSync(join(dir, 'index.html'))) {
     throw new Error(`the dashboard files are missing in ${dir} (run npm run build)`);
   }
+  const { startWebDashboard } = await import('../bridge/web-server');
   const dashboard = await startWebDashboard({
     core,
     updates: headlessDashboardUpdates(core),
@@ -130,6 +130,7 @@ function registerSandbox(program: Command, setExitCode: (code: number) => void, 
         io.err('--group needs --key');
         return setExitCode(EXIT_USAGE);
       }
+      const { runSandbox } = await import('./commands/sandbox');
       const running = await runSandbox({
         port: opts.port,
         groups: opts.group && opts.key ? [{ id: opts.group, key: opts.key }] : [],
@@ -176,6 +177,7 @@ function registerRepl(program: Command, setExitCode: (code: number) => void, io:
         io.err('--server must be a lowercase canonical UUID');
         return setExitCode(EXIT_USAGE);
       }
+      const { runRepl } = await import('./commands/repl');
       setExitCode(
         await runRepl({
           connection,
@@ -211,6 +213,7 @@ function registerSpool(program: Command, setExitCode: (code: number) => void, io
           }
         } else dataDir = defaultDataDir();
       }
+      const { runSpoolCommand } = await import('./commands/spool');
       setExitCode(await runSpoolCommand({ action: action as SpoolAction, dataDir }, (line) => io.out(line)));
     });
 }

@@ -24,6 +24,19 @@ describe('AgentLog', () => {
     expect(log.recent(1000).length).toBeLessThanOrEqual(13);
   });
 
+  it('records a bounded sample of shipped lines per second, and all of its own', () => {
+    const log = new AgentLog({ ringSize: 100, shippedPerSecond: 3 });
+    const events: string[] = [];
+    log.on('line', (l) => events.push(l.message));
+    for (let i = 0; i < 10; i++) log.shipped('app', `a${i}`, 5_000);
+    log.info('own 1');
+    for (let i = 0; i < 10; i++) log.shipped('app', `b${i}`, 5_999);
+    log.shipped('app', 'next second', 6_000);
+    log.info('own 2');
+    expect(events).toEqual(['a0', 'a1', 'a2', 'own 1', 'next second', 'own 2']);
+    expect(log.recent(100).map((l) => l.message)).toEqual(events);
+  });
+
   it('formats text and JSON lines', () => {
     const line: LogLineView = {
       id: 1,

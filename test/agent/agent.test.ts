@@ -20,7 +20,8 @@ import { encodeFrame } from '../../src-main/agent/protocol/codec';
 import { heartbeatFrame, logFrame, resultFrame } from '../../src-main/agent/protocol/frames';
 import { newMinionUuid } from '../../src-main/agent/protocol/uuid';
 import { parseAgentConfig } from '../../src-shared/config';
-import { type ApprovalRequestView } from '../../src-shared/view-models';
+import { type ApprovalRequestView, type WireTraceEntry } from '../../src-shared/view-models';
+import { type ConnectionManager } from '../../src-main/agent/connection/connection';
 
 const GROUP = 'test-group';
 const KEY = 'test-key-0123456789';
@@ -521,6 +522,33 @@ describe('AgentCore against the sandbox server', () => {
     // A later save re-reads the file: the same warning is not repeated.
     await core.saveConfig({ heartbeat_interval: 7 });
     expect(core.recentLogs(1000).filter((l) => l.message.includes('frobnicate'))).toHaveLength(1);
+  });
+
+  it("relays the wire trace only while someone listens to the core's 'wire' event", async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const connection = (core as unknown as { parts: { connection: ConnectionManager } }).parts.connection;
+    // No console, no --debug, no dashboard: the connection has no listener and builds no entries.
+    expect(connection.listenerCount('wire')).toBe(0);
+    const seen: WireTraceEntry[] = [];
+    const onWire = (entry: WireTraceEntry): void => {
+      seen.push(entry);
+    };
+    core.on('wire', onWire);
+    expect(connection.listenerCount('wire')).toBe(1);
+    await core.consoleSend('log::console::traced');
+    await waitFor(() => seen.some((e) => e.frame?.[2][3] === 'traced'), 10_000, 'the traced frame');
+    core.off('wire', onWire);
+    expect(connection.listenerCount('wire')).toBe(0);
+    // A listener that is already there when the parts are rebuilt is attached to the new connection.
+    core.on('wire', onWire);
+    await core.restart();
+    const rebuilt = (core as unknown as { parts: { connection: ConnectionManager } }).parts.connection;
+    expect(rebuilt).not.toBe(connection);
+    expect(rebuilt.listenerCount('wire')).toBe(1);
+    expect(connection.listenerCount('wire')).toBe(0);
   });
 
   it('consoleSend queues REPL-syntax frames through the spool', async () => {

@@ -20,6 +20,11 @@ import { basename, dirname, join } from 'node:path';
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its mode. Default 0o600 (configs hold the group key). */
   mode?: number;
+  /**
+   * `writeFileAtomic` only: asked right before the rename; false abandons the write (the temp file is removed and
+   * the target keeps its content), e.g. because a newer synchronous write superseded this one. Resolves false then.
+   */
+  shouldCommit?: () => boolean;
 }
 
 function tempPathFor(target: string): string {
@@ -30,7 +35,7 @@ export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   options: AtomicWriteOptions = {},
-) {
+): Promise<boolean> {
   // Replace the file a symlink points to, not the symlink (e.g. /etc/minion/config.yml → a managed copy).
   const target = await realpath(path).catch(() => path);
   await mkdir(dirname(target), { recursive: true });
@@ -49,6 +54,10 @@ export async function writeFileAtomic(
     throw error;
   }
   await handle.close();
+  if (options.shouldCommit && !options.shouldCommit()) {
+    await unlink(temp).catch(() => undefined);
+    return false;
+  }
   try {
     await rename(temp, target);
   } catch (error) {
@@ -56,6 +65,7 @@ export async function writeFileAtomic(
     throw error;
   }
   await syncDirectory(dirname(target));
+  return true;
 }
 
 export function writeFileAtomicSync(

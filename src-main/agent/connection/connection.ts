@@ -70,6 +70,11 @@ export interface ConnectionOptions {
   maxFrameBytes?: number;
   /** Wire trace ring size. Default 500; 0 disables the ring (the 'wire' event still fires). */
   traceCapacity?: number;
+  /**
+   * Frames traced (ring and 'wire' event) per second at most; the others are only counted (`unsampled` of the next
+   * entry). A 100k-line burst would otherwise build an entry per frame for a view that shows a few. Default 200.
+   */
+  traceSamplePerSecond?: number;
   /** Bound on the "make sure the server got everything" round trip of a deliberate close. Default 2 s. */
   closeFlushTimeoutMs?: number;
   /** Uniform random in [0, 1) for the backoff jitter; injectable for tests. */
@@ -124,6 +129,7 @@ interface ResolvedOptions {
   heartbeatTimeoutMs: number;
   maxFrameBytes: number;
   traceCapacity: number;
+  traceSamplePerSecond: number;
   closeFlushTimeoutMs: number;
 }
 
@@ -181,6 +187,7 @@ function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? Math.min(Math.floor(heartbeatIntervalMs * 0.9), 30_000),
     maxFrameBytes: checkMaxFrameBytes(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES),
     traceCapacity: options.traceCapacity ?? 500,
+    traceSamplePerSecond: Math.max(1, Math.floor(options.traceSamplePerSecond ?? 200)),
     closeFlushTimeoutMs: options.closeFlushTimeoutMs ?? 2_000,
   };
 }
@@ -222,6 +229,10 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private corkedSocket: net.Socket | null = null;
   /** Releases a cork at the end of the event-loop turn if `uncork()` never comes. */
   private corkGuard: NodeJS.Immediate | null = null;
+  /** Trace sampling: the current one-second window, frames traced in it, frames skipped since the last entry. */
+  private traceWindowStartedAt = 0;
+  private tracedInWindow = 0;
+  private unsampledFrames = 0;
 
   constructor(options: ConnectionOptions, internal: { retry?: boolean } = {}) {
     super();
@@ -818,19 +829,44 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return this.wireTrace.keeping || this.listenerCount('wire') > 0;
   }
 
+  /**
+   * At most `traceSamplePerSecond` frames a second are traced; the rest cost a counter. Without a ring and without a
+   * listener, nothing at all.
+   */
+  private sampled(): boolean {
+    if (!this.tracing()) return false;
+    const now = Date.now();
+    if (now - this.traceWindowStartedAt >= 1000) {
+      this.traceWindowStartedAt = now;
+      this.tracedInWindow = 0;
+    }
+    if (this.tracedInWindow >= this.opts.traceSamplePerSecond) {
+      this.unsampledFrames += 1;
+      return false;
+    }
+    this.tracedInWindow += 1;
+    return true;
+  }
+
   /** A listener gets its entry now; otherwise the ring keeps the parts and builds the entry if it is ever read. */
   private traceFrame(direction: 'in' | 'out', frame: WireFrame, bytes: Uint8Array | null): void {
+    if (!this.sampled()) return;
+    const unsampled = this.unsampledFrames;
+    this.unsampledFrames = 0;
     if (this.listenerCount('wire') > 0) {
       const wire = bytes ?? encodeFrame(frame);
-      this.emit('wire', this.wireTrace.record(this.redactor, direction, frame, wire));
-    } else if (this.wireTrace.keeping) {
-      this.wireTrace.recordLazily(this.redactor, direction, frame, bytes);
+      this.emit('wire', this.wireTrace.record(this.redactor, direction, frame, wire, undefined, unsampled));
+    } else {
+      this.wireTrace.recordLazily(this.redactor, direction, frame, bytes, unsampled);
     }
   }
 
+  /** Undecodable input is always traced (it ends the connection: one entry). */
   private traceRaw(direction: 'in' | 'out', bytes: Uint8Array, error: string): void {
-    if (this.tracing())
-      this.emit('wire', this.wireTrace.record(this.redactor, direction, null, bytes, error));
+    if (!this.tracing()) return;
+    const unsampled = this.unsampledFrames;
+    this.unsampledFrames = 0;
+    this.emit('wire', this.wireTrace.record(this.redactor, direction, null, bytes, error, unsampled));
   }
 
   private addTimer(link: Link, ms: number, fn: () => void): void {

@@ -71,6 +71,8 @@ interface Slot {
   /** The wire bytes; null for a decoded incoming frame (strict, so re-encoding reproduces them exactly). */
   bytes: Uint8Array | null;
   redactor: KeyRedactor;
+  /** Frames not traced (sampling) between the previous entry and this one. */
+  unsampled: number;
   entry: WireTraceEntry | null;
 }
 
@@ -103,8 +105,9 @@ export class WireTrace {
     frame: WireFrame | null,
     bytes: Uint8Array,
     error?: string,
+    unsampled = 0,
   ): WireTraceEntry {
-    const slot = this.slot(redactor, direction, frame, bytes);
+    const slot = this.slot(redactor, direction, frame, bytes, unsampled);
     const entry = build(slot);
     if (error !== undefined) entry.error = redactor.text(error);
     slot.entry = entry;
@@ -121,12 +124,13 @@ export class WireTrace {
     direction: 'in' | 'out',
     frame: WireFrame,
     bytes: Uint8Array | null,
+    unsampled = 0,
   ): void {
     if (this.capacity === 0) {
       this.nextId++;
       return;
     }
-    this.keep(this.slot(redactor, direction, frame, bytes));
+    this.keep(this.slot(redactor, direction, frame, bytes, unsampled));
   }
 
   /** Oldest first. */
@@ -144,8 +148,9 @@ export class WireTrace {
     direction: 'in' | 'out',
     frame: WireFrame | null,
     bytes: Uint8Array | null,
+    unsampled: number,
   ): Slot {
-    return { id: this.nextId++, direction, at: Date.now(), frame, bytes, redactor, entry: null };
+    return { id: this.nextId++, direction, at: Date.now(), frame, bytes, redactor, unsampled, entry: null };
   }
 
   private keep(slot: Slot): void {
@@ -169,7 +174,7 @@ function build(slot: Slot): WireTraceEntry {
   const { frame, redactor } = slot;
   const bytes = slot.bytes ?? (frame ? encodeFrame(frame) : new Uint8Array(0));
   const shown = frame ? bytes : bytes.subarray(0, MAX_RAW_HEX_BYTES);
-  return {
+  const entry: WireTraceEntry = {
     id: slot.id,
     direction: slot.direction,
     at: slot.at,
@@ -177,4 +182,6 @@ function build(slot: Slot): WireTraceEntry {
     hex: redactor.hex(frame, shown),
     bytes: bytes.length,
   };
+  if (slot.unsampled > 0) entry.unsampled = slot.unsampled;
+  return entry;
 }

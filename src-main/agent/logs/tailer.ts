@@ -18,7 +18,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { expandGlob, isGlobPattern } from './glob';
-import { type FileCheckpoint, loadCheckpoint, saveCheckpoint, type TailCheckpoint } from './checkpoint';
+import {
+  type FileCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  saveCheckpointAsync,
+  type TailCheckpoint,
+} from './checkpoint';
 import {
   decodeLineRange,
   decodePrefixWithin,
@@ -46,6 +52,12 @@ export interface LogTailerOptions {
   sink: (service: string, line: string) => void;
   /** Called before a checkpoint is written, e.g. to make the spool durable first. A throw skips that write. */
   beforeCheckpoint?: () => void;
+  /**
+   * Resolves once everything the sink accepted so far is durable (e.g. the spool's group commit). When given, the
+   * checkpoints written while lines flow wait for it and go to disk asynchronously, so no fsync runs on the event
+   * loop; `beforeCheckpoint` then only serves the final write of `stop()`. A rejection skips that write.
+   */
+  whenSinkDurable?: () => Promise<void>;
   log?: (level: TailLogLevel, message: string) => void;
   /** Default 250 ms. */
   pollIntervalMs?: number;
@@ -66,6 +78,13 @@ export interface LogTailerOptions {
   checkpointIntervalMs?: number;
   /** Bytes read per file per poll before yielding (the next poll then follows immediately). Default 4 MiB. */
   maxBytesPerPoll?: number;
+  /**
+   * Time one poll may spend turning lines into sink calls before it yields to the event loop (the next poll follows
+   * at once). A 100k-line burst then becomes many short slices instead of one long stall. Default 8 ms.
+   */
+  maxSliceMs?: number;
+  /** Monotonic clock in ms for the slice budget; default `performance.now`. */
+  clock?: () => number;
   /** A line without a newline longer than this is sent in parts as it arrives. Default 1 MiB. */
   maxLineBytes?: number;
   cwd?: string;
@@ -90,6 +109,9 @@ export interface TailerStats {
   partialFlushes: number;
   sinkRefusals: number;
 }
+
+/** Lines handed to the sink between two looks at the slice clock. */
+const LINES_PER_CLOCK_CHECK = 16;
 
 /** How many leading bytes identify a file's content (for truncation and copy detection). */
 const HEAD_BYTES = 1024;
@@ -116,6 +138,8 @@ interface FollowedFile {
   rotated: boolean;
   lastGrowthAt: number;
   blocked: boolean;
+  /** The slice budget ran out with complete lines still in `buffer`: they go first on the next poll. */
+  yielded: boolean;
   /** Size and mtime at the last poll: the head is only re-checked when they change (keeps idle polls cheap). */
   seenSize: number;
   seenMtimeMs: number;
@@ -157,6 +181,10 @@ export class LogTailer {
   private readonly startAt: 'end' | 'beginning';
   private readonly chunk: Buffer;
   private readonly maxBytesPerPoll: number;
+  private readonly maxSliceMs: number;
+  private readonly clock: () => number;
+  /** When the current poll's slice ends (clock ms); Infinity outside a poll. */
+  private sliceEndsAt = Number.POSITIVE_INFINITY;
   private readonly maxLineBytes: number;
   private readonly maxMessageBytes: number;
   private readonly cwd: string;
@@ -174,6 +202,12 @@ export class LogTailer {
   private nextScanAt = 0;
   private dirty = false;
   private lastCheckpointAt = Number.NEGATIVE_INFINITY;
+  /** The asynchronous checkpoint write in flight, if any (one at a time). */
+  private checkpointInFlight: Promise<void> | null = null;
+  /** Its file I/O part (after the sink became durable); `settled()` waits for this one. */
+  private checkpointSaving: Promise<boolean> | null = null;
+  /** Bumped by every synchronous write: an older asynchronous one must not replace it. */
+  private checkpointGeneration = 0;
   private readonly warnedDuplicates = new Set<string>();
   private readonly counters = {
     linesShipped: 0,
@@ -194,6 +228,8 @@ export class LogTailer {
     this.startAt = options.startAt ?? 'end';
     this.chunk = Buffer.allocUnsafe(options.readChunkBytes ?? 64 * 1024);
     this.maxBytesPerPoll = options.maxBytesPerPoll ?? 4 * 1024 * 1024;
+    this.maxSliceMs = options.maxSliceMs ?? 8;
+    this.clock = options.clock ?? (() => performance.now());
     this.maxLineBytes = Math.max(options.maxLineBytes ?? 1024 * 1024, this.chunk.length);
     if (options.maxMessageBytes < MIN_MESSAGE_BYTES) {
       throw new RangeError(`maxMessageBytes must be at least ${MIN_MESSAGE_BYTES}`);
@@ -241,6 +277,14 @@ export class LogTailer {
     this.current.clear();
   }
 
+  /**
+   * Resolves when no asynchronous checkpoint file write is in progress. Await it before `stop()` so the final
+   * synchronous write cannot be overtaken by an older one still on the thread pool.
+   */
+  async settled(): Promise<void> {
+    while (this.checkpointSaving) await this.checkpointSaving.catch(() => false);
+  }
+
   /** Replaces the followed entries (config change). Files of removed entries are closed. */
   setEntries(entries: readonly TailEntry[]): void {
     this.entries = [...entries];
@@ -273,8 +317,17 @@ export class LogTailer {
     };
   }
 
-  /** One poll cycle, synchronously. Returns true when a file had more data than one poll may read. */
+  /** One poll cycle, synchronously. Returns true when a file had more data than one poll may read (or time allowed). */
   pollNow(): boolean {
+    this.sliceEndsAt = this.clock() + this.maxSliceMs;
+    try {
+      return this.pollSlice();
+    } finally {
+      this.sliceEndsAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  private pollSlice(): boolean {
     const now = this.now();
     if (now >= this.nextScanAt) {
       this.scan();
@@ -401,6 +454,7 @@ export class LogTailer {
       rotated: false,
       lastGrowthAt: this.now(),
       blocked: false,
+      yielded: false,
       seenSize: -1,
       seenMtimeMs: -1,
     };
@@ -468,6 +522,7 @@ export class LogTailer {
       rotated: true,
       lastGrowthAt: this.now(),
       blocked: false,
+      yielded: false,
       seenSize: -1,
       seenMtimeMs: -1,
     };
@@ -522,10 +577,12 @@ export class LogTailer {
 
   /** Reads what is new. Returns true when the per-poll budget stopped it before the end of the file. */
   private readAvailable(file: FollowedFile, now: number): boolean {
-    if (file.blocked) {
+    if (file.blocked || file.yielded) {
       file.blocked = false;
-      this.processBuffer(file, false);
+      file.yielded = false;
+      this.processBuffer(file, false, true);
       if (file.blocked) return false;
+      if (file.yielded) return true;
     }
     const stats = fstatSync(file.fd);
     const size = stats.size;
@@ -537,7 +594,7 @@ export class LogTailer {
       this.truncated(file);
     }
     let budget = this.maxBytesPerPoll;
-    while (file.readPos < size && budget > 0 && !file.blocked) {
+    while (file.readPos < size && budget > 0 && !file.blocked && !file.yielded && !this.sliceSpent()) {
       const want = Math.min(this.chunk.length, size - file.readPos, budget);
       const n = readSync(file.fd, this.chunk, 0, want, file.readPos);
       if (n <= 0) break;
@@ -549,10 +606,14 @@ export class LogTailer {
           ? Buffer.from(this.chunk.subarray(0, n))
           : Buffer.concat([file.buffer, this.chunk.subarray(0, n)]);
       file.lastGrowthAt = now;
-      this.processBuffer(file, false);
+      this.processBuffer(file, false, true);
     }
     if (file.headLength < Math.min(HEAD_BYTES, file.offset)) this.updateHead(file);
-    return file.readPos < size && !file.blocked;
+    return file.yielded || (file.readPos < size && !file.blocked);
+  }
+
+  private sliceSpent(): boolean {
+    return this.clock() >= this.sliceEndsAt;
   }
 
   private truncated(file: FollowedFile): void {
@@ -568,6 +629,7 @@ export class LogTailer {
     file.head = '';
     file.headLength = 0;
     file.blocked = false;
+    file.yielded = false;
     this.dirty = true;
   }
 
@@ -636,11 +698,23 @@ export class LogTailer {
     }
   }
 
-  /** Sends the complete lines in the buffer; `final` also sends a last line without newline. */
-  private processBuffer(file: FollowedFile, final: boolean): void {
+  /**
+   * Sends the complete lines in the buffer; `final` also sends a last line without newline. With `mayYield`, stops
+   * (`yielded`) when the poll's slice is spent, leaving the rest of the lines in the buffer for the next poll.
+   */
+  private processBuffer(file: FollowedFile, final: boolean, mayYield = false): void {
     const buffer = file.buffer;
     let start = 0;
+    let sinceClockCheck = 0;
     for (;;) {
+      if (mayYield && ++sinceClockCheck >= LINES_PER_CLOCK_CHECK) {
+        sinceClockCheck = 0;
+        if (this.sliceSpent()) {
+          file.buffer = buffer.subarray(start);
+          file.yielded = true;
+          return;
+        }
+      }
       const newline = buffer.indexOf(0x0a, start);
       if (newline < 0) break;
       if (!this.emitLine(file, buffer, start, newline)) {
@@ -726,7 +800,7 @@ export class LogTailer {
 
   private flushQuiet(file: FollowedFile, now: number): void {
     const quietFor = now - file.lastGrowthAt;
-    if (file.buffer.length > 0 && !file.blocked && quietFor >= this.quietFlushMs) {
+    if (file.buffer.length > 0 && !file.blocked && !file.yielded && quietFor >= this.quietFlushMs) {
       this.processBuffer(file, true);
     }
     if (
@@ -759,16 +833,25 @@ export class LogTailer {
     };
   }
 
-  private writeCheckpoint(force = false): void {
-    if (!this.dirty) return;
-    const now = this.now();
-    if (!force && now - this.lastCheckpointAt < (this.options.checkpointIntervalMs ?? 1000)) return;
-    this.lastCheckpointAt = now;
-    const checkpoint: TailCheckpoint = {
+  private snapshot(): TailCheckpoint {
+    return {
       version: 1,
       patterns: [...this.knownPatterns],
       files: [...this.files.values()].map((f) => this.recordOf(f)),
     };
+  }
+
+  private writeCheckpoint(force = false): void {
+    if (!this.dirty) return;
+    const now = this.now();
+    if (!force && now - this.lastCheckpointAt < (this.options.checkpointIntervalMs ?? 1000)) return;
+    if (!force && this.options.whenSinkDurable) {
+      this.writeCheckpointAsync(now, this.options.whenSinkDurable);
+      return;
+    }
+    this.lastCheckpointAt = now;
+    this.checkpointGeneration++;
+    const checkpoint = this.snapshot();
     try {
       this.options.beforeCheckpoint?.();
       saveCheckpoint(this.options.checkpointPath, checkpoint);
@@ -776,6 +859,33 @@ export class LogTailer {
     } catch (error) {
       this.log('error', `log checkpoint not written: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Snapshot now (what the sink accepted so far), wait until the sink made it durable, then write it off the event
+   * loop. Changes meanwhile mark the state dirty again for the next write.
+   */
+  private writeCheckpointAsync(now: number, whenSinkDurable: () => Promise<void>): void {
+    if (this.checkpointInFlight) return;
+    this.lastCheckpointAt = now;
+    const checkpoint = this.snapshot();
+    const generation = this.checkpointGeneration;
+    this.dirty = false;
+    const current = (): boolean => generation === this.checkpointGeneration && this.started;
+    this.checkpointInFlight = (async () => {
+      try {
+        await whenSinkDurable();
+        if (!current()) return;
+        this.checkpointSaving = saveCheckpointAsync(this.options.checkpointPath, checkpoint, current);
+        await this.checkpointSaving;
+      } catch (error) {
+        this.dirty = true;
+        this.log('error', `log checkpoint not written: ${(error as Error).message}`);
+      } finally {
+        this.checkpointSaving = null;
+        this.checkpointInFlight = null;
+      }
+    })();
   }
 
   private updateHead(file: FollowedFile): void {

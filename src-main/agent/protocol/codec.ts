@@ -25,7 +25,6 @@ export interface DecodeOptions {
 }
 
 // One instance each, reused: constructing them per frame would dominate the cost of small frames.
-const encoder = new Encoder({ initialBufferSize: 8192 });
 const LIMITS = {
   maxStrLength: MAX_PAYLOAD_BYTES,
   maxArrayLength: MAX_PAYLOAD_BYTES,
@@ -35,17 +34,221 @@ const LIMITS = {
 } as const;
 const strictDecoder = new Decoder({ ...LIMITS, maxBinLength: 0 });
 const serverCompatibleDecoder = new Decoder({ ...LIMITS, maxBinLength: MAX_PAYLOAD_BYTES });
+/** The generic encoder, only for what the frame encoder below does not handle (malformed input from untyped code). */
+let genericEncoder: Encoder | null = null;
+
+/*
+ * Frame encoder specialised for the only shape a frame has: fixarray(3) of [str, str, array of (str | array of
+ * str)]. It writes straight into one scratch buffer and copies the result out once, with the exact bytes
+ * @msgpack/msgpack produces (shortest str/array headers; strings of ≤ 50 UTF-16 units encoded by its JS loop, which
+ * writes a lone surrogate as its own 3 bytes, longer ones like TextEncoder, which writes U+FFFD). A property test
+ * holds the two byte-identical.
+ */
+/** Room for the largest payload plus the largest string that could still push it over (checked per string). */
+const SCRATCH_BYTES = FRAME_HEADER_BYTES + MAX_PAYLOAD_BYTES + 8;
+const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+/** @msgpack/msgpack's switch from its JS loop to TextEncoder (utf8Encode's TEXT_ENCODER_THRESHOLD). */
+const JS_UTF8_MAX_UNITS = 50;
+
+/** Returned by the writers below when the frame does not fit in the scratch buffer (or is not frame-shaped). */
+const NOT_HANDLED = -1;
+
+function writeStrHeader(buf: Buffer, pos: number, byteLength: number): number {
+  if (byteLength < 32) {
+    buf[pos] = 0xa0 + byteLength;
+    return pos + 1;
+  }
+  if (byteLength < 0x100) {
+    buf[pos] = 0xd9;
+    buf[pos + 1] = byteLength;
+    return pos + 2;
+  }
+  if (byteLength < 0x10000) {
+    buf[pos] = 0xda;
+    buf[pos + 1] = byteLength >>> 8;
+    buf[pos + 2] = byteLength & 0xff;
+    return pos + 3;
+  }
+  buf[pos] = 0xdb;
+  buf.writeUInt32BE(byteLength, pos + 1);
+  return pos + 5;
+}
+
+function writeArrayHeader(buf: Buffer, pos: number, length: number): number {
+  if (length < 16) {
+    buf[pos] = 0x90 + length;
+    return pos + 1;
+  }
+  if (length < 0x10000) {
+    buf[pos] = 0xdc;
+    buf[pos + 1] = length >>> 8;
+    buf[pos + 2] = length & 0xff;
+    return pos + 3;
+  }
+  buf[pos] = 0xdd;
+  buf.writeUInt32BE(length, pos + 1);
+  return pos + 5;
+}
+
+/** UTF-8 length as @msgpack/msgpack's utf8Count computes it (a lone surrogate counts 3). */
+function utf8CountJs(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else {
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+        const next = s.charCodeAt(i + 1);
+        if ((next & 0xfc00) === 0xdc00) {
+          i++;
+          c = 0x10000;
+        }
+      }
+      bytes += c >= 0x10000 ? 4 : 3;
+    }
+  }
+  return bytes;
+}
+
+/** @msgpack/msgpack's utf8EncodeJs: the bytes it writes for strings of ≤ 50 units. */
+function utf8WriteJs(s: string, buf: Buffer, pos: number): number {
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      buf[pos++] = c;
+      continue;
+    }
+    if (c < 0x800) {
+      buf[pos++] = ((c >> 6) & 0x1f) | 0xc0;
+    } else {
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+        const next = s.charCodeAt(i + 1);
+        if ((next & 0xfc00) === 0xdc00) {
+          i++;
+          c = ((c & 0x3ff) << 10) + (next & 0x3ff) + 0x10000;
+        }
+      }
+      if (c < 0x10000) {
+        buf[pos++] = ((c >> 12) & 0x0f) | 0xe0;
+        buf[pos++] = ((c >> 6) & 0x3f) | 0x80;
+      } else {
+        buf[pos++] = ((c >> 18) & 0x07) | 0xf0;
+        buf[pos++] = ((c >> 12) & 0x3f) | 0x80;
+        buf[pos++] = ((c >> 6) & 0x3f) | 0x80;
+      }
+    }
+    buf[pos++] = (c & 0x3f) | 0x80;
+  }
+  return pos;
+}
+
+/** Writes one msgpack str at `pos`; NOT_HANDLED when it is not a string or would overflow the scratch buffer. */
+function writeStr(s: unknown, pos: number): number {
+  if (typeof s !== 'string') return NOT_HANDLED;
+  const units = s.length;
+  // Worst case 3 bytes per UTF-16 unit, plus the largest header.
+  if (pos + 5 + units * 3 > SCRATCH_BYTES) {
+    const exact = Buffer.byteLength(s, 'utf8');
+    if (pos + 5 + exact > SCRATCH_BYTES) return NOT_HANDLED;
+  }
+  if (units <= JS_UTF8_MAX_UNITS) {
+    let ascii = true;
+    for (let i = 0; i < units; i++) {
+      if (s.charCodeAt(i) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      pos = writeStrHeader(scratch, pos, units);
+      for (let i = 0; i < units; i++) scratch[pos + i] = s.charCodeAt(i);
+      return pos + units;
+    }
+    pos = writeStrHeader(scratch, pos, utf8CountJs(s));
+    return utf8WriteJs(s, scratch, pos);
+  }
+  // Longer strings: let the native writer produce the bytes right after room for the header, sized from the
+  // UTF-16 length (≥ 51 bytes, so never a fixstr), instead of a separate UTF-8 counting pass.
+  if (units * 3 < 0x100) {
+    const n = scratch.write(s, pos + 2, 'utf8');
+    scratch[pos] = 0xd9;
+    scratch[pos + 1] = n;
+    return pos + 2 + n;
+  }
+  if (units * 3 < 0x10000) {
+    const n = scratch.write(s, pos + 3, 'utf8');
+    if (n < 0x100) {
+      // Fewer bytes than the str16 header assumed (e.g. an ASCII line of 86…255 characters): str8 it is.
+      scratch.copy(scratch, pos + 2, pos + 3, pos + 3 + n);
+      scratch[pos] = 0xd9;
+      scratch[pos + 1] = n;
+      return pos + 2 + n;
+    }
+    scratch[pos] = 0xda;
+    scratch[pos + 1] = n >>> 8;
+    scratch[pos + 2] = n & 0xff;
+    return pos + 3 + n;
+  }
+  const byteLength = Buffer.byteLength(s, 'utf8');
+  pos = writeStrHeader(scratch, pos, byteLength);
+  return pos + scratch.write(s, pos, byteLength, 'utf8');
+}
+
+/** The payload of `frame` into `scratch` from offset 2; its end offset, or NOT_HANDLED. */
+function writeFramePayload(frame: WireFrame): number {
+  if (!Array.isArray(frame) || frame.length !== 3) return NOT_HANDLED;
+  const data: unknown = frame[2];
+  if (!Array.isArray(data)) return NOT_HANDLED;
+  scratch[FRAME_HEADER_BYTES] = 0x93;
+  let pos = writeStr(frame[0], FRAME_HEADER_BYTES + 1);
+  if (pos === NOT_HANDLED) return NOT_HANDLED;
+  pos = writeStr(frame[1], pos);
+  if (pos === NOT_HANDLED || pos + 5 > SCRATCH_BYTES) return NOT_HANDLED;
+  pos = writeArrayHeader(scratch, pos, data.length);
+  for (let i = 0; i < data.length; i++) {
+    const item: unknown = data[i];
+    if (Array.isArray(item)) {
+      if (pos + 5 > SCRATCH_BYTES) return NOT_HANDLED;
+      pos = writeArrayHeader(scratch, pos, item.length);
+      for (let j = 0; j < item.length; j++) {
+        pos = writeStr(item[j], pos);
+        if (pos === NOT_HANDLED) return NOT_HANDLED;
+      }
+    } else {
+      pos = writeStr(item, pos);
+      if (pos === NOT_HANDLED) return NOT_HANDLED;
+    }
+  }
+  return pos;
+}
+
+function tooLarge(length: number): ProtocolError {
+  return new ProtocolError(
+    'too-large',
+    `frame payload is ${length} bytes; the u16 length prefix allows 65535`,
+  );
+}
 
 /** Encodes one frame as a single buffer (prefix + payload) so it can go out in exactly one `write`. */
 export function encodeFrame(frame: WireFrame): Buffer {
-  const payload = encoder.encodeSharedRef(frame);
+  const end = writeFramePayload(frame);
+  if (end === NOT_HANDLED) return encodeFrameGeneric(frame);
+  const length = end - FRAME_HEADER_BYTES;
+  if (length > MAX_PAYLOAD_BYTES) throw tooLarge(length);
+  scratch[0] = length >>> 8;
+  scratch[1] = length & 0xff;
+  const out = Buffer.allocUnsafe(end);
+  scratch.copy(out, 0, 0, end);
+  return out;
+}
+
+/** Anything the frame encoder does not take (oversized strings, values of other types) goes through msgpack. */
+function encodeFrameGeneric(frame: WireFrame): Buffer {
+  genericEncoder ??= new Encoder({ initialBufferSize: 8192 });
+  const payload = genericEncoder.encodeSharedRef(frame);
   const length = payload.byteLength;
-  if (length > MAX_PAYLOAD_BYTES) {
-    throw new ProtocolError(
-      'too-large',
-      `frame payload is ${length} bytes; the u16 length prefix allows 65535`,
-    );
-  }
+  if (length > MAX_PAYLOAD_BYTES) throw tooLarge(length);
   const out = Buffer.allocUnsafe(length + FRAME_HEADER_BYTES);
   out[0] = length >>> 8;
   out[1] = length & 0xff;

@@ -17,7 +17,6 @@ export const MAX_SECONDS_SINCE_0001 = 315_537_897_599;
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const TWO_POW_24 = 0x1000000;
 const TWO_POW_48 = 2 ** 48;
-const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CANONICAL_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface MinionTime {
@@ -36,16 +35,49 @@ export interface ParsedMinionUuid {
   unixMs: number;
 }
 
-/** Lowercase 8-4-4-4-12 hex, the only form the agent may put on the wire. */
+/** Char code → value of a lowercase hex digit, -1 for anything else (codes ≥ 128 are checked before lookup). */
+const LOWER_HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) LOWER_HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) LOWER_HEX[0x61 + i] = 10 + i;
+
+function lowerHexValue(code: number): number {
+  return code < 128 ? (LOWER_HEX[code] as number) : -1;
+}
+
+/**
+ * Lowercase 8-4-4-4-12 hex, the only form the agent may put on the wire. Checked with char codes: it runs for
+ * every outgoing frame, where a regex (or any allocation) per frame shows in the profile.
+ */
 export function isCanonicalUuid(s: string): boolean {
-  return s.length === 36 && CANONICAL.test(s);
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const code = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (code !== 0x2d) return false;
+    } else if (lowerHexValue(code) < 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Numeric value of the lowercase hex digits s[from, to) (at most 13 digits: exact as a double). */
+function hexValue(s: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) value = value * 16 + lowerHexValue(s.charCodeAt(i));
+  return value;
 }
 
 /** Canonical lowercase and a time the real server can decode (nanos < 10⁹, year ≤ 9999). */
 export function isMinionUuid(s: string): boolean {
-  if (!isCanonicalUuid(s)) return false;
-  const nanos = parseInt(s.slice(0, 8), 16);
-  const seconds = parseInt(s.slice(9, 13) + s.slice(14, 18) + s.slice(19, 23), 16);
+  return isCanonicalUuid(s) && canonicalUuidHasMinionTime(s);
+}
+
+/** For a string already known to be canonical: is its time one the real server can decode? */
+export function canonicalUuidHasMinionTime(s: string): boolean {
+  const nanos = hexValue(s, 0, 8);
+  // Seconds: bytes 4–9 = the hex digits 9–12, 14–17 and 19–22.
+  const seconds = (hexValue(s, 9, 13) * 0x10000 + hexValue(s, 14, 18)) * 0x10000 + hexValue(s, 19, 23);
   return nanos < 1_000_000_000 && seconds <= MAX_SECONDS_SINCE_0001;
 }
 

@@ -3,7 +3,7 @@
  * proxy. Loopback only, short intervals.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type WireTraceEntry } from '../../../src-shared/view-models';
 import {
   ConnectionLostError,
@@ -660,6 +660,37 @@ describe('group key redaction', () => {
     expect(auth?.frame?.[2][3]).toEqual(['***']);
     // The server did get the real key (auth worked above).
     expect(server.connections[0]?.authenticated).toBe(true);
+  });
+
+  it('traces a bounded sample during a burst and says how many frames it left out', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { traceSamplePerSecond: 5 });
+    const wire: WireTraceEntry[] = [];
+    m.on('wire', (e) => wire.push(e));
+    m.start();
+    await nextReady(m);
+    await m.barrier();
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      // One fixed second for the whole burst, well after every frame traced so far.
+      const second = Date.now() + 10_000;
+      clock.mockReturnValue(second);
+      wire.length = 0;
+      for (let i = 0; i < 20; i++) expect(m.send(log())).toBe(true);
+      expect(wire).toHaveLength(5);
+      expect(wire.every((e) => e.unsampled === undefined)).toBe(true);
+      expect(m.view().out.frames.L).toBe(20); // counters still count every frame
+      // The next second traces again, and its first entry accounts for the 15 left out.
+      clock.mockReturnValue(second + 1000);
+      m.send(log());
+      expect(wire).toHaveLength(6);
+      expect(wire[5]?.unsampled).toBe(15);
+      expect(m.trace().at(-1)?.unsampled).toBe(15);
+    } finally {
+      clock.mockRestore();
+    }
+    await m.barrier();
+    expect(server.logs).toHaveLength(21);
   });
 
   it('keeps a bounded trace ring', async () => {

@@ -2,12 +2,14 @@ import {
   appendFileSync,
   closeSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   truncateSync,
   unlinkSync,
   writeFileSync,
@@ -104,6 +106,132 @@ class Writer {
     closeSync(this.fd);
   }
 }
+
+describe('LogTailer: bounded work per poll', () => {
+  it('turns a large read into sink calls in slices of bounded time, in order, losing and repeating nothing', () => {
+    const path = join(dir, 'burst.log');
+    const expected = numbered(0, 3000);
+    writeFileSync(path, expected.join('\n') + '\n');
+    let ms = 0;
+    const lines: string[] = [];
+    const h = makeTailer([{ service: 'app', file: path }], {
+      maxSliceMs: 10,
+      clock: () => ms,
+      sink: (_service, line) => {
+        lines.push(line);
+        ms += 1; // every line "costs" a millisecond of the slice
+      },
+    });
+    h.tailer.start(); // the first poll
+    const perPoll = [lines.length];
+    for (let i = 0; i < 1000; i++) {
+      const before = lines.length;
+      const more = h.tailer.pollNow();
+      perPoll.push(lines.length - before);
+      if (!more) break;
+    }
+    expect(lines).toEqual(expected);
+    // The clock is looked at every 16 lines: a slice overshoots its 10 ms by less than that.
+    expect(Math.max(...perPoll)).toBeLessThanOrEqual(10 + 16);
+    expect(perPoll.length).toBeGreaterThanOrEqual(3000 / 26);
+    // A yielded buffer is not mistaken for a quiet partial line, and the checkpoint covers exactly what was sent.
+    clock += 10_000;
+    expect(h.tailer.pollNow()).toBe(false);
+    expect(lines).toHaveLength(3000);
+    expect(h.tailer.stats().files[0]?.offset).toBe(statSync(path).size);
+  });
+
+  it('a file whose lines are still being sliced keeps its place when the poll ends mid-buffer and the tailer restarts', () => {
+    const path = join(dir, 'restart.log');
+    const expected = numbered(0, 500);
+    writeFileSync(path, expected.join('\n') + '\n');
+    let ms = 0;
+    const lines: string[] = [];
+    const options = {
+      maxSliceMs: 5,
+      clock: () => ms,
+      sink: (_service: string, line: string) => {
+        lines.push(line);
+        ms += 1;
+      },
+    };
+    const first = makeTailer([{ service: 'app', file: path }], options);
+    first.tailer.start();
+    first.tailer.pollNow();
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(500);
+    stop(first); // checkpoint: the lines handed over so far, not the bytes read
+    const second = makeTailer([{ service: 'app', file: path }], options);
+    second.tailer.start();
+    drain(second);
+    expect(lines).toEqual(expected);
+  });
+});
+
+describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
+  const checkpointFile = (): string => join(dir, 'state', 'tail-checkpoint.json');
+  const savedOffset = (): number | undefined =>
+    existsSync(checkpointFile())
+      ? (JSON.parse(readFileSync(checkpointFile(), 'utf8')) as { files: { offset: number }[] }).files[0]
+          ?.offset
+      : undefined;
+  async function until(check: () => boolean): Promise<void> {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(check()).toBe(true);
+  }
+
+  it('writes a checkpoint only after the sink made its lines durable, without the synchronous hook', async () => {
+    const path = join(dir, 'a.log');
+    writeFileSync(path, 'one\ntwo\n');
+    const durable: Array<() => void> = [];
+    let syncCalls = 0;
+    const h = makeTailer([{ service: 's', file: path }], {
+      whenSinkDurable: () => new Promise<void>((resolve) => durable.push(resolve)),
+      beforeCheckpoint: () => syncCalls++,
+    });
+    h.tailer.start();
+    expect(h.lines).toEqual(['one', 'two']);
+    expect(durable).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(savedOffset()).toBeUndefined(); // not ahead of the sink
+    durable[0]?.();
+    await until(() => savedOffset() === 8);
+    await h.tailer.settled(); // the write is done (rename and directory sync), not just visible
+    // More lines while nothing is durable yet: one write in flight at a time, the rest follows.
+    appendFileSync(path, 'three\n');
+    clock += 1;
+    h.tailer.pollNow();
+    expect(durable).toHaveLength(2);
+    h.tailer.pollNow();
+    expect(durable).toHaveLength(2);
+    durable[1]?.();
+    await until(() => savedOffset() === 14);
+    expect(syncCalls).toBe(0);
+    await h.tailer.settled();
+    stop(h);
+    expect(syncCalls).toBe(1); // the final write of stop() is synchronous
+    expect(savedOffset()).toBe(14);
+  });
+
+  it('a write still waiting for durability when the tailer stops never replaces the final checkpoint', async () => {
+    const path = join(dir, 'b.log');
+    writeFileSync(path, 'one\n');
+    const durable: Array<() => void> = [];
+    const h = makeTailer([{ service: 's', file: path }], {
+      whenSinkDurable: () => new Promise<void>((resolve) => durable.push(resolve)),
+    });
+    h.tailer.start();
+    appendFileSync(path, 'two\n');
+    clock += 1;
+    h.tailer.pollNow();
+    expect(h.lines).toEqual(['one', 'two']);
+    stop(h); // the snapshot in flight says 4; the stop writes 8
+    expect(savedOffset()).toBe(8);
+    for (const resolve of durable) resolve();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(savedOffset()).toBe(8);
+  });
+});
 
 describe('LogTailer', () => {
   it('ships 100,000 lines written in bursts across a rename rotation and a copytruncate exactly once, in order', () => {

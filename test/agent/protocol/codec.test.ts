@@ -54,6 +54,87 @@ describe('encodeFrame', () => {
   });
 });
 
+describe('encodeFrame: the specialised frame encoder is byte-identical to @msgpack/msgpack', () => {
+  // Hex strings: a deep toEqual of two 64 KiB buffers compares them index by index, far too slowly.
+  /** What the generic encoder makes of the frame: prefix + payload as hex, or the error it ends in. */
+  function reference(frame: WireFrame): string {
+    const payload = rawEncode(frame);
+    return payload.length > MAX_PAYLOAD_BYTES ? 'too-large' : withPrefix(payload).toString('hex');
+  }
+  function ours(frame: WireFrame): string {
+    try {
+      return encodeFrame(frame).toString('hex');
+    } catch (e) {
+      if (e instanceof ProtocolError && e.code === 'too-large') return 'too-large';
+      throw e;
+    }
+  }
+  // Lengths around every boundary that changes the bytes: fixstr/str8/str16 headers (31/32, 255/256 bytes), the
+  // 50-unit switch between msgpack's JS UTF-8 loop and TextEncoder (they differ on lone surrogates), fixarray/array16.
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 60 }),
+    fc.string({ unit: 'binary', minLength: 45, maxLength: 56 }),
+    fc.string({ unit: 'grapheme-ascii', minLength: 25, maxLength: 40 }),
+    fc.string({ unit: 'binary-ascii', minLength: 240, maxLength: 300 }),
+    fc.string({ unit: 'binary', minLength: 80, maxLength: 400 }),
+    // A lone surrogate in a string of 30…70 units: the two UTF-8 paths write it differently.
+    fc
+      .tuple(
+        fc.string({ unit: 'binary-ascii', minLength: 15, maxLength: 35 }),
+        fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff'),
+        fc.string({ unit: 'binary', minLength: 14, maxLength: 34 }),
+      )
+      .map(([a, lone, b]) => a + lone + b),
+  );
+  const frameOf = (text: fc.Arbitrary<string>): fc.Arbitrary<WireFrame> =>
+    fc.tuple(
+      fc.string({ unit: 'binary', maxLength: 3 }),
+      text,
+      fc.oneof(
+        fc.array(fc.oneof(text, fc.array(text, { maxLength: 18 })), { maxLength: 18 }),
+        // Around the fixarray/array16 boundary (15/16 elements), at both levels.
+        fc.array(fc.oneof(text, fc.array(text, { minLength: 14, maxLength: 17 })), {
+          minLength: 14,
+          maxLength: 17,
+        }),
+      ),
+    );
+
+  it('for random frames (any code point, lone surrogates, every header size)', () => {
+    fc.assert(
+      fc.property(frameOf(anyText), (frame) => {
+        expect(ours(frame)).toBe(reference(frame));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('for frames of log lines near and beyond the largest payload', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: MAX_PAYLOAD_BYTES - 200, max: MAX_PAYLOAD_BYTES + 50 }),
+        fc.constantFrom('x', 'é', '€', '😀', '\ud800'),
+        (units, char) => {
+          const frame: WireFrame = [
+            'L',
+            UUID,
+            ['g', SERVER, 's', char.repeat(Math.ceil(units / char.length / 3))],
+          ];
+          const big: WireFrame = ['L', UUID, ['g', SERVER, 's', 'y'.repeat(units - 60)]];
+          expect(ours(frame)).toBe(reference(frame));
+          expect(ours(big)).toBe(reference(big));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('falls back to the generic encoder for values a frame never holds (same bytes, no crash)', () => {
+    const odd = ['L', UUID, ['g', SERVER, 7, null, ['x', 1.5]]] as unknown as WireFrame;
+    expect(encodeFrame(odd)).toEqual(withPrefix(rawEncode(odd)));
+  });
+});
+
 describe('decodePayload: strict and typed errors', () => {
   const payload = (v: unknown): Uint8Array => rawEncode(v);
   const cases: Array<[string, Uint8Array, ProtocolErrorCode]> = [

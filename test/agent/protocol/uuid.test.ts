@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MinionUuidError } from '../../../src-main/agent/protocol/errors';
 import {
@@ -134,5 +135,61 @@ describe('UUID predicates', () => {
     expect(serverCanParseUuidString('not-a-uuid')).toBe(false);
     expect(serverCanParseUuidString('abc')).toBe(false);
     expect(serverCanParseUuidString('075BCD15-000E-D7CA-D9C0-0A1B2C3D4E5F')).toBe(true);
+  });
+});
+
+describe('isCanonicalUuid / isMinionUuid without regexes agree with their definitions', () => {
+  const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  /** The definition, spelled out the slow way: canonical, nanos < 10⁹, seconds ≤ 9999-12-31T23:59:59. */
+  function minionByDefinition(s: string): boolean {
+    if (!CANONICAL.test(s)) return false;
+    const hex = s.replace(/-/g, '');
+    const nanos = parseInt(hex.slice(0, 8), 16);
+    const seconds = parseInt(hex.slice(8, 20), 16);
+    return nanos < 1_000_000_000 && seconds <= 315_537_897_599;
+  }
+  // Valid UUIDs with one or two characters replaced by anything nearby (dash, upper case, g, other hex digits…).
+  const near = fc
+    .tuple(
+      fc.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+      fc.array(
+        fc.tuple(
+          fc.nat(37),
+          fc.constantFrom('-', 'A', 'F', 'g', '/', ':', '`', 'a', 'f', '0', '9', '3', 'b'),
+        ),
+        { maxLength: 2 },
+      ),
+    )
+    .map(([s, edits]) => edits.reduce((t, [at, c]) => t.slice(0, at) + c + t.slice(at + 1), s));
+  const anyString = fc.oneof(near, fc.string({ maxLength: 40 }));
+
+  it('isCanonicalUuid ⇔ the 8-4-4-4-12 lowercase regex', () => {
+    fc.assert(
+      fc.property(anyString, (s) => {
+        expect(isCanonicalUuid(s)).toBe(CANONICAL.test(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('isMinionUuid ⇔ canonical with a decodable time (time bytes around both limits)', () => {
+    const timed = fc
+      .tuple(
+        fc.oneof(fc.integer({ min: 999_999_990, max: 1_000_000_010 }), fc.nat(0xffffffff)),
+        fc.oneof(fc.integer({ min: 315_537_897_590, max: 315_537_897_610 }), fc.nat(2 ** 48 - 1)),
+        near,
+      )
+      .map(
+        ([nanos, seconds, rest]) =>
+          `${nanos.toString(16).padStart(8, '0')}-${seconds.toString(16).padStart(12, '0').slice(0, 4)}-` +
+          `${seconds.toString(16).padStart(12, '0').slice(4, 8)}-${seconds.toString(16).padStart(12, '0').slice(8)}` +
+          rest.slice(23),
+      );
+    fc.assert(
+      fc.property(fc.oneof(timed, anyString), (s) => {
+        expect(isMinionUuid(s)).toBe(minionByDefinition(s));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

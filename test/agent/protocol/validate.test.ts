@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type WireFrame } from '../../../src-shared/view-models';
 import { encodeFrame } from '../../../src-main/agent/protocol/codec';
@@ -138,5 +139,27 @@ describe('errors are safe to log', () => {
 
   it('never throws on garbage input, only reports it', () => {
     for (const junk of [null, 42, 'L', [], [1, 2, 3], { a: 1 }]) expect(reasonOf(junk)).not.toBeNull();
+  });
+});
+
+describe('the frame budget check', () => {
+  it('refuses exactly the frames whose encoding exceeds max_frame_bytes (any characters, budgets around the size)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 3000, size: 'max' }),
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 1200, size: 'max' }),
+          fc.string({ unit: 'grapheme', minLength: 1, maxLength: 600, size: 'max' }),
+        ),
+        fc.integer({ min: -400, max: 400 }),
+        (message, offset) => {
+          const frame: WireFrame = ['L', U, [G, S, 'syslog', message]];
+          const size = encodeFrame(frame).length;
+          const maxFrameBytes = Math.max(3, size + offset);
+          expect(reasonOf(frame, { maxFrameBytes }) === 'too-large').toBe(size > maxFrameBytes);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
