@@ -27,7 +27,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AgentCoreApi } from '../agent/core-api';
 import { EventChannel } from '../../src-shared/ipc';
 import { WEB_BRIDGE_PATH, type WebBridgeServerMessage } from '../../src-shared/web-bridge-client';
-import { HARDENING_HEADERS, webDashboardCspHeader } from '../app/csp';
+import { HARDENING_HEADERS, webDashboardCspHeader } from '../../src-shared/csp';
 import { createEventBatcher, type EventBatcher } from './event-batcher';
 import {
   createInvokeHandlers,
