@@ -15,7 +15,7 @@ export async function connectWebBridge(): Promise<MinionApi> {
       client.close();
       reject(
         new Error(
-          'Could not reach the agent. Open the dashboard with the link printed by `minion-agent run --ui` (its token works once), or check that the agent is still running.',
+          "Could not reach the agent. A link works once: run `minion-agent ui` on the agent's machine for a fresh one, or check that the agent is still running.",
         ),
       );
     }, CONNECT_TIMEOUT_MS);

@@ -7,7 +7,7 @@ import type { Protocol } from 'electron';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { resolveStaticPath } from '../bridge/web-server';
-import { HARDENING_HEADERS, rendererCspHeader } from './csp';
+import { HARDENING_HEADERS, rendererCspHeader } from '../../src-shared/csp';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'minion';

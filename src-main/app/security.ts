@@ -4,7 +4,7 @@
  * schemes. Each piece takes the narrow part of Electron it touches, so tests can drive it with fakes.
  */
 import type { Session, WebContents } from 'electron';
-import { rendererCspHeader } from './csp';
+import { rendererCspHeader } from '../../src-shared/csp';
 
 /** Links the page may hand to the OS: web pages over TLS and mail. Never file:, javascript:, custom handlers… */
 export const EXTERNAL_URL_SCHEMES: readonly string[] = ['https:', 'mailto:'];

@@ -10,6 +10,8 @@
  *   guessed from the port;
  * - every request and WebSocket upgrade without a valid session (or the token) is refused: 401 missing, 403 wrong;
  *   the token opens one session, whether spent on a page load or on a WebSocket upgrade;
+ * - `freshLink` (asked by `minion-agent ui` through the local link channel) mints a new token and revokes the
+ *   previous one if unused; open sessions stay unless asked to end them too (see docs/security.md);
  * - the Host header must name a loopback host — 127.0.0.1, localhost or [::1], on any port, so an SSH tunnel may use
  *   another local port — which defeats DNS rebinding; a WebSocket upgrade must carry an Origin, and it must be the
  *   page's own origin `http://<Host>` (defeats cross-site WebSocket hijacking, and a session cookie captured by
@@ -25,7 +27,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AgentCoreApi } from '../agent/core-api';
 import { EventChannel } from '../../src-shared/ipc';
 import { WEB_BRIDGE_PATH, type WebBridgeServerMessage } from '../../src-shared/web-bridge-client';
-import { HARDENING_HEADERS, webDashboardCspHeader } from '../app/csp';
+import { HARDENING_HEADERS, webDashboardCspHeader } from '../../src-shared/csp';
 import { createEventBatcher, type EventBatcher } from './event-batcher';
 import {
   createInvokeHandlers,
@@ -54,11 +56,18 @@ export interface WebDashboardOptions {
 }
 
 export interface WebDashboard {
-  /** The URL to print: origin plus the one-time token. */
+  /** The first URL to print: origin plus the one-time token. */
   readonly url: string;
   readonly origin: string;
   readonly port: number;
+  /** The token currently valid (changes with `freshLink`). */
   readonly token: string;
+  /**
+   * A new one-time link; the previous token stops working whether or not it was used. With `endSessions`, every
+   * open session (cookie and WebSocket) ends too.
+   */
+  freshLink(options?: { endSessions?: boolean }): string;
+  sessionCount(): number;
   clientCount(): number;
   close(): Promise<void>;
 }
@@ -134,7 +143,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
   const host = options.host ?? '127.0.0.1';
   if (host !== '127.0.0.1')
     throw new Error('The web dashboard listens on 127.0.0.1 only (use an SSH tunnel).');
-  const token = options.token ?? randomBytes(32).toString('base64url');
+  let token = options.token ?? randomBytes(32).toString('base64url');
   if (token.length < 16) throw new Error('The dashboard token must be at least 16 characters.');
   const handlers =
     options.handlers ??
@@ -217,7 +226,7 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
         req,
         res,
         403,
-        'Forbidden: wrong or already used dashboard token. The link works once; restart `minion-agent run --ui` for a new one.\n',
+        'Forbidden: wrong or already used dashboard link. A link works once; for a new one run `minion-agent ui -c CONFIG` on this machine as the user the agent runs as.\n',
       );
     }
     if (url.searchParams.has('token')) {
@@ -367,11 +376,25 @@ export async function startWebDashboard(options: WebDashboardOptions): Promise<W
   approvalSurface = options.core.openApprovalSurface();
   cookieName = `${COOKIE_PREFIX}${randomBytes(12).toString('hex')}`;
 
+  const linkOf = (current: string): string => `${origin}/?token=${encodeURIComponent(current)}`;
+
   return {
-    url: `${origin}/?token=${encodeURIComponent(token)}`,
+    url: linkOf(token),
     origin,
     port,
-    token,
+    get token() {
+      return token;
+    },
+    freshLink: ({ endSessions = false } = {}) => {
+      token = randomBytes(32).toString('base64url');
+      tokenSpent = false;
+      if (endSessions) {
+        sessions.clear();
+        for (const ws of clients) ws.close(1008, 'session ended by a fresh link');
+      }
+      return linkOf(token);
+    },
+    sessionCount: () => sessions.size,
     clientCount: () => clients.size,
     close: async () => {
       approvalSurface?.close();

@@ -9,6 +9,7 @@ import { formatLogLine, type LogFormat } from '../agent/agent-log';
 import { ConfigError } from '../../src-shared/config';
 import { missingConnectionKeys } from './config-cmd';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
+import { type StartedUi } from './extensions';
 
 export interface RunCommandOptions {
   configPath: string;
@@ -17,7 +18,7 @@ export interface RunCommandOptions {
   dataDir?: string;
   updater?: AgentUpdaterHook;
   /** Starts the web dashboard once the core runs; returns its URL and a close function. */
-  startUi?: (core: AgentCore) => Promise<{ url: string; close: () => Promise<void> }>;
+  startUi?: (core: AgentCore) => Promise<StartedUi>;
   /** `--ui` given; without it the dashboard starts only when the config says `ui.enabled: true`. */
   uiRequested?: boolean;
   /**
@@ -81,7 +82,7 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
     await core.stop().catch(() => undefined);
     return EXIT_FAILURE;
   }
-  let ui: { url: string; close: () => Promise<void> } | null = null;
+  let ui: StartedUi | null = null;
   let unregisterSignals: () => void = () => undefined;
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
@@ -113,6 +114,7 @@ export async function runAgentCommand(options: RunCommandOptions, io: CliIo): Pr
     try {
       ui = await options.startUi(core);
       io.err(`dashboard: ${ui.url}`);
+      for (const notice of ui.notices ?? []) io.err(notice);
       if (missing.length > 0)
         io.err(
           `not configured yet (${missing.join(', ')} not set in ${options.configPath}): ` +

@@ -14,6 +14,7 @@ import { blankUpdateView } from '../../src-shared/update-view';
 import { type AgentCore, connectionOptionsFromConfig } from '../agent/agent';
 import {
   configFromYaml,
+  defaultConfigPath,
   defaultDataDir,
   loadConfigFile,
   resolveConfigPath,
@@ -26,7 +27,8 @@ import type { SpoolAction } from './commands/spool';
 import { headlessUpdaterHook, upgradeExtension } from './commands/upgrade';
 import { missingConnectionKeys } from './config-cmd';
 import { type CliExtensions } from './extensions';
-import { type CliIo, EXIT_OK, EXIT_USAGE } from './io';
+import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
+import { type StartedUi } from './extensions';
 
 function loadForCommand(configPath: string, io: CliIo): AgentConfig | null {
   try {
@@ -78,12 +80,16 @@ function headlessDashboardUpdates(core: AgentCore): UpdatesApi {
   };
 }
 
-/** `run --ui`: the web dashboard for `core` (`dir`: the built renderer; tests pass their own). */
+/**
+ * `run --ui`: the web dashboard for `core` (`dir`: the built renderer; tests pass their own), and the local link
+ * channel through which `minion-agent ui` gets a fresh link. Without the channel the dashboard still serves; the
+ * notice says why no fresh link can be had.
+ */
 export async function startUi(
   core: AgentCore,
   port: number | undefined,
   dir: string = rendererDir(),
-): Promise<{ url: string; close: () => Promise<void> }> {
+): Promise<StartedUi> {
   if (!existsSync(join(dir, 'index.html'))) {
     throw new Error(`the dashboard files are missing in ${dir} (run npm run build)`);
   }
@@ -94,7 +100,66 @@ export async function startUi(
     port: port ?? core.effectiveConfig.ui.port,
     rendererDir: dir,
   });
-  return { url: dashboard.url, close: () => dashboard.close() };
+  const notices: string[] = [];
+  const { startLinkChannel } = await import('../bridge/link-channel');
+  const channel = await startLinkChannel({
+    dataDir: core.dataDir,
+    mint: ({ endSessions }) => dashboard.freshLink({ endSessions }),
+  }).catch((err: unknown) => {
+    notices.push(
+      `dashboard: \`minion-agent ui\` cannot give fresh links to this agent: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return null;
+  });
+  if (channel) notices.push('dashboard: the link works once; `minion-agent ui` prints a fresh one');
+  return {
+    url: dashboard.url,
+    notices,
+    close: async () => {
+      await channel?.close();
+      await dashboard.close();
+    },
+  };
+}
+
+/** The data dir the agent of `configPath` uses (`--data-dir` wins, as it does for `run`). */
+function dataDirFor(configPath: string | null, override: string | undefined): string {
+  if (override) return override;
+  if (!configPath) return defaultDataDir();
+  const { config } = configFromYaml(readFileSync(configPath, 'utf8'), { host: 'headless' });
+  return resolveDataDir(config.data_dir, configPath);
+}
+
+function registerUi(program: Command, setExitCode: (code: number) => void, io: CliIo): void {
+  program
+    .command('ui')
+    .description('print a fresh dashboard link for the agent running on this machine (`run --ui`)')
+    .option('--data-dir <dir>', 'data directory of the running agent (if it was started with --data-dir)')
+    .option('--end-sessions', 'also sign out every open dashboard session')
+    .action(async (opts: { dataDir?: string; endSessions?: boolean }) => {
+      // Like `run --ui`: with no -c and no CONFIG, the default config file (if there is one).
+      let configPath = globalConfigPath(program, io);
+      if (!configPath) {
+        const fallback = defaultConfigPath({ env: io.env, home: io.env.HOME || undefined });
+        configPath = existsSync(fallback) ? fallback : null;
+      }
+      let dataDir: string;
+      try {
+        dataDir = dataDirFor(configPath, opts.dataDir);
+      } catch (err) {
+        io.err(err instanceof Error ? err.message : String(err));
+        return setExitCode(EXIT_USAGE);
+      }
+      const { LinkChannelError, requestDashboardLink } = await import('../bridge/link-channel');
+      try {
+        io.out(await requestDashboardLink(dataDir, { endSessions: Boolean(opts.endSessions) }));
+        if (opts.endSessions) io.err('every open dashboard session was signed out');
+        setExitCode(EXIT_OK);
+      } catch (err) {
+        io.err(err instanceof LinkChannelError ? err.message : `ui: ${String(err)}`);
+        setExitCode(EXIT_FAILURE);
+      }
+    });
 }
 
 function parsePort(value: string): number {
@@ -224,6 +289,6 @@ export function cliExtensions(): CliExtensions {
     upgrade: upgradeExtension,
     updater: headlessUpdaterHook,
     startUi: (core, port) => startUi(core, port),
-    register: [registerSandbox, registerRepl, registerSpool],
+    register: [registerSandbox, registerRepl, registerSpool, registerUi],
   };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RENDERER_CSP_META, rendererCspHeader, webDashboardCspHeader } from '../../src-main/app/csp';
+import { RENDERER_CSP_META, rendererCspHeader, webDashboardCspHeader } from '../../src-shared/csp';
 import { isAppUrl, rendererResponse } from '../../src-main/app/renderer-protocol';
 import {
   hardenSession,

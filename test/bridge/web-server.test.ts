@@ -137,6 +137,34 @@ describe('startWebDashboard', () => {
     expect((await get(dashboard.port, '/assets/missing.js', { cookie })).status).toBe(404);
   });
 
+  it('a fresh link revokes the previous unused one and keeps open sessions; endSessions ends them', async () => {
+    const cookie = await sessionCookie();
+    const first = dashboard.freshLink();
+    expect(first).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${dashboard.port}/\\?token=`));
+    const second = dashboard.freshLink();
+    const path = (link: string): string => new URL(link).pathname + new URL(link).search;
+    // The first fresh link was never used, yet the second one revoked it.
+    expect((await get(dashboard.port, path(first))).status).toBe(403);
+    const exchange = await get(dashboard.port, path(second));
+    expect(exchange.status).toBe(303);
+    expect((await get(dashboard.port, path(second))).status).toBe(403);
+    // The session opened before the fresh links still works (a reload keeps working).
+    expect((await get(dashboard.port, '/', { cookie })).status).toBe(200);
+    expect(dashboard.sessionCount()).toBe(2);
+
+    const open = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, {
+      cookie,
+      origin: `http://127.0.0.1:${dashboard.port}`,
+    });
+    expect(open.status).toBe(101);
+    const closed = new Promise<number>((resolve) => open.ws!.once('close', (code) => resolve(code)));
+    const third = dashboard.freshLink({ endSessions: true });
+    expect(await closed).toBe(1008);
+    expect(dashboard.sessionCount()).toBe(0);
+    expect((await get(dashboard.port, '/', { cookie })).status).toBe(403);
+    expect((await get(dashboard.port, path(third))).status).toBe(303);
+  });
+
   it('refuses foreign Host headers (DNS rebinding) and path traversal', async () => {
     const cookie = await sessionCookie();
     expect(

@@ -151,8 +151,18 @@ telemetries:
     const text = io.errLines.join('\n');
     expect(text).toMatch(/not configured yet \(streamserver_host, group_id, group_key not set/);
     expect(text).not.toMatch(/cannot run/);
+    expect(text).toMatch(/the link works once; `minion-agent ui` prints a fresh one/);
+    // `ui` (same user, same data dir) gets a fresh link from the running agent: another token on the same origin.
+    const uiIo = fakeIo({ HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config') });
+    expect(await runCli(['ui', '--data-dir', join(dir, 'data')], uiIo)).toBe(0);
+    const fresh = new URL(uiIo.outLines[0] ?? '');
+    expect(fresh.origin).toBe(new URL(url).origin);
+    expect(fresh.searchParams.get('token')).not.toBe(new URL(url).searchParams.get('token'));
     io.signal('SIGINT');
     expect(await exited).toBe(0);
+    const afterStop = fakeIo({ HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg-config') });
+    expect(await runCli(['ui', '--data-dir', join(dir, 'data')], afterStop)).toBe(1);
+    expect(afterStop.errLines.join('\n')).toMatch(/no running agent serves a dashboard/);
   });
 
   it('run --ui without a config and without a dashboard in the build keeps the clear error', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RENDERER_CSP_META } from '../../src-main/app/csp';
+import { RENDERER_CSP_META } from '../../src-shared/csp';
 
 const html = readFileSync(join(__dirname, '../../src-renderer/index.html'), 'utf8');
 

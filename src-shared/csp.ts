@@ -5,7 +5,8 @@
  * - `rendererCspHeader()`: the response header for the app:// protocol and Electron's session (adds frame-ancestors).
  * - `webDashboardCspHeader(origin)`: the web bridge's header, which also names its WebSocket origin explicitly.
  * No remote content, no inline or eval'd script, no plugins, no framing, no form posts.
- * Plain strings, no Electron import: the web bridge uses them too.
+ * Plain strings, no Electron import: in src-shared because the shell (src-main/app) and the web bridge
+ * (src-main/bridge) both serve them.
  */
 const BASE_DIRECTIVES: ReadonlyArray<[string, string]> = [
   ['default-src', "'none'"],
