@@ -22,7 +22,13 @@ async function setup(
   }
   const spool = await Spool.open(d, { fsync: 'never', ...options });
   const transport = new FakeTransport();
-  const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER, idleBarrierMs: 5 });
+  const pump = new DeliveryPump(spool, transport, {
+    groupId: GROUP,
+    serverId: SERVER,
+    idleBarrierMs: 5,
+    confirmIntervalMs: 10,
+    settleMs: 10,
+  });
   cleanups.push(async () => {
     await pump.stop();
     await spool.close();
