@@ -29,6 +29,24 @@ describe('Backoff', () => {
     );
   });
 
+  it('retries refused connects uniformly in [refusedMin, refusedMax] forever, leaving the exponential schedule alone', () => {
+    const randoms = [0, 0.25, 0.5, 0.999_999, Number.NaN, 1, -1];
+    let i = 0;
+    const backoff = new Backoff({ baseMs: 500, capMs: 60_000, random: () => randoms[i++ % randoms.length] ?? 0 });
+    const defaults = Array.from({ length: 7 }, () => backoff.nextRefused());
+    expect(defaults).toEqual([1000, 1500, 2000, 2999, 1000, 2999, 1000]);
+    for (let n = 0; n < 1000; n++) {
+      const d = backoff.nextRefused();
+      expect(d).toBeGreaterThanOrEqual(1000);
+      expect(d).toBeLessThan(3000);
+    }
+    // A thousand refusals later the next session failure still starts at the base window.
+    expect(backoff.attempts).toBe(0);
+    expect(backoff.nextWindowMs()).toBe(500);
+    expect(() => new Backoff({ refusedMinMs: 0 })).toThrow(/refusedMinMs/);
+    expect(new Backoff({ refusedMinMs: 2000, refusedMaxMs: 10 }).refusedMaxMs).toBe(2000);
+  });
+
   it('grows the jitter window exponentially up to the cap (full jitter)', () => {
     const backoff = new Backoff({ baseMs: 500, capMs: 60_000, random: () => 0.999_999 });
     const windows = Array.from({ length: 10 }, () => {
