@@ -33,7 +33,6 @@ import {
   type SaveResult,
 } from '../../src-shared/ipc';
 import {
-  FRAME_CLASSES,
   type AgentSnapshot,
   type ConnectionView,
   type LogLevel,
@@ -171,7 +170,13 @@ export function connectionOptionsFromConfig(config: AgentConfig): ConnectionOpti
     connectTimeoutMs: config.connect_timeout * 1000,
     authTimeoutMs: config.auth_timeout * 1000,
     heartbeatIntervalMs: config.heartbeat_interval * 1000,
-    backoff: { baseMs: config.reconnect.base_ms, capMs: config.reconnect.cap_ms },
+    backoff: {
+      baseMs: config.reconnect.base_ms,
+      capMs: config.reconnect.cap_ms,
+      refusedMinMs: config.reconnect.refused_min_ms,
+      refusedMaxMs: config.reconnect.refused_max_ms,
+    },
+    rejoinSpreadMs: config.reconnect.rejoin_spread_ms,
     maxFrameBytes: config.max_frame_bytes,
   };
 }
@@ -344,6 +349,9 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     const pump = new DeliveryPump(spool, connection, {
       groupId: config.group_id,
       serverId: config.server_id,
+      settleMs: config.delivery.settle_ms,
+      confirmIntervalMs: config.delivery.confirm_interval * 1000,
+      barrierTimeoutMs: connection.heartbeatTimeoutMs,
       onProblem: (m) => this.log.warn(`delivery: ${m}`),
     });
     pump.on('status', (view) => this.emit('spool', view));
@@ -450,7 +458,7 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     // Producers first: no new frames, checkpoints saved. Then commands: killed children still get their answer.
     await parts.stopProducers();
     await parts.commands.stop();
-    await this.settleDelivery(parts, 3_000);
+    await this.settleDelivery(parts, this.running.delivery.settle_ms + 3_000);
     await parts.pump.stop();
     await parts.connection.stop();
     await parts.spool.close();
@@ -458,19 +466,14 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
   }
 
   /**
-   * While connected, waits (bounded) until everything queued is delivered and confirmed by a barrier: a clean stop
-   * then leaves nothing "sent but unconfirmed" that the next start would send again (stored twice by the server),
-   * and the answer to a `restart` command reaches the server before the connection closes.
+   * While connected, waits (bounded) until everything queued is delivered and confirmed — both steps, so this takes
+   * about `delivery.settle_ms` (docs/spool.md "Clean stop"): a clean stop then leaves nothing "sent but unconfirmed"
+   * that the next start would send again, and the answer to a `restart` command reaches the server first.
    */
   private async settleDelivery(parts: Parts, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const unconfirmed = (): number => {
-      const view = parts.pump.view();
-      return FRAME_CLASSES.reduce((n, cls) => n + view.perClass[cls].queuedFrames, 0);
-    };
-    while (parts.connection.isReady() && unconfirmed() > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    if (!parts.connection.isReady()) return;
+    if (!(await parts.pump.settle(timeoutMs)))
+      this.log.info('stopping with unconfirmed frames: they are sent again after the next start');
   }
 
   /** Starts the tailer and the telemetry scheduler feeding `spool`; returns their stop function. */

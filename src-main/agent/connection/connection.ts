@@ -277,6 +277,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return link !== null && link.phase === 'connected' && !link.closing && !link.dead;
   }
 
+  /** Reply timeout of heartbeats and barriers (the delivery pump sizes its in-flight window from it). */
+  get heartbeatTimeoutMs(): number {
+    return this.opts.heartbeatTimeoutMs;
+  }
+
   /** True when the socket buffer is above its high-water mark: wait for 'drain' before sending more. */
   get writableNeedsDrain(): boolean {
     return this.link?.io.writableNeedDrain ?? false;

@@ -285,23 +285,27 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   /**
    * For a clean stop: sends barriers without waiting for the confirm interval until everything written is confirmed
    * (both steps: one barrier now, a second one `settleMs` after its answer), or `timeoutMs` passes, or the
-   * connection is lost. Resolves true when nothing is left unconfirmed. What is not confirmed by then is sent again
+   * connection is lost. Resolves true when everything spooled before the call is confirmed. What is not confirmed by then is sent again
    * (with new identifiers) after the next start.
    */
   async settle(timeoutMs: number): Promise<boolean> {
-    if (!this.running) return this.unconfirmedFrames() === 0;
+    // Everything in the spool now (producers are stopped by then), sent or not yet.
+    const target = this.spool.lastSeq;
+    const done = (): boolean => this.spool.confirmedSeq >= target;
+    if (!this.running) return done();
     this.finishing = true;
     this.scheduleBarrier();
     const deadline = this.now() + timeoutMs;
     try {
-      while (this.transport.isReady() && this.unconfirmedFrames() > 0 && this.now() < deadline) {
+      while (this.transport.isReady() && !done() && this.now() < deadline) {
         await this.sleep(Math.min(50, Math.max(1, deadline - this.now())));
         this.scheduleBarrier();
       }
     } finally {
       this.finishing = false;
+      this.scheduleBarrier();
     }
-    return this.unconfirmedFrames() === 0;
+    return done();
   }
 
   /** Stops draining (frames stay in the spool). Does not close the spool or the transport. */
@@ -469,13 +473,6 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     let bytes = this.inFlightBytes();
     for (const batch of this.received) bytes += batch.bytes;
     return bytes;
-  }
-
-  private unconfirmedFrames(): number {
-    let frames = this.open.count;
-    for (const batch of this.inflight) frames += batch.count;
-    for (const batch of this.received) frames += batch.count;
-    return frames;
   }
 
   /** Sending more now would exceed the in-flight window or the unsettled bound. */
