@@ -2,12 +2,12 @@
 //  1. append throughput with group commit (100 ms) vs raw FileHandle.appendFile + datasync of the same encoded
 //     frames in the same 100 ms commit windows (target ≥ 0.5×);
 //  2. backlog replay frames/s to the sandbox server (spool → DeliveryPump → ConnectionManager, ending with the
-//     barrier that confirms the last frame) vs a raw writer of pre-encoded frames to the same server (ending with a
+//     barrier answer that proves the server read the last frame) vs a raw writer of pre-encoded frames to the same server (ending with a
 //     heartbeat round trip, the same proof of receipt) (target ≥ 0.5×);
 //  3. a 1,000,000-frame backlog built and drained (to the sandbox in a child process) with the agent's RSS growth
 //     (budget 50 MB).
 // Scale: SPOOL_BENCH_SCALE (default 1) multiplies 1 and 2; SPOOL_BENCH_BACKLOG sets 3 (default 1,000,000).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import net from 'node:net';
@@ -19,6 +19,7 @@ import { FrameDecoder, encodeFrame } from '../src-main/agent/protocol/codec';
 import { heartbeatFrame, logFrame } from '../src-main/agent/protocol/frames';
 import { DeliveryPump } from '../src-main/agent/spool/delivery';
 import { Spool } from '../src-main/agent/spool/spool';
+import { benchDir, startSandboxChild } from './sandbox-process';
 import type { BenchResult } from './types';
 
 const GROUP = 'bench-group';
@@ -122,42 +123,6 @@ async function benchAppend(): Promise<BenchResult> {
   };
 }
 
-// ---- sandbox in a child process ------------------------------------------------------------------------------------
-
-/** This file's directory whether tsx loads it as CommonJS or as an ES module. */
-function benchDir(): string {
-  return typeof __dirname === 'string' ? __dirname : join(process.cwd(), 'bench');
-}
-
-async function startSandboxChild(): Promise<{
-  port: number;
-  child: ChildProcess;
-  stop: () => Promise<void>;
-}> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(benchDir(), 'spool-sandbox-child.ts'), GROUP, KEY],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`sandbox child exited ${code}`)));
-  });
-  const stop = async (): Promise<void> => {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.stdin?.end();
-    await exited;
-  };
-  return { port, child, stop };
-}
-
 // ---- 2. replay ---------------------------------------------------------------------------------------------------
 
 async function withPump<T>(
@@ -198,14 +163,16 @@ async function replayOurs(port: number, n: number, tag: string): Promise<number>
       await ready;
       const started = performance.now();
       const last = spool.lastSeq;
+      // Until a barrier proved the server read the last frame: the same proof as the raw writer's heartbeat. (Full
+      // confirmation follows settle_ms later; bench/delivery.bench.ts measures the cadence.)
       await new Promise<void>((resolve) => {
         const check = (): void => {
-          if (spool.confirmedSeq >= last) {
-            pump.off('confirmed', check);
+          if (pump.receivedSeq >= last) {
+            pump.off('received', check);
             resolve();
           }
         };
-        pump.on('confirmed', check);
+        pump.on('received', check);
         check();
       });
       return performance.now() - started;
@@ -305,7 +272,7 @@ async function benchBacklog(port: number): Promise<BenchResult> {
 
 export async function run(): Promise<BenchResult[]> {
   const results: BenchResult[] = [await benchAppend()];
-  const sandbox = await startSandboxChild();
+  const sandbox = await startSandboxChild(GROUP, KEY);
   try {
     results.push(await benchReplay(sandbox.port));
     if (BACKLOG_FRAMES > 0) results.push(await benchBacklog(sandbox.port));
