@@ -195,7 +195,9 @@ async function benchSteady(): Promise<BenchResult> {
       [SERVER, []],
       [OLD_SERVER, []],
     ]);
-    const onHeartbeat = (hb: { serverId: string }): void => times.get(hb.serverId)?.push(Date.now());
+    const onHeartbeat = (hb: { serverId: string }): void => {
+      times.get(hb.serverId)?.push(Date.now());
+    };
     sandbox.on('heartbeat', onHeartbeat);
     let n = 0;
     const producer = setInterval(() => {
