@@ -142,7 +142,11 @@ async function benchBulk(): Promise<BenchResult> {
 // ---- 2. barriers for a 100k burst ----------------------------------------------------------------------------------
 
 async function realServerSandbox(): Promise<SandboxServer> {
-  return startSandboxServer({ groups: [{ id: GROUP, key: KEY }], storage: { flushDelayMs: 1000 }, maxStored: 1000 });
+  return startSandboxServer({
+    groups: [{ id: GROUP, key: KEY }],
+    storage: { flushDelayMs: 1000 },
+    maxStored: 1000,
+  });
 }
 
 async function burstHeartbeats(kind: Kind): Promise<{ heartbeats: number; confirmMs: number }> {
@@ -187,7 +191,12 @@ async function benchSteady(): Promise<BenchResult> {
   const dirs = [tempDir(), tempDir()];
   try {
     const ours = await agent('two-step', sandbox.address.port, SERVER, (dirs[0] as { dir: string }).dir);
-    const before = await agent('one-step', sandbox.address.port, OLD_SERVER, (dirs[1] as { dir: string }).dir);
+    const before = await agent(
+      'one-step',
+      sandbox.address.port,
+      OLD_SERVER,
+      (dirs[1] as { dir: string }).dir,
+    );
     await ours.start();
     await before.start();
     // Auth is done; from here every heartbeat is a barrier or the periodic one.

@@ -571,7 +571,9 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 
     const rejoin = this.refusedStreak;
     this.refusedStreak = false;
-    const spreadMs = rejoin ? Math.floor(clamp01(this.random?.() ?? Math.random()) * this.opts.rejoinSpreadMs) : 0;
+    const spreadMs = rejoin
+      ? Math.floor(clamp01(this.random?.() ?? Math.random()) * this.opts.rejoinSpreadMs)
+      : 0;
     if (spreadMs > 0) this.addTimer(link, spreadMs, () => this.authenticate(link));
     else this.authenticate(link);
   }

@@ -95,6 +95,8 @@ export interface DeliveryOptions {
   /** Minimum interval between 'status' events. Default 250 ms. */
   statusIntervalMs?: number;
   now?: () => number;
+  /** Uniform random in [0, 1) for the cadence jitter; injectable for tests. */
+  random?: () => number;
   onProblem?: (message: string) => void;
 }
 
@@ -196,6 +198,12 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   private received: Batch[] = [];
   /** Send time of the last barrier on this connection (0 = none yet). */
   private lastBarrierSentAt = 0;
+  /**
+   * The rate-limited gap before the next barrier: confirmIntervalMs plus up to 10 % jitter, drawn per barrier, so a
+   * fleet that reconnected together does not keep committing heartbeats together.
+   */
+  private barrierGapMs: number;
+  private readonly random: () => number;
   /** Time of the last receipt (for the delivery-rate estimate). */
   private lastReceiptAt = 0;
   /** Measured delivery rate (bytes/s) on this connection; sizes the in-flight window. */
@@ -246,10 +254,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       'confirmIntervalMs',
     );
     this.idleBarrierMs = nonNegative(options.idleBarrierMs, DELIVERY_DEFAULTS.idleBarrierMs, 'idleBarrierMs');
-    this.windowFloor = Math.max(
-      1,
-      options.maxUnconfirmedBytes ?? DELIVERY_DEFAULTS.maxUnconfirmedBytes,
-    );
+    this.windowFloor = Math.max(1, options.maxUnconfirmedBytes ?? DELIVERY_DEFAULTS.maxUnconfirmedBytes);
     this.windowCeiling = Math.max(
       this.windowFloor,
       options.maxInFlightBytesCeiling ?? DELIVERY_DEFAULTS.maxInFlightBytesCeiling,
@@ -262,6 +267,8 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.recentLimit = options.recentFrames ?? 50;
     this.statusIntervalMs = options.statusIntervalMs ?? 250;
     this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.barrierGapMs = this.confirmIntervalMs;
     this.onProblem = options.onProblem ?? (() => undefined);
     this.reader = spool.createReader();
     this.maybeSentHigh = spool.lastSeqAtOpen;
@@ -574,14 +581,15 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
 
   /**
    * When the next barrier is due (ms timestamp), or null when none is needed. Cadence (docs/spool.md "Cadence"):
-   * - new frames written: `idleBarrierMs` after the first, but at most one barrier per `confirmIntervalMs` — except
+   * - new frames written: `idleBarrierMs` after the first, but at most one barrier per `confirmIntervalMs` (+ up to
+   *   10 % jitter) — except
    *   right after a bulk drain caught up (its closing barrier is not held back);
    * - received frames awaiting the second step: `settleMs` after their receipt, also at most one per interval —
    *   except when the window is full (waiting would stall the pump) or a clean stop is settling.
    */
   private barrierDue(): number | null {
     if (this.currentConnection === null) return null;
-    const rateLimited = this.lastBarrierSentAt + this.confirmIntervalMs;
+    const rateLimited = this.lastBarrierSentAt + this.barrierGapMs;
     let due = Infinity;
     if (this.open.count > 0) {
       const coalesced = this.open.startedAt + this.idleBarrierMs;
@@ -640,6 +648,8 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     const barrier: Barrier = { batch, sentAt: this.now(), answered: false };
     this.barriers.push(barrier);
     this.lastBarrierSentAt = barrier.sentAt;
+    const jitter = Math.min(Math.max(this.random(), 0), 1) || 0;
+    this.barrierGapMs = this.confirmIntervalMs * (1 + 0.1 * jitter);
     this.counters.barriers++;
     this.transport.barrier().then(
       (result) => {
@@ -705,8 +715,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.lastReceiptAt = now;
     if (batch.bytes < 64 * 1024) return;
     const sample = (batch.bytes * 1000) / Math.max(1, now - since);
-    this.rateBytesPerSec =
-      this.rateBytesPerSec === 0 ? sample : 0.5 * this.rateBytesPerSec + 0.5 * sample;
+    this.rateBytesPerSec = this.rateBytesPerSec === 0 ? sample : 0.5 * this.rateBytesPerSec + 0.5 * sample;
   }
 
   /** Spools the overflow report (after the backlog, like any new frame) once connected again. */

@@ -32,7 +32,11 @@ describe('Backoff', () => {
   it('retries refused connects uniformly in [refusedMin, refusedMax] forever, leaving the exponential schedule alone', () => {
     const randoms = [0, 0.25, 0.5, 0.999_999, Number.NaN, 1, -1];
     let i = 0;
-    const backoff = new Backoff({ baseMs: 500, capMs: 60_000, random: () => randoms[i++ % randoms.length] ?? 0 });
+    const backoff = new Backoff({
+      baseMs: 500,
+      capMs: 60_000,
+      random: () => randoms[i++ % randoms.length] ?? 0,
+    });
     const defaults = Array.from({ length: 7 }, () => backoff.nextRefused());
     expect(defaults).toEqual([1000, 1500, 2000, 2999, 1000, 2999, 1000]);
     for (let n = 0; n < 1000; n++) {

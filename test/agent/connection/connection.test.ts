@@ -243,7 +243,8 @@ describe('surviving faults', () => {
     const waits: number[] = [];
     m.on('state', (view) => {
       if (view.state === 'connecting') attempts += 1;
-      if (view.state === 'unreachable' && view.nextRetryAt !== null) waits.push(view.nextRetryAt - Date.now());
+      if (view.state === 'unreachable' && view.nextRetryAt !== null)
+        waits.push(view.nextRetryAt - Date.now());
     });
     m.start();
     await waitFor(() => attempts >= 15, 10_000, '15 refused attempts');

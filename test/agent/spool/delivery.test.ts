@@ -379,7 +379,9 @@ describe('DeliveryPump cadence (fake clock)', () => {
     expect(transport.barrierTimes).toHaveLength(2);
     expect((transport.barrierTimes[1] as number) - firstBarrierAt).toBeGreaterThanOrEqual(5_000);
     view = pump.view().perClass.log;
-    expect([view.sent, view.receivedByServer, view.confirmed, view.awaitingConfirmation]).toEqual([10, 10, 10, 0]);
+    expect([view.sent, view.receivedByServer, view.confirmed, view.awaitingConfirmation]).toEqual([
+      10, 10, 10, 0,
+    ]);
     // Idle now: no further barrier (the connection's periodic heartbeat is all).
     await advance(60_000, 500);
     expect(transport.barrierTimes).toHaveLength(2);
@@ -394,7 +396,18 @@ describe('DeliveryPump cadence (fake clock)', () => {
     transport.kill('server crashed');
     transport.connect();
     await until(() => spool.confirmedSeq === 5, 20_000, 'confirmed on the new connection');
-    expect(transport.received.map(textOf)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r0', 'r1', 'r2', 'r3', 'r4']);
+    expect(transport.received.map(textOf)).toEqual([
+      'r0',
+      'r1',
+      'r2',
+      'r3',
+      'r4',
+      'r0',
+      'r1',
+      'r2',
+      'r3',
+      'r4',
+    ]);
     expect(new Set(transport.received.map((f) => f[1])).size).toBe(10);
     expect(pump.counters.resent).toBe(5);
   });
@@ -428,9 +441,9 @@ describe('DeliveryPump cadence (fake clock)', () => {
     expect(settled).toBe(true);
     expect(spool.confirmedSeq).toBe(3);
     expect(transport.barrierTimes).toHaveLength(2);
-    expect((transport.barrierTimes[1] as number) - (transport.barrierTimes[0] as number)).toBeGreaterThanOrEqual(
-      2_000,
-    );
+    expect(
+      (transport.barrierTimes[1] as number) - (transport.barrierTimes[0] as number),
+    ).toBeGreaterThanOrEqual(2_000);
   });
 
   it('a clean stop that cannot finish in time reports it (the rest is re-sent after the restart)', async () => {

@@ -97,9 +97,10 @@ describe('delivery through server crashes (sandbox real-server mode)', () => {
     const landed = new Set(stored.map((l) => Number(l.message.slice(1))));
     const missing: number[] = [];
     for (let seq = 1; seq <= last; seq++) if (!landed.has(seq)) missing.push(seq);
-    expect(missing, `${missing.length} confirmed lines never stored: ${missing.slice(0, 10).join(', ')}`).toEqual(
-      [],
-    );
+    expect(
+      missing,
+      `${missing.length} confirmed lines never stored: ${missing.slice(0, 10).join(', ')}`,
+    ).toEqual([]);
     // Re-sends carry new identifiers: the server never saw a UUID twice.
     expect(sandbox.poisonFrames).toEqual([]);
     console.log(
