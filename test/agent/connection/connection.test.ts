@@ -580,6 +580,22 @@ describe('barrier', () => {
     expect(result.rttMs).toBeGreaterThanOrEqual(55);
   });
 
+  it('a barrier counts as the periodic heartbeat: no extra heartbeat while barriers keep coming', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port, { heartbeatIntervalMs: 1_000 });
+    m.start();
+    await nextReady(m);
+    const before = server.heartbeatCount;
+    // A barrier every ~100 ms for 2 s (two intervals): the periodic heartbeat never falls due.
+    for (let i = 0; i < 20; i++) {
+      await m.barrier();
+      await sleep(100);
+    }
+    expect(server.heartbeatCount - before).toBe(20);
+    // Once barriers stop, the periodic heartbeat resumes.
+    await waitFor(() => server.heartbeatCount - before > 20, 3_000, 'a periodic heartbeat');
+  });
+
   it('rejects when its connection dies, and when not connected', async () => {
     const server = await sandbox();
     const proxy = await proxyTo(server.address.port);
