@@ -24,6 +24,7 @@ import {
   type WireFrame,
 } from '../../../src-shared/view-models';
 import { decodeFrame } from '../protocol/codec';
+import { DeliveryMarksWriter } from './delivery-marks';
 import { logFrame } from '../protocol/frames';
 import { withNewIdentifier } from '../protocol/uuid';
 import { type SpoolReader, type SpoolRecord } from './reader';
@@ -92,6 +93,8 @@ export interface DeliveryOptions {
   barrierTimeoutMs?: number;
   /** Recent sent frames kept for the status. Default 50. */
   recentFrames?: number;
+  /** Keep `<spool>/delivery.json` (sent / received / confirmed marks for `spool stats`). Default true. */
+  writeMarks?: boolean;
   /** Minimum interval between 'status' events. Default 250 ms. */
   statusIntervalMs?: number;
   now?: () => number;
@@ -212,6 +215,9 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   private inBulk = false;
   /** The reader found nothing more to send (the last read came back empty). */
   private caughtUp = false;
+  /** Highest sequence written to a connection by this process. */
+  private sentHigh = 0;
+  private readonly marks: DeliveryMarksWriter | null;
   /** Highest sequence the server is known to have read on some connection (first step). */
   private receivedHigh = 0;
   private barrierTimer: NodeJS.Timeout | null = null;
@@ -270,6 +276,10 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.random = options.random ?? Math.random;
     this.barrierGapMs = this.confirmIntervalMs;
     this.onProblem = options.onProblem ?? (() => undefined);
+    this.marks =
+      options.writeMarks === false
+        ? null
+        : new DeliveryMarksWriter(spool.dir, (m) => this.problem(`delivery marks: ${m}`));
     this.reader = spool.createReader();
     this.maybeSentHigh = spool.lastSeqAtOpen;
     this.receivedHigh = spool.confirmedSeq;
@@ -328,6 +338,8 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.wake();
     await this.loop;
     await this.reader.close();
+    this.noteMarks();
+    await this.marks?.flush();
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.statusTimer = null;
   }
@@ -548,6 +560,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       }
     }
     this.maybeSentHigh = Math.max(this.maybeSentHigh, record.seq);
+    this.sentHigh = Math.max(this.sentHigh, record.seq);
     const b = this.open;
     if (b.count === 0) {
       b.startedAt = this.now();
@@ -707,6 +720,20 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.scheduleBarrier();
     this.wake();
     this.statusChanged();
+    this.noteMarks();
+  }
+
+  private noteMarks(): void {
+    this.marks?.update({
+      at: this.now(),
+      pid: process.pid,
+      sentSeq: this.sentHigh,
+      receivedSeq: this.receivedHigh,
+      confirmedSeq: this.spool.confirmedSeq,
+      sent: this.counters.sent,
+      receivedByServer: this.counters.receivedByServer,
+      confirmed: this.counters.confirmed,
+    });
   }
 
   /** Delivery-rate estimate from receipts of sizeable batches (small ones measure the barrier, not the link). */

@@ -3,6 +3,7 @@ import { type WireFrame } from '../../../src-shared/view-models';
 import { encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { DeliveryPump, DROP_REPORT_SERVICE } from '../../../src-main/agent/spool/delivery';
 import { Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
+import { runSpoolCommand } from '../../../src-main/cli/commands/spool';
 import { FakeTransport, GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -457,5 +458,31 @@ describe('DeliveryPump cadence (fake clock)', () => {
     await until(() => settled !== null, 3_000, 'settle gave up');
     expect(settled).toBe(false);
     expect(spool.confirmedSeq).toBe(0);
+  });
+});
+
+describe('delivery marks for spool stats', () => {
+  it('spool stats shows sent / received by the server / confirmed as the pump left them', async () => {
+    const { dir, spool, transport, pump } = await setup();
+    pump.start();
+    transport.connect();
+    for (let i = 0; i < 8; i++) spool.append('log', frameOf('log', `k${i}`));
+    await waitFor(() => spool.confirmedSeq === 8, 5000, 'confirmed');
+    // The server reads two more, but the connection dies before the second step.
+    transport.barrierDelayMs = 0;
+    for (let i = 8; i < 10; i++) spool.append('log', frameOf('log', `k${i}`));
+    await waitFor(() => pump.receivedSeq === 10, 5000, 'received');
+    transport.blackhole = true;
+    await pump.stop();
+    const lines: string[] = [];
+    expect(await runSpoolCommand({ action: 'stats', dataDir: dir }, (l) => lines.push(l))).toBe(0);
+    const text = lines.join('\n');
+    expect(text).toMatch(
+      new RegExp(
+        `delivery \\(agent pid ${process.pid}, as of \\d{4}-.*\\): sent up to seq 10, ` +
+          'received by the server up to seq 10, confirmed up to seq (8|10); since that start 10 sent, ' +
+          '10 received by the server, (8|10) confirmed',
+      ),
+    );
   });
 });
