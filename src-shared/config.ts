@@ -216,7 +216,7 @@ export const RECONNECT_DEFAULTS = {
   cap_ms: 60_000,
   refused_min_ms: 1_000,
   refused_max_ms: 3_000,
-  rejoin_spread_ms: 2_000,
+  rejoin_window_ms: 4_500,
 } as const;
 
 const reconnectSchema = z
@@ -227,8 +227,8 @@ const reconnectSchema = z
     /** Refused / unanswered TCP connects (nobody home) are retried every refused_min_ms–refused_max_ms, forever. */
     refused_min_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_min_ms),
     refused_max_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_max_ms),
-    /** The first authentication after refused connects waits a random 0…this (spreads a fleet over a restart). */
-    rejoin_spread_ms: millis(0, 600_000, RECONNECT_DEFAULTS.rejoin_spread_ms),
+    /** Authentications after refused connects are spread over this window after the server's return (0 = at once). */
+    rejoin_window_ms: millis(0, 600_000, RECONNECT_DEFAULTS.rejoin_window_ms),
   })
   .superRefine((r, ctx) => {
     if (r.cap_ms < r.base_ms)

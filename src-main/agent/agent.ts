@@ -176,7 +176,7 @@ export function connectionOptionsFromConfig(config: AgentConfig): ConnectionOpti
       refusedMinMs: config.reconnect.refused_min_ms,
       refusedMaxMs: config.reconnect.refused_max_ms,
     },
-    rejoinSpreadMs: config.reconnect.rejoin_spread_ms,
+    rejoinWindowMs: config.reconnect.rejoin_window_ms,
     maxFrameBytes: config.max_frame_bytes,
   };
 }

@@ -41,7 +41,7 @@ describe('agent config schema', () => {
       cap_ms: 60_000,
       refused_min_ms: 1_000,
       refused_max_ms: 3_000,
-      rejoin_spread_ms: 2_000,
+      rejoin_window_ms: 4_500,
     });
     expect(config.delivery).toEqual({ settle_ms: 2_000, confirm_interval: 5 });
     expect(config.tls.enabled).toBe(false);
@@ -208,8 +208,8 @@ describe('agent config schema', () => {
     ],
     [
       'reconnect rejoin spread negative',
-      { reconnect: { rejoin_spread_ms: -1 } },
-      'reconnect.rejoin_spread_ms',
+      { reconnect: { rejoin_window_ms: -1 } },
+      'reconnect.rejoin_window_ms',
       /at least 0 ms/,
     ],
     [

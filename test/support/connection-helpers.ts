@@ -27,7 +27,7 @@ export function managerOptions(port: number, overrides: Partial<ConnectionOption
       refusedMinMs: 20,
       refusedMaxMs: 60,
     },
-    rejoinSpreadMs: 0,
+    rejoinWindowMs: 0,
     ...overrides,
   };
 }

@@ -25,6 +25,8 @@ export interface BackoffOptions {
   /** Retry window after a refused / unanswered TCP connect. Default 1000–3000 ms. */
   refusedMinMs?: number;
   refusedMaxMs?: number;
+  /** Authentications after refused connects land within this long of the server's return. Default 4500 ms; 0 = at once. */
+  rejoinWindowMs?: number;
   /** Uniform random in [0, 1); injectable for tests. */
   random?: () => number;
 }
@@ -36,7 +38,16 @@ export const BACKOFF_DEFAULTS = {
   stableMs: 30_000,
   refusedMinMs: 1_000,
   refusedMaxMs: 3_000,
+  rejoinWindowMs: 4_500,
 } as const;
+
+/**
+ * Share of a fleet that authenticates at once on rejoining. The time to the first successful connect is front-loaded
+ * (a retry delay running when the port opens is, by the inspection paradox, the longer kind: half the fleet connects
+ * within the first second), so the rest spreads over what is left of the rejoin window. Together: about a third of the
+ * fleet per second at most (docs/spool.md "Reconnects and the fleet").
+ */
+export const REJOIN_AT_ONCE_SHARE = 0.4;
 
 export class Backoff {
   readonly baseMs: number;
@@ -45,6 +56,7 @@ export class Backoff {
   readonly stableMs: number;
   readonly refusedMinMs: number;
   readonly refusedMaxMs: number;
+  readonly rejoinWindowMs: number;
   private readonly random: () => number;
   /** Failed attempts since the last reset; the next window is min(cap, base·2^attempt). */
   private attempt = 0;
@@ -60,6 +72,9 @@ export class Backoff {
       this.refusedMinMs,
       positive(options.refusedMaxMs, BACKOFF_DEFAULTS.refusedMaxMs, 'refusedMaxMs'),
     );
+    this.rejoinWindowMs = Math.max(0, options.rejoinWindowMs ?? BACKOFF_DEFAULTS.rejoinWindowMs);
+    if (!Number.isFinite(this.rejoinWindowMs))
+      throw new RangeError(`backoff rejoinWindowMs must be a finite number, got ${options.rejoinWindowMs}`);
     this.random = options.random ?? Math.random;
   }
 
@@ -87,6 +102,18 @@ export class Backoff {
    */
   nextRefused(): number {
     return Math.floor(this.refusedMinMs + clamp01(this.random()) * (this.refusedMaxMs - this.refusedMinMs));
+  }
+
+  /**
+   * Wait before authenticating on the first connect that succeeds after refused ones (the server is back, and with it
+   * the whole fleet). The server came back within the last retry delay (`lastRefusedDelayMs`), so waiting a uniform
+   * part of `rejoinWindowMs − lastRefusedDelayMs` keeps every authentication within the window after its return;
+   * REJOIN_AT_ONCE_SHARE of the agents go at once.
+   */
+  rejoinDelay(lastRefusedDelayMs: number): number {
+    if (this.rejoinWindowMs <= 0 || clamp01(this.random()) < REJOIN_AT_ONCE_SHARE) return 0;
+    const room = Math.max(0, this.rejoinWindowMs - lastRefusedDelayMs);
+    return Math.floor(clamp01(this.random()) * room);
   }
 
   /**

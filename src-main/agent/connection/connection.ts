@@ -13,7 +13,7 @@
  *   of either kind.
  * - Reconnects tell "nobody home" from "server in trouble" (backoff.ts): a refused or unanswered TCP connect is
  *   retried every 1–3 s forever; failures after the connect back off exponentially. The first authentication after
- *   refused connects (the server just came back, the whole fleet with it) waits a random 0–`rejoinSpreadMs`.
+ *   refused connects (the server just came back, the whole fleet with it) is spread over `rejoinWindowMs`.
  * - EOF, RST and write errors end the connection at once (the reference agent noticed neither, §3.5).
  * - Every frame is encoded into one buffer and written with one `write` (split prefixes confuse the server, §14).
  *   `cork()`/`uncork()` only gather whole frames into fewer syscalls; a cork never outlives one event-loop turn.
@@ -82,9 +82,10 @@ export interface ConnectionOptions {
   };
   /**
    * After refused connects, the first successful TCP connect (the server is back — and so is every agent of the
-   * fleet) waits a uniform random 0…this before authenticating, so the server's auth work spreads. Default 2000 ms.
+   * fleet) may wait before authenticating so the server's auth work spreads; every such authentication still happens
+   * within this long of the server's return (Backoff.rejoinDelay). Default 4500 ms; 0 = at once.
    */
-  rejoinSpreadMs?: number;
+  rejoinWindowMs?: number;
   /** Outgoing frame budget incl. the 2-byte header (config `max_frame_bytes`). Default 8192. */
   maxFrameBytes?: number;
   /** Wire trace ring size. Default 500; 0 disables the ring (the 'wire' event still fires). */
@@ -144,7 +145,6 @@ interface ResolvedOptions {
   maxFrameBytes: number;
   traceCapacity: number;
   closeFlushTimeoutMs: number;
-  rejoinSpreadMs: number;
 }
 
 interface PendingRequest {
@@ -206,7 +206,6 @@ function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     maxFrameBytes: checkMaxFrameBytes(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES),
     traceCapacity: options.traceCapacity ?? 500,
     closeFlushTimeoutMs: options.closeFlushTimeoutMs ?? 2_000,
-    rejoinSpreadMs: Math.max(0, options.rejoinSpreadMs ?? 2_000),
   };
 }
 
@@ -230,6 +229,8 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private lastConnectionId = 0;
   /** The last attempt's TCP connect failed: the next connect that succeeds is a rejoin (spread the auth). */
   private refusedStreak = false;
+  /** The retry delay after the last refused connect (the server came back within it). */
+  private lastRefusedDelayMs = 0;
 
   private currentState: ConnectionStateName = 'idle';
   private explanation: string;
@@ -254,7 +255,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     super();
     this.opts = resolveOptions(options);
     this.random = options.random;
-    this.backoff = new Backoff({ ...options.backoff, random: options.random });
+    this.backoff = new Backoff({
+      ...options.backoff,
+      rejoinWindowMs: options.rejoinWindowMs,
+      random: options.random,
+    });
     this.redactor = new KeyRedactor(options.groupKey);
     this.wireTrace = new WireTrace(this.opts.traceCapacity);
     this.retry = internal.retry ?? true;
@@ -362,7 +367,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   reconfigure(options: ConnectionOptions): void {
     const resolved = resolveOptions(options);
     this.opts = resolved;
-    this.backoff = new Backoff({ ...options.backoff, random: options.random ?? this.random });
+    this.backoff = new Backoff({
+      ...options.backoff,
+      rejoinWindowMs: options.rejoinWindowMs,
+      random: options.random ?? this.random,
+    });
     this.redactor = new KeyRedactor(options.groupKey);
     this.wireTrace.setCapacity(resolved.traceCapacity);
     if (!this.started || this.paused) {
@@ -571,9 +580,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 
     const rejoin = this.refusedStreak;
     this.refusedStreak = false;
-    const spreadMs = rejoin
-      ? Math.floor(clamp01(this.random?.() ?? Math.random()) * this.opts.rejoinSpreadMs)
-      : 0;
+    const spreadMs = rejoin ? this.backoff.rejoinDelay(this.lastRefusedDelayMs) : 0;
     if (spreadMs > 0) this.addTimer(link, spreadMs, () => this.authenticate(link));
     else this.authenticate(link);
   }
@@ -822,7 +829,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     const delay = failure.denied
       ? this.backoff.nextDenied()
       : failure.beforeConnect
-        ? this.backoff.nextRefused()
+        ? (this.lastRefusedDelayMs = this.backoff.nextRefused())
         : this.backoff.next();
     this.connectLater(delay);
     this.setState(failure.state, failure.quiet ? undefined : failure.detail);
@@ -1011,10 +1018,4 @@ export async function testConnection(options: ConnectionOptions): Promise<Connec
   });
   await manager.stop();
   return outcome;
-}
-
-/** A broken random source (NaN, 1, negative) must never produce a negative or over-range delay. */
-function clamp01(x: number): number {
-  if (!Number.isFinite(x) || x < 0) return 0;
-  return x >= 1 ? 0.999_999_999 : x;
 }
