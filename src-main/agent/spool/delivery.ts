@@ -606,8 +606,10 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     let due = Infinity;
     if (this.open.count > 0) {
       const coalesced = this.open.startedAt + this.idleBarrierMs;
-      const bulkCaughtUp = this.inBulk && this.caughtUp;
-      due = this.finishing || bulkCaughtUp ? coalesced : Math.max(coalesced, rateLimited);
+      // Not held back: the end of a bulk drain, a clean stop, or a window that filled without a barrier in flight
+      // (it shrank with the measured rate) — waiting would stall the pump.
+      const urgent = (this.inBulk && this.caughtUp) || this.finishing || this.windowFull();
+      due = urgent ? coalesced : Math.max(coalesced, rateLimited);
     }
     const head = this.received[0];
     if (head && head.receivedAt !== null && this.inflight.length === 0) {
