@@ -462,29 +462,34 @@ describe('DeliveryPump cadence (fake clock)', () => {
 });
 
 describe('DeliveryPump bulk', () => {
-  it('drains a burst with a barrier per half window, not per batch, and ends with one as soon as it caught up', async () => {
+  it('drains a backlog larger than the window with a barrier per half window, and one as soon as it caught up', async () => {
     const t = tempDir('bulk-');
     cleanups.push(t.cleanup);
     const spool = await Spool.open(t.dir, { fsync: 'never' });
     const transport = new FakeTransport();
-    // A long confirm interval: only bulk barriers (and the closing one) can explain a prompt drain.
+    // A small window (64–256 KiB) so the 2.4 MB backlog must be bulk, and a long confirm interval: only bulk barriers
+    // (and the closing one) can explain a prompt drain.
     const pump = new DeliveryPump(spool, transport, {
       groupId: GROUP,
       serverId: SERVER,
       confirmIntervalMs: 60_000,
+      maxUnconfirmedBytes: 64 * 1024,
+      maxInFlightBytesCeiling: 256 * 1024,
     });
     cleanups.push(async () => {
       await pump.stop();
       await spool.close();
     });
     const texts = Array.from({ length: 20_000 }, (_, i) => `burst ${i} ${'x'.repeat(60)}`);
+    let bytes = 0;
+    for (const text of texts) bytes += encodeFrame(frameOf('log', text)).length;
     for (const text of texts) spool.append('log', frameOf('log', text));
     pump.start();
     transport.connect();
-    await waitFor(() => pump.receivedSeq === 20_000, 20_000, 'the burst read by the server');
-    // ≈ 2.4 MB: with the 1 MiB floor a barrier every 512 KiB at most, fewer once the measured rate widens the window.
-    expect(pump.counters.bulkBarriers).toBeGreaterThanOrEqual(1);
-    expect(pump.counters.barriers).toBeLessThanOrEqual(6);
+    await waitFor(() => pump.receivedSeq === 20_000, 30_000, 'the backlog read by the server');
+    // One barrier per half window at least 32 KiB, at most 128 KiB apart (+ the first one and the closing one).
+    expect(pump.counters.bulkBarriers).toBeGreaterThanOrEqual(Math.floor(bytes / (128 * 1024)) - 1);
+    expect(pump.counters.barriers).toBeLessThanOrEqual(Math.ceil(bytes / (32 * 1024)) + 2);
     // The settle barrier waits for the (long) interval: received, not confirmed yet.
     expect(spool.confirmedSeq).toBeLessThan(20_000);
     checkDelivery(transport.received, texts);
