@@ -1,7 +1,7 @@
 // Delivery cadence and throughput (issue 11), the current DeliveryPump side by side with the one-step pump it replaced
 // (bench/baseline/one-step-delivery.ts) in the same run:
-//  1. bulk throughput to the sandbox (in a child process): frames/s until the server has read the last frame
-//     (a barrier answered after it: the proof both pumps get), best of 5 each, alternating (target ≥ 0.95×: not lower
+//  1. bulk throughput to the sandbox (in a child process): frames/s until the server has read the last frame (the
+//     child reports it, so the moment is the same whatever proof each pump then waits for), best of 5 each, alternating (target ≥ 0.95×: not lower
 //     than before, within the noise of a shared machine);
 //  2. heartbeats (barriers) for a 100k-line burst of ~100-byte lines until it is fully confirmed (target ≤ 25);
 //  3. heartbeats per 5 s while 50 lines/s flow for 30 s (target ≤ 1 per 5 s).
@@ -56,8 +56,6 @@ async function waitUntil(cond: () => boolean, what: string, timeoutMs = 120_000)
 interface Agent {
   spool: Spool;
   manager: ConnectionManager;
-  /** Highest sequence the server is proven to have read. */
-  readSeq: () => number;
   start: () => Promise<void>;
   close: () => Promise<void>;
 }
@@ -73,7 +71,6 @@ async function agent(kind: Kind, port: number, serverId: string, dir: string): P
   return {
     spool,
     manager,
-    readSeq: () => (pump instanceof DeliveryPump ? pump.receivedSeq : spool.confirmedSeq),
     start: async () => {
       const ready = new Promise<void>((resolve) => manager.once('ready', () => resolve()));
       pump.start();
@@ -100,15 +97,23 @@ async function fill(spool: Spool, n: number, tag: string, serverId: string): Pro
 
 // ---- 1. bulk throughput --------------------------------------------------------------------------------------------
 
-async function bulkOnce(kind: Kind, port: number, round: number): Promise<number> {
+/** Until the server has read the backlog's last line (`END <tag>`, reported by the sandbox child): the same moment
+ * for both pumps, whatever proof of receipt each then waits for. */
+async function bulkOnce(
+  kind: Kind,
+  sandbox: { port: number; readEnd: (tag: string) => Promise<void> },
+  round: number,
+): Promise<number> {
   const t = tempDir();
+  const tag = `${kind}-${round}`;
   try {
-    const a = await agent(kind, port, SERVER, t.dir);
-    await fill(a.spool, BULK_FRAMES, `${kind}-${round}`, SERVER);
-    const last = a.spool.lastSeq;
+    const a = await agent(kind, sandbox.port, SERVER, t.dir);
+    await fill(a.spool, BULK_FRAMES - 1, tag, SERVER);
+    a.spool.append('log', logFrame(GROUP, SERVER, 'syslog', `END ${tag}`));
+    await a.spool.sync();
     await a.start();
     const started = performance.now();
-    await waitUntil(() => a.readSeq() >= last, `${kind} bulk read`);
+    await sandbox.readEnd(tag);
     const ms = performance.now() - started;
     await a.close();
     return ms;
@@ -122,8 +127,8 @@ async function benchBulk(): Promise<BenchResult> {
   const times: Record<Kind, number[]> = { 'two-step': [], 'one-step': [] };
   try {
     for (let round = 0; round < BULK_ROUNDS; round++) {
-      times['one-step'].push(await bulkOnce('one-step', sandbox.port, round));
-      times['two-step'].push(await bulkOnce('two-step', sandbox.port, round));
+      times['one-step'].push(await bulkOnce('one-step', sandbox, round));
+      times['two-step'].push(await bulkOnce('two-step', sandbox, round));
     }
   } finally {
     await sandbox.stop();

@@ -13,18 +13,35 @@ export function benchDir(): string {
 export async function startSandboxChild(
   group: string,
   key: string,
-): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
+): Promise<{
+  port: number;
+  child: ChildProcess;
+  /** Resolves once the sandbox has read a log line `END <tag>`. */
+  readEnd: (tag: string) => Promise<void>;
+  stop: () => Promise<void>;
+}> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(benchDir(), 'spool-sandbox-child.ts'), group, key],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
+  const readTags = new Set<string>();
+  const waiters = new Map<string, () => void>();
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString();
-      const m = /PORT (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
+      const lines = out.split('\n');
+      out = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^PORT (\d+)$/.exec(line);
+        if (m) resolve(Number(m[1]));
+        if (line.startsWith('READ ')) {
+          const tag = line.slice(5);
+          readTags.add(tag);
+          waiters.get(tag)?.();
+        }
+      }
     });
     child.once('exit', (code) => reject(new Error(`sandbox child exited ${code}`)));
   });
@@ -33,5 +50,7 @@ export async function startSandboxChild(
     child.stdin?.end();
     await exited;
   };
-  return { port, child, stop };
+  const readEnd = (tag: string): Promise<void> =>
+    readTags.has(tag) ? Promise.resolve() : new Promise((resolve) => waiters.set(tag, resolve));
+  return { port, child, readEnd, stop };
 }
