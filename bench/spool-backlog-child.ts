@@ -49,8 +49,10 @@ async function main(): Promise<void> {
     pump.start();
     manager.start();
     const last = spool.lastSeq;
-    while (spool.confirmedSeq < last) await new Promise((resolve) => setTimeout(resolve, 50));
+    // Drained = the server read the last frame (first step); the settle barrier follows within settle_ms + 5 s.
+    while (pump.receivedSeq < last) await new Promise((resolve) => setTimeout(resolve, 50));
     const drainMs = performance.now() - drainStart;
+    while (spool.confirmedSeq < last) await new Promise((resolve) => setTimeout(resolve, 50));
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
     await pump.stop();

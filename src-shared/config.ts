@@ -203,18 +203,62 @@ const spoolSchema = z
   })
   .default({ max_bytes: 1024 ** 3, fsync: 100, import_legacy: true });
 
+const millis = (min: number, max: number, def: number) =>
+  z
+    .number({ message: 'expected milliseconds' })
+    .int({ message: 'expected a whole number of milliseconds' })
+    .min(min, { message: `expected at least ${min} ms` })
+    .max(max, { message: `expected at most ${max} ms` })
+    .default(def);
+
+export const RECONNECT_DEFAULTS = {
+  base_ms: 500,
+  cap_ms: 60_000,
+  refused_min_ms: 1_000,
+  refused_max_ms: 3_000,
+  rejoin_window_ms: 4_500,
+} as const;
+
 const reconnectSchema = z
   .strictObject({
-    base_ms: z.number({ message: 'expected milliseconds' }).int().min(10).max(3_600_000).default(500),
-    cap_ms: z
-      .number({ message: 'expected milliseconds' })
-      .int()
-      .min(10)
-      .max(24 * 3_600_000)
-      .default(60_000),
+    /** Exponential backoff (full jitter) for failures after the TCP connect: first window and cap. */
+    base_ms: millis(10, 3_600_000, RECONNECT_DEFAULTS.base_ms),
+    cap_ms: millis(10, 24 * 3_600_000, RECONNECT_DEFAULTS.cap_ms),
+    /** Refused / unanswered TCP connects (nobody home) are retried every refused_min_ms–refused_max_ms, forever. */
+    refused_min_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_min_ms),
+    refused_max_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_max_ms),
+    /** Authentications after refused connects are spread over this window after the server's return (0 = at once). */
+    rejoin_window_ms: millis(0, 600_000, RECONNECT_DEFAULTS.rejoin_window_ms),
   })
-  .refine((r) => r.cap_ms >= r.base_ms, { message: 'cap_ms must be at least base_ms', path: ['cap_ms'] })
-  .default({ base_ms: 500, cap_ms: 60_000 });
+  .superRefine((r, ctx) => {
+    if (r.cap_ms < r.base_ms)
+      ctx.addIssue({ code: 'custom', message: 'cap_ms must be at least base_ms', path: ['cap_ms'] });
+    if (r.refused_max_ms < r.refused_min_ms)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'refused_max_ms must be at least refused_min_ms',
+        path: ['refused_max_ms'],
+      });
+  })
+  .default({ ...RECONNECT_DEFAULTS });
+
+export const DELIVERY_CONFIG_DEFAULTS = { settle_ms: 2_000, confirm_interval: 5 } as const;
+
+const deliverySchema = z
+  .strictObject({
+    /**
+     * Second step of a confirmation: a frame counts as stored once a barrier sent this long after the server read it
+     * was answered on the same connection. Must exceed the server's `syncinterval` and `queue_process_wait`.
+     */
+    settle_ms: millis(0, 600_000, DELIVERY_CONFIG_DEFAULTS.settle_ms),
+    /** Seconds: at most one barrier (a heartbeat, a database commit on the server) per interval while data flows. */
+    confirm_interval: z
+      .number({ message: 'expected a number of seconds' })
+      .min(0.1, { message: 'expected at least 0.1 seconds' })
+      .max(3600, { message: 'expected at most 3600 seconds' })
+      .default(DELIVERY_CONFIG_DEFAULTS.confirm_interval),
+  })
+  .default({ ...DELIVERY_CONFIG_DEFAULTS });
 
 const internalCommandsSchema = z
   .strictObject({
@@ -362,6 +406,7 @@ export function agentConfigObjectSchema(host: AgentHost = 'headless') {
     tls: tlsSchema,
     spool: spoolSchema,
     reconnect: reconnectSchema,
+    delivery: deliverySchema,
     tail: tailSchema,
     commands: commandsSchema(host),
     updates: updatesSchema,
@@ -656,6 +701,8 @@ export const RESTART_REQUIRED_KEYS: readonly string[] = [
   'ui',
   'spool.import_legacy',
   'max_frame_bytes',
+  // The delivery pump reads these when it is built.
+  'delivery',
 ];
 
 export function restartRequired(changedPaths: readonly string[]): string[] {

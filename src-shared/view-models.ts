@@ -62,7 +62,15 @@ export interface FrameView {
 export interface SpoolClassView {
   queuedFrames: number;
   queuedBytes: number;
+  /** Written to the connection and not yet confirmed (both steps), incl. what the server already read. */
   awaitingConfirmation: number;
+  /** Of those, written but not yet known to be read by the server (no barrier answered after them). */
+  awaitingReceipt?: number;
+  /** Frames written to a connection since the agent started, incl. re-sends (known while delivering). */
+  sent?: number;
+  /** Frames a barrier proved the server has read since the agent started (first step of a confirmation). */
+  receivedByServer?: number;
+  /** Confirmed since start: read by the server and the server outlived its flush window (second step). */
   confirmed: number;
   dropped: number;
 }

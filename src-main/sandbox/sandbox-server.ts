@@ -12,6 +12,11 @@
  * - a poison detector: frames that would have silently killed the real server's writers (§14) are not stored but
  *   recorded in `poisonFrames` and emitted as `'poison'`. Tests assert it stays empty.
  *
+ * - optionally the real server's storage model (`storage`): frames are read at once (a heartbeat answered after them
+ *   proves only that) but stored at the next flush, like a file destination's `syncinterval` or a PostgreSQL
+ *   destination's queue; `kill()` loses what was not flushed yet. Heartbeats are counted and can be made slow
+ *   (`heartbeatDelayMs`, like the `heartbeat_at` commit, which holds the connection's later frames back too).
+ *
  * Differences from the real server are listed in docs/sandbox.md.
  */
 import { randomUUID } from 'node:crypto';
@@ -48,6 +53,13 @@ export interface SandboxServerOptions {
   tls?: SandboxTlsOptions;
   /** Entries kept per store (logs, telemetry, results, frames), oldest dropped first (trimmed in chunks of 10 %). Default 100 000. */
   maxStored?: number;
+  /**
+   * Real-server storage model: received `L`/`T`/`R` frames are stored only at the next flush, every
+   * `flushDelayMs` (default 1000), and `kill()` loses the unflushed ones. Without it, frames are stored on receipt.
+   */
+  storage?: { flushDelayMs?: number };
+  /** Each heartbeat takes this long before its reply (a database commit); later frames on its connection wait. */
+  heartbeatDelayMs?: number;
 }
 
 export type SandboxCloseCause =
@@ -163,6 +175,12 @@ interface LiveConnection {
   info: SandboxConnectionInfo;
   socket: net.Socket;
   decoder: FrameDecoder;
+  /** Frames decoded but not handled yet (a slow heartbeat holds the rest of the connection back). */
+  queue: WireFrame[];
+  /** A protocol error found after the queued frames (handled once they are). */
+  failure: ProtocolError | null;
+  /** A slow heartbeat is being "committed". */
+  busy: NodeJS.Timeout | null;
 }
 
 interface PendingDispatch {
@@ -191,6 +209,17 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
    * Auth still works.
    */
   ignoreHeartbeats = false;
+  /** Mutable at runtime: how long each heartbeat takes before its reply (see the option). */
+  heartbeatDelayMs: number;
+  /** Heartbeats received (auth excluded), in total and per server id: what barriers cost the server. */
+  heartbeatCount = 0;
+  readonly heartbeatsByServer = new Map<string, number>();
+  /** Frames received but not stored yet (storage model); `kill()` loses them. */
+  get unflushedFrames(): number {
+    return this.unflushed.length;
+  }
+  /** Frames received and lost by `kill()` before they were stored. */
+  lostOnKill = 0;
 
   private server: net.Server | null = null;
   private readonly groups = new Map<string, string>();
@@ -203,6 +232,9 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
   private boundPort: number;
   private readonly host: string;
   private readonly maxStored: number;
+  private readonly flushDelayMs: number | null;
+  private unflushed: Array<() => void> = [];
+  private flushTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly options: SandboxServerOptions) {
     super();
@@ -211,6 +243,8 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
     this.host = options.host ?? '127.0.0.1';
     this.boundPort = options.port ?? 0;
     this.maxStored = options.maxStored ?? DEFAULT_MAX_STORED;
+    this.flushDelayMs = options.storage ? Math.max(1, options.storage.flushDelayMs ?? 1000) : null;
+    this.heartbeatDelayMs = options.heartbeatDelayMs ?? 0;
   }
 
   static async start(options: SandboxServerOptions): Promise<SandboxServer> {
@@ -272,12 +306,43 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
     });
   }
 
-  /** Stops listening and closes every connection (FIN, like a process exit); the stores are kept. */
+  /** Stops listening and closes every connection (FIN, like a clean process exit: it flushes); the stores are kept. */
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
     for (const connection of [...this.live.values()]) this.closeConnection(connection, 'server-stop', null);
+    this.flush();
+    this.stopFlushing();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * The server process dies (SIGKILL): every connection is reset, nothing more is read or answered, and what was
+   * received but not flushed yet is lost. The stores (the database, the files) keep what was flushed.
+   */
+  async kill(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    this.lostOnKill += this.unflushed.length;
+    this.unflushed = [];
+    this.stopFlushing();
+    for (const connection of [...this.live.values()]) {
+      this.closeConnection(connection, 'server-stop', 'killed');
+      if (!connection.socket.destroyed) connection.socket.resetAndDestroy();
+    }
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Stores everything received so far (the storage model's periodic flush, also run by a clean stop). */
+  flush(): void {
+    const pending = this.unflushed;
+    this.unflushed = [];
+    for (const store of pending) store();
+  }
+
+  private stopFlushing(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
   }
 
   /** Listens again on the same port (after `stop()`), keeping the stores: a server restart. */
@@ -322,6 +387,16 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
     const address = server.address();
     if (address && typeof address !== 'string') this.boundPort = address.port;
     this.server = server;
+    if (this.flushDelayMs !== null && !this.flushTimer) {
+      this.flushTimer = setInterval(() => this.flush(), this.flushDelayMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Stored now, or at the next flush under the storage model. */
+  private store(write: () => void): void {
+    if (this.flushDelayMs === null) write();
+    else this.unflushed.push(write);
   }
 
   private onConnection(socket: net.Socket): void {
@@ -345,6 +420,9 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
       info,
       socket,
       decoder: new FrameDecoder({ serverCompatible: true }),
+      queue: [],
+      failure: null,
+      busy: null,
     };
     this.live.set(info.id, connection);
     this.pushBounded(this.connections, info);
@@ -373,10 +451,20 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
       failure = e instanceof ProtocolError ? e : new ProtocolError('bad-msgpack', String(e));
       frames = failure.framesBeforeError;
     }
-    for (const frame of frames) {
-      if (connection.info.closedAt !== null) return;
+    connection.queue.push(...frames);
+    if (failure) connection.failure ??= failure;
+    this.process(connection);
+  }
+
+  /** Handles queued frames in order until a slow heartbeat holds the connection (like the server's one fiber). */
+  private process(connection: LiveConnection): void {
+    while (connection.busy === null && connection.info.closedAt === null) {
+      const frame = connection.queue.shift();
+      if (!frame) break;
       this.onFrame(connection, frame);
     }
+    if (connection.busy !== null || connection.queue.length > 0) return;
+    const failure = connection.failure;
     if (failure && connection.info.closedAt === null) {
       this.emit('protocol-error', { connectionId: connection.info.id, error: failure });
       this.closeConnection(connection, 'server-protocol', failure.message);
@@ -467,8 +555,17 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
     }
     if (name === 'heartbeat') {
       if (!this.commandsEnabled) return this.closeConnection(connection, 'server-no-command-config', null);
+      this.heartbeatCount += 1;
+      this.heartbeatsByServer.set(serverId, (this.heartbeatsByServer.get(serverId) ?? 0) + 1);
       this.emit('heartbeat', { connectionId: connection.info.id, groupId, serverId });
-      if (!this.ignoreHeartbeats) this.write(connection, ['R', newMinionUuid(), [uuid, 'recorded']]);
+      if (this.ignoreHeartbeats) return;
+      const reply: WireFrame = ['R', newMinionUuid(), [uuid, 'recorded']];
+      if (this.heartbeatDelayMs <= 0) return this.write(connection, reply);
+      connection.busy = setTimeout(() => {
+        connection.busy = null;
+        this.write(connection, reply);
+        this.process(connection);
+      }, this.heartbeatDelayMs);
       return;
     }
     this.drop(connection, frame, `command ${JSON.stringify(name)} from an agent is not handled`);
@@ -488,8 +585,10 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
       extra: data.slice(4),
       receivedAt: Date.now(),
     };
-    this.pushBounded(this.logs, log);
-    this.emit('log', log);
+    this.store(() => {
+      this.pushBounded(this.logs, log);
+      this.emit('log', log);
+    });
   }
 
   private onTelemetry(connection: LiveConnection, frame: WireFrame): void {
@@ -504,8 +603,10 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
       values: data.slice(2).map(joined),
       receivedAt: Date.now(),
     };
-    this.pushBounded(this.telemetry, sample);
-    this.emit('telemetry', sample);
+    this.store(() => {
+      this.pushBounded(this.telemetry, sample);
+      this.emit('telemetry', sample);
+    });
   }
 
   private onResult(connection: LiveConnection, frame: WireFrame): void {
@@ -523,8 +624,10 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
       data,
       receivedAt: Date.now(),
     };
-    this.pushBounded(this.results, result);
-    this.emit('result', result);
+    this.store(() => {
+      this.pushBounded(this.results, result);
+      this.emit('result', result);
+    });
     const pending = this.pending.get(result.commandUuid);
     if (pending) {
       clearTimeout(pending.timer);
@@ -611,6 +714,9 @@ export class SandboxServer extends EventEmitter<SandboxEvents> {
     info.closedAt = Date.now();
     info.closeCause = cause;
     info.closeDetail = detail;
+    if (connection.busy) clearTimeout(connection.busy);
+    connection.busy = null;
+    connection.queue = [];
     this.live.delete(info.id);
     if (info.serverId !== null && this.registry.get(info.serverId) === info.id)
       this.registry.delete(info.serverId);

@@ -91,8 +91,18 @@ export function MessagesView() {
                 <th scope="col">Class</th>
                 <th scope="col">Queued</th>
                 <th scope="col">Bytes</th>
-                <th scope="col">Awaiting</th>
-                <th scope="col">Confirmed</th>
+                <th scope="col" title="Written to the server since the agent started (re-sends included)">
+                  Sent
+                </th>
+                <th scope="col" title="The server answered a heartbeat sent after them: it has read them">
+                  Received by server
+                </th>
+                <th scope="col" title="Sent, not confirmed yet">
+                  Awaiting
+                </th>
+                <th scope="col" title="Received, and the server outlived its flush interval afterwards">
+                  Confirmed
+                </th>
                 <th scope="col">Dropped</th>
               </tr>
             </thead>
@@ -106,6 +116,10 @@ export function MessagesView() {
                     </th>
                     <td data-testid={`queued-${cls}`}>{formatCount(c.queuedFrames)}</td>
                     <td>{formatBytes(c.queuedBytes)}</td>
+                    <td data-testid={`sent-${cls}`}>{c.sent === undefined ? '–' : formatCount(c.sent)}</td>
+                    <td data-testid={`received-${cls}`}>
+                      {c.receivedByServer === undefined ? '–' : formatCount(c.receivedByServer)}
+                    </td>
                     <td>{formatCount(c.awaitingConfirmation)}</td>
                     <td data-testid={`confirmed-${cls}`}>{formatCount(c.confirmed)}</td>
                     <td className={c.dropped > 0 ? 'is-bad' : ''}>{formatCount(c.dropped)}</td>

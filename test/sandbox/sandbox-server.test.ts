@@ -301,3 +301,86 @@ describe('lifecycle', () => {
     expect(server.logs.map((l) => l.message)).toEqual(['before', 'after']);
   });
 });
+
+describe('real-server storage model', () => {
+  async function storing(flushDelayMs: number, heartbeatDelayMs = 0): Promise<SandboxServer> {
+    const server = await startSandboxServer({
+      groups: [{ id: GROUP_ID, key: GROUP_KEY }],
+      storage: { flushDelayMs },
+      heartbeatDelayMs,
+    });
+    cleanups.push(() => server.close());
+    return server;
+  }
+
+  async function authenticated(server: SandboxServer): Promise<RawClient> {
+    const client = await RawClient.connect(server.address.port);
+    client.send(authFrame(GROUP_ID, SERVER_ID, GROUP_KEY));
+    expect((await client.reply())[2][1]).toBe('accepted');
+    return client;
+  }
+
+  it('answers a heartbeat once the frames before it are read, but stores them only at the next flush', async () => {
+    const server = await storing(60_000);
+    const client = await authenticated(server);
+    client.send(logFrame(GROUP_ID, SERVER_ID, 'syslog', 'read, not stored'));
+    client.send(heartbeatFrame(GROUP_ID, SERVER_ID));
+    expect((await client.reply())[2][1]).toBe('recorded');
+    expect(server.logs).toEqual([]);
+    expect(server.unflushedFrames).toBe(1);
+    server.flush();
+    expect(server.logs.map((l) => l.message)).toEqual(['read, not stored']);
+  });
+
+  it('flushes every flushDelayMs on its own', async () => {
+    const server = await storing(50);
+    const client = await authenticated(server);
+    client.send(telemetryFrame(GROUP_ID, SERVER_ID, 'load_avg', ['0.5']));
+    await waitFor(() => server.telemetry.length === 1, 2_000, 'the periodic flush');
+    expect(server.unflushedFrames).toBe(0);
+  });
+
+  it('kill() loses what was not flushed and resets the connections; a clean stop() flushes', async () => {
+    const server = await storing(60_000);
+    const client = await authenticated(server);
+    client.send(logFrame(GROUP_ID, SERVER_ID, 'syslog', 'flushed'));
+    client.send(heartbeatFrame(GROUP_ID, SERVER_ID));
+    await client.reply();
+    server.flush();
+    client.send(logFrame(GROUP_ID, SERVER_ID, 'syslog', 'lost'));
+    client.send(heartbeatFrame(GROUP_ID, SERVER_ID));
+    await client.reply();
+    await server.kill();
+    await waitFor(() => client.ended, 1_000, 'the connection to end');
+    expect(server.logs.map((l) => l.message)).toEqual(['flushed']);
+    expect(server.lostOnKill).toBe(1);
+    await server.restart();
+    const again = await authenticated(server);
+    again.send(logFrame(GROUP_ID, SERVER_ID, 'syslog', 'kept by a clean stop'));
+    again.send(heartbeatFrame(GROUP_ID, SERVER_ID));
+    await again.reply();
+    await server.stop();
+    expect(server.logs.map((l) => l.message)).toEqual(['flushed', 'kept by a clean stop']);
+  });
+
+  it('counts heartbeats per server id; a slow heartbeat holds the later frames of its connection back', async () => {
+    const server = await storing(60_000, 150);
+    const client = await authenticated(server);
+    let laterFrameRead = false;
+    let readDuringCommit: boolean | null = null;
+    server.on('frame', (event) => {
+      if (event.frame[0] === 'L') laterFrameRead = true;
+    });
+    // Right after the heartbeat is read, the frame behind it (same chunk or the next) must still be waiting.
+    server.on('heartbeat', () => {
+      setTimeout(() => (readDuringCommit = laterFrameRead), 50);
+    });
+    client.send(heartbeatFrame(GROUP_ID, SERVER_ID));
+    client.send(logFrame(GROUP_ID, SERVER_ID, 'syslog', 'after the commit'));
+    expect((await client.reply())[2][1]).toBe('recorded');
+    await waitFor(() => laterFrameRead && readDuringCommit !== null, 1_000, 'the later frame');
+    expect(readDuringCommit).toBe(false);
+    expect(server.heartbeatCount).toBe(1);
+    expect(server.heartbeatsByServer.get(SERVER_ID)).toBe(1);
+  });
+});

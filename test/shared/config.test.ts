@@ -40,7 +40,14 @@ describe('agent config schema', () => {
     expect(config.max_frame_bytes).toBe(8192);
     expect(config.heartbeat_interval).toBe(60);
     expect(config.spool).toEqual({ max_bytes: 1024 ** 3, fsync: 100, import_legacy: true });
-    expect(config.reconnect).toEqual({ base_ms: 500, cap_ms: 60_000 });
+    expect(config.reconnect).toEqual({
+      base_ms: 500,
+      cap_ms: 60_000,
+      refused_min_ms: 1_000,
+      refused_max_ms: 3_000,
+      rejoin_window_ms: 4_500,
+    });
+    expect(config.delivery).toEqual({ settle_ms: 2_000, confirm_interval: 5 });
     expect(config.tls.enabled).toBe(false);
     expect(config.tls.reject_unauthorized).toBe(true);
     expect(config.commands.policy).toBe('deny');
@@ -196,6 +203,37 @@ describe('agent config schema', () => {
       { reconnect: { base_ms: 5000, cap_ms: 1000 } },
       'reconnect.cap_ms',
       /at least base_ms/,
+    ],
+    [
+      'reconnect refused window upside down',
+      { reconnect: { refused_min_ms: 5000, refused_max_ms: 1000 } },
+      'reconnect.refused_max_ms',
+      /at least refused_min_ms/,
+    ],
+    [
+      'reconnect rejoin spread negative',
+      { reconnect: { rejoin_window_ms: -1 } },
+      'reconnect.rejoin_window_ms',
+      /at least 0 ms/,
+    ],
+    [
+      'delivery settle_ms not a number',
+      { delivery: { settle_ms: 'soon' } },
+      'delivery.settle_ms',
+      /milliseconds/,
+    ],
+    [
+      'delivery settle_ms too long',
+      { delivery: { settle_ms: 700_000 } },
+      'delivery.settle_ms',
+      /at most 600000 ms/,
+    ],
+    ['delivery settle_ms fractional', { delivery: { settle_ms: 1.5 } }, 'delivery.settle_ms', /whole number/],
+    [
+      'delivery confirm_interval too short',
+      { delivery: { confirm_interval: 0 } },
+      'delivery.confirm_interval',
+      /at least 0.1 seconds/,
     ],
     [
       'command policy unknown',

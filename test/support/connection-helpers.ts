@@ -17,7 +17,17 @@ export function managerOptions(port: number, overrides: Partial<ConnectionOption
     connectTimeoutMs: 1_000,
     authTimeoutMs: 1_000,
     heartbeatIntervalMs: 1_000,
-    backoff: { baseMs: 20, capMs: 100, deniedMs: 60_000, stableMs: 30_000 },
+    // Refused connects retry every 20–60 ms here (1–3 s in production) and rejoin without a spread, so tests that
+    // restart the server stay short.
+    backoff: {
+      baseMs: 20,
+      capMs: 100,
+      deniedMs: 60_000,
+      stableMs: 30_000,
+      refusedMinMs: 20,
+      refusedMaxMs: 60,
+    },
+    rejoinWindowMs: 0,
     ...overrides,
   };
 }

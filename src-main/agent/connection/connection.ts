@@ -8,6 +8,12 @@
  * Why things are done the way they are:
  * - Auth is the first frame on every connection and has a timeout: the server stays silent for an unknown group.
  * - Heartbeats have a reply timeout: a blackholed peer is otherwise invisible (TCP says nothing for many minutes).
+ *   Every heartbeat costs the real server a database commit, so a barrier (a heartbeat the delivery pump sends)
+ *   counts as the periodic one: the next periodic heartbeat is due `heartbeatIntervalMs` after the last heartbeat
+ *   of either kind.
+ * - Reconnects tell "nobody home" from "server in trouble" (backoff.ts): a refused or unanswered TCP connect is
+ *   retried every 1–3 s forever; failures after the connect back off exponentially. The first authentication after
+ *   refused connects (the server just came back, the whole fleet with it) is spread over `rejoinWindowMs`.
  * - EOF, RST and write errors end the connection at once (the reference agent noticed neither, §3.5).
  * - Every frame is encoded into one buffer and written with one `write` (split prefixes confuse the server, §14).
  *   `cork()`/`uncork()` only gather whole frames into fewer syscalls; a cork never outlives one event-loop turn.
@@ -65,7 +71,21 @@ export interface ConnectionOptions {
   heartbeatIntervalMs?: number;
   /** Reply timeout of a heartbeat (and a barrier). Default min(0.9 × interval, 30 s), so a dead peer shows within two intervals. */
   heartbeatTimeoutMs?: number;
-  backoff?: { baseMs?: number; capMs?: number; deniedMs?: number; stableMs?: number };
+  backoff?: {
+    baseMs?: number;
+    capMs?: number;
+    deniedMs?: number;
+    stableMs?: number;
+    /** Retry window after a refused / unanswered TCP connect. Default 1000–3000 ms. */
+    refusedMinMs?: number;
+    refusedMaxMs?: number;
+  };
+  /**
+   * After refused connects, the first successful TCP connect (the server is back — and so is every agent of the
+   * fleet) may wait before authenticating so the server's auth work spreads; every such authentication still happens
+   * within this long of the server's return (Backoff.rejoinDelay). Default 4500 ms; 0 = at once.
+   */
+  rejoinWindowMs?: number;
   /** Outgoing frame budget incl. the 2-byte header (config `max_frame_bytes`). Default 8192. */
   maxFrameBytes?: number;
   /** Wire trace ring size. Default 500; 0 disables the ring (the 'wire' event still fires). */
@@ -151,6 +171,8 @@ interface Link {
   pending: Map<string, PendingRequest>;
   timers: Set<NodeJS.Timeout>;
   heartbeat: NodeJS.Timeout | null;
+  /** When the last heartbeat (periodic or barrier) was sent on this link. */
+  lastHeartbeatAt: number;
   /** Set once: nothing done on behalf of this link after it ended. */
   dead: boolean;
   /** A deliberate close is flushing: no new frames are accepted. */
@@ -164,6 +186,8 @@ interface Failure {
   denied?: boolean;
   /** The state's own explanation says it all: do not append the detail. */
   quiet?: boolean;
+  /** The TCP connect itself failed (refused, unreachable, timed out): nobody home, retry soon. */
+  beforeConnect?: boolean;
 }
 
 function emptyCounters(): VerbCounters {
@@ -210,6 +234,10 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   /** Connect attempts so far since start; all but the first count as reconnects. */
   private attempts = 0;
   private lastConnectionId = 0;
+  /** The last attempt's TCP connect failed: the next connect that succeeds is a rejoin (spread the auth). */
+  private refusedStreak = false;
+  /** The retry delay after the last refused connect (the server came back within it). */
+  private lastRefusedDelayMs = 0;
 
   private currentState: ConnectionStateName = 'idle';
   private explanation: string;
@@ -238,7 +266,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     super();
     this.opts = resolveOptions(options);
     this.random = options.random;
-    this.backoff = new Backoff({ ...options.backoff, random: options.random });
+    this.backoff = new Backoff({
+      ...options.backoff,
+      rejoinWindowMs: options.rejoinWindowMs,
+      random: options.random,
+    });
     this.redactor = new KeyRedactor(options.groupKey);
     this.wireTrace = new WireTrace(this.opts.traceCapacity);
     this.retry = internal.retry ?? true;
@@ -259,6 +291,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   isReady(): boolean {
     const link = this.link;
     return link !== null && link.phase === 'connected' && !link.closing && !link.dead;
+  }
+
+  /** Reply timeout of heartbeats and barriers (the delivery pump sizes its in-flight window from it). */
+  get heartbeatTimeoutMs(): number {
+    return this.opts.heartbeatTimeoutMs;
   }
 
   /** True when the socket buffer is above its high-water mark: wait for 'drain' before sending more. */
@@ -341,7 +378,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   reconfigure(options: ConnectionOptions): void {
     const resolved = resolveOptions(options);
     this.opts = resolved;
-    this.backoff = new Backoff({ ...options.backoff, random: options.random ?? this.random });
+    this.backoff = new Backoff({
+      ...options.backoff,
+      rejoinWindowMs: options.rejoinWindowMs,
+      random: options.random ?? this.random,
+    });
     this.redactor = new KeyRedactor(options.groupKey);
     this.wireTrace.setCapacity(resolved.traceCapacity);
     if (!this.started || this.paused) {
@@ -480,6 +521,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       pending: new Map(),
       timers: new Set(),
       heartbeat: null,
+      lastHeartbeatAt: 0,
       dead: false,
       closing: false,
     };
@@ -490,6 +532,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.addTimer(link, opts.connectTimeoutMs, () =>
       this.fail(link, {
         state: link.phase === 'tls' ? 'tls-error' : 'unreachable',
+        beforeConnect: link.phase === 'connecting',
         detail:
           link.phase === 'tls'
             ? `TLS handshake did not finish within ${opts.connectTimeoutMs} ms`
@@ -546,6 +589,16 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       if (link === this.link && !link.dead) this.emit('drain');
     });
 
+    const rejoin = this.refusedStreak;
+    this.refusedStreak = false;
+    const spreadMs = rejoin ? this.backoff.rejoinDelay(this.lastRefusedDelayMs) : 0;
+    if (spreadMs > 0) this.addTimer(link, spreadMs, () => this.authenticate(link));
+    else this.authenticate(link);
+  }
+
+  /** Sends the authentication frame (the first frame on every connection) and waits for the verdict. */
+  private authenticate(link: Link): void {
+    if (link.dead) return;
     const opts = this.opts;
     const frame = authFrame(opts.groupId, opts.serverId, opts.groupKey);
     let reply: Promise<FrameData>;
@@ -590,18 +643,36 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.connectedSince = now;
     this.offlineSince = null;
     this.backoff.connected(now);
-    link.heartbeat = setInterval(() => {
-      this.heartbeatOn(link).catch(() => undefined);
-    }, this.opts.heartbeatIntervalMs);
+    link.lastHeartbeatAt = Date.now();
+    this.scheduleHeartbeat(link);
     this.setState('connected');
     this.emit('ready', link.connectionId);
   }
 
   // ---- requests (auth, heartbeat) ---------------------------------------------------------------------------------
 
+  /** Arms the periodic heartbeat for `heartbeatIntervalMs` after the last heartbeat of either kind. */
+  private scheduleHeartbeat(link: Link): void {
+    if (link.dead) return;
+    if (link.heartbeat) clearTimeout(link.heartbeat);
+    const due = link.lastHeartbeatAt + this.opts.heartbeatIntervalMs;
+    link.heartbeat = setTimeout(
+      () => {
+        link.heartbeat = null;
+        if (link.dead) return;
+        // A barrier went out meanwhile: it was the heartbeat.
+        if (Date.now() < link.lastHeartbeatAt + this.opts.heartbeatIntervalMs) this.scheduleHeartbeat(link);
+        else this.heartbeatOn(link).catch(() => undefined);
+      },
+      Math.max(0, due - Date.now()),
+    );
+  }
+
   private heartbeatOn(link: Link): Promise<BarrierResult> {
     const connectionId = link.connectionId ?? 0;
     const sentAt = Date.now();
+    link.lastHeartbeatAt = sentAt;
+    if (link.phase === 'connected') this.scheduleHeartbeat(link);
     const frame = heartbeatFrame(this.opts.groupId, this.opts.serverId);
     return this.request(link, frame, 'heartbeat', this.opts.heartbeatTimeoutMs).then(
       () => {
@@ -724,7 +795,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       this.fail(link, { state: 'tls-error', detail: error.message });
       return;
     }
-    this.fail(link, this.lossFailure(link, describeSocketError(error)));
+    this.fail(link, this.lossFailure(link, describeSocketError(error), error.code));
   }
 
   private onSocketClose(link: Link): void {
@@ -740,13 +811,15 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   }
 
   /** What a lost connection means depends on how far it got. */
-  private lossFailure(link: Link, detail: string): Failure {
+  private lossFailure(link: Link, detail: string, code?: string): Failure {
     if (link.phase === 'authenticating') {
       // §14: a server without a command/PostgreSQL config drops the connection instead of answering.
       return { state: 'no-auth-reply', detail: `${detail} before answering the authentication` };
     }
     if (link.phase === 'connected') return { state: 'unreachable', detail: `connection lost: ${detail}` };
-    return { state: 'unreachable', detail };
+    // Refused / no route / no name: only a kernel (or nobody) answered. A reset here means a server accepted us.
+    const nobodyHome = link.phase === 'connecting' && code !== undefined && NOBODY_HOME_CODES.has(code);
+    return { state: 'unreachable', detail, beforeConnect: nobodyHome };
   }
 
   // ---- ending a connection ---------------------------------------------------------------------------------------
@@ -763,7 +836,13 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       if (!this.paused) this.setState(failure.state, failure.quiet ? undefined : failure.detail);
       return;
     }
-    this.connectLater(failure.denied ? this.backoff.nextDenied() : this.backoff.next());
+    this.refusedStreak = failure.beforeConnect === true;
+    const delay = failure.denied
+      ? this.backoff.nextDenied()
+      : failure.beforeConnect
+        ? (this.lastRefusedDelayMs = this.backoff.nextRefused())
+        : this.backoff.next();
+    this.connectLater(delay);
     this.setState(failure.state, failure.quiet ? undefined : failure.detail);
   }
 
@@ -773,7 +852,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     if (this.corkedSocket === link.io) this.releaseCork();
     for (const timer of link.timers) clearTimeout(timer);
     link.timers.clear();
-    if (link.heartbeat) clearInterval(link.heartbeat);
+    if (link.heartbeat) clearTimeout(link.heartbeat);
     link.heartbeat = null;
     for (const pending of link.pending.values()) {
       clearTimeout(pending.timer);
@@ -877,6 +956,19 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     link.timers.add(timer);
   }
 }
+
+/** Connect errors that cost the server nothing: retried on the short refused schedule (backoff.ts). */
+const NOBODY_HOME_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
 
 class RequestTimeoutError extends Error {
   override readonly name = 'RequestTimeoutError';

@@ -30,7 +30,13 @@ export function connectionOptionsFromConfig(config: AgentConfig): ConnectionOpti
     connectTimeoutMs: config.connect_timeout * 1000,
     authTimeoutMs: config.auth_timeout * 1000,
     heartbeatIntervalMs: config.heartbeat_interval * 1000,
-    backoff: { baseMs: config.reconnect.base_ms, capMs: config.reconnect.cap_ms },
+    backoff: {
+      baseMs: config.reconnect.base_ms,
+      capMs: config.reconnect.cap_ms,
+      refusedMinMs: config.reconnect.refused_min_ms,
+      refusedMaxMs: config.reconnect.refused_max_ms,
+    },
+    rejoinWindowMs: config.reconnect.rejoin_window_ms,
     maxFrameBytes: config.max_frame_bytes,
   };
 }

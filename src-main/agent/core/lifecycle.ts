@@ -12,7 +12,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type AgentConfig } from '../../../src-shared/config';
-import { FRAME_CLASSES } from '../../../src-shared/view-models';
 import { boundedArgvText } from '../commands/argv';
 import { AuditLog } from '../commands/audit';
 import { type InternalCommandContext } from '../commands/internal';
@@ -127,6 +126,9 @@ export class CoreLifecycle {
     const pump = new DeliveryPump(spool, connection, {
       groupId: config.group_id,
       serverId: config.server_id,
+      settleMs: config.delivery.settle_ms,
+      confirmIntervalMs: config.delivery.confirm_interval * 1000,
+      barrierTimeoutMs: connection.heartbeatTimeoutMs,
       onProblem: (m) => state.log.warn(`delivery: ${m}`),
     });
     // Views of frames (queued, sent, on the wire) carry argv and output: the key is masked before the UI sees them.
@@ -211,7 +213,7 @@ export class CoreLifecycle {
     // Producers first: no new frames, checkpoints saved. Then commands: killed children still get their answer.
     await parts.stopProducers();
     await parts.commands.stop();
-    await this.settleDelivery(parts, 3_000);
+    await this.settleDelivery(parts, this.state.running.delivery.settle_ms + 3_000);
     await parts.pump.stop();
     await parts.connection.stop();
     await parts.spool.close();
@@ -219,19 +221,14 @@ export class CoreLifecycle {
   }
 
   /**
-   * While connected, waits (bounded) until everything queued is delivered and confirmed by a barrier: a clean stop
-   * then leaves nothing "sent but unconfirmed" that the next start would send again (stored twice by the server),
-   * and the answer to a `restart` command reaches the server before the connection closes.
+   * While connected, waits (bounded) until everything queued is delivered and confirmed — both steps, so this takes
+   * about `delivery.settle_ms` (docs/spool.md "Clean stop"): a clean stop then leaves nothing "sent but unconfirmed"
+   * that the next start would send again, and the answer to a `restart` command reaches the server first.
    */
   private async settleDelivery(parts: Parts, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const unconfirmed = (): number => {
-      const view = parts.pump.view();
-      return FRAME_CLASSES.reduce((n, cls) => n + view.perClass[cls].queuedFrames, 0);
-    };
-    while (parts.connection.isReady() && unconfirmed() > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    if (!parts.connection.isReady()) return;
+    if (!(await parts.pump.settle(timeoutMs)))
+      this.state.log.info('stopping with unconfirmed frames: they are sent again after the next start');
   }
 
   /** Starts the tailer and the telemetry scheduler feeding `spool`; returns their stop function. */

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_CLASSES, type FrameClass } from '../../../src-shared/view-models';
 import { type CursorState, readCursor } from './cursor';
+import { type DeliveryMarks, readDeliveryMarks } from './delivery-marks';
 import { type PerClassTally, addToTally, emptyTally, parseSegmentFileName, scanSegment } from './segment-log';
 import { OWNER_FILE, type RecoveryReport, Spool, spoolPaths } from './spool';
 import { isOtherProcessAlive } from './process-alive';
@@ -36,6 +37,8 @@ export interface SpoolInspection {
   leftoverFiles: string[];
   /** Pid of a running agent that has this spool open, if any. */
   inUseBy: number | null;
+  /** How far the last delivering agent got (advisory, `delivery.json`), or null. */
+  delivery: DeliveryMarks | null;
 }
 
 async function listDir(dir: string): Promise<string[] | null> {
@@ -73,6 +76,7 @@ export async function inspectSpool(dataDir: string): Promise<SpoolInspection> {
     lastSeq: null,
     oldestQueuedAt: null,
     damaged: [],
+    delivery: await readDeliveryMarks(paths.dir),
     quarantineFiles: (await listDir(paths.quarantine)) ?? [],
     leftoverFiles: [],
     inUseBy: await spoolOwner(dataDir),
@@ -166,6 +170,14 @@ export function formatInspection(i: SpoolInspection, now = Date.now()): string[]
     `segments: ${i.segments} (${formatBytes(i.segmentBytes)}), quarantined files: ${i.quarantineFiles.length}`,
   );
   lines.push(`cursor: ${i.cursor.status}, confirmed up to seq ${i.cursor.confirmedSeq}`);
+  const d = i.delivery;
+  lines.push(
+    d === null
+      ? 'delivery: no record of an agent delivering from this spool yet'
+      : `delivery (agent pid ${d.pid}, as of ${new Date(d.at).toISOString()}): sent up to seq ${d.sentSeq}, ` +
+          `received by the server up to seq ${d.receivedSeq}, confirmed up to seq ${d.confirmedSeq}; ` +
+          `since that start ${d.sent} sent, ${d.receivedByServer} received by the server, ${d.confirmed} confirmed`,
+  );
   lines.push(
     `records on disk: seq ${i.firstSeq ?? '-'} … ${i.lastSeq ?? '-'}, ${i.confirmedOnDisk} confirmed awaiting deletion`,
   );
@@ -181,10 +193,10 @@ export function formatInspection(i: SpoolInspection, now = Date.now()): string[]
       ? 'oldest queued: -'
       : `oldest queued: ${new Date(i.oldestQueuedAt).toISOString()} (${formatAge(now - i.oldestQueuedAt)} ago)`,
   );
-  const d = i.cursor.state.dropped;
+  const dropped = i.cursor.state.dropped;
   const u = i.cursor.state.unreportedDrops;
   lines.push(
-    `dropped while full: telemetry ${d.telemetry}, log ${d.log}, result ${d.result}; not yet reported: telemetry ${u.telemetry}, log ${u.log}`,
+    `dropped while full: telemetry ${dropped.telemetry}, log ${dropped.log}, result ${dropped.result}; not yet reported: telemetry ${u.telemetry}, log ${u.log}`,
   );
   if (i.damaged.length === 0) lines.push('damaged segments: none');
   for (const s of i.damaged) {

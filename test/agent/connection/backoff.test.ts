@@ -29,6 +29,47 @@ describe('Backoff', () => {
     );
   });
 
+  it('retries refused connects uniformly in [refusedMin, refusedMax] forever, leaving the exponential schedule alone', () => {
+    const randoms = [0, 0.25, 0.5, 0.999_999, Number.NaN, 1, -1];
+    let i = 0;
+    const backoff = new Backoff({
+      baseMs: 500,
+      capMs: 60_000,
+      random: () => randoms[i++ % randoms.length] ?? 0,
+    });
+    const defaults = Array.from({ length: 7 }, () => backoff.nextRefused());
+    expect(defaults).toEqual([1000, 1500, 2000, 2999, 1000, 2999, 1000]);
+    for (let n = 0; n < 1000; n++) {
+      const d = backoff.nextRefused();
+      expect(d).toBeGreaterThanOrEqual(1000);
+      expect(d).toBeLessThan(3000);
+    }
+    // A thousand refusals later the next session failure still starts at the base window.
+    expect(backoff.attempts).toBe(0);
+    expect(backoff.nextWindowMs()).toBe(500);
+    expect(() => new Backoff({ refusedMinMs: 0 })).toThrow(/refusedMinMs/);
+    expect(new Backoff({ refusedMinMs: 2000, refusedMaxMs: 10 }).refusedMaxMs).toBe(2000);
+  });
+
+  it('spreads a rejoin over what is left of the window after the last refused delay; a share goes at once', () => {
+    const sequence = (values: number[]): (() => number) => {
+      let i = 0;
+      return () => values[i++] ?? 0;
+    };
+    // First draw decides "at once" (< 0.4), the second where in the room the auth lands.
+    expect(new Backoff({ random: sequence([0.39, 0.9]) }).rejoinDelay(1_000)).toBe(0);
+    expect(new Backoff({ random: sequence([0.4, 0.5]) }).rejoinDelay(1_000)).toBe(1_750);
+    expect(new Backoff({ random: sequence([0.9, 0.999_999]) }).rejoinDelay(3_000)).toBe(1_499);
+    // Never past the window, whatever the last refused delay.
+    expect(new Backoff({ random: sequence([0.9, 0.999]) }).rejoinDelay(6_000)).toBe(0);
+    expect(new Backoff({ rejoinWindowMs: 0, random: sequence([0.9, 0.9]) }).rejoinDelay(1_000)).toBe(0);
+    const backoff = new Backoff();
+    for (let n = 0; n < 1000; n++) {
+      const last = backoff.nextRefused();
+      expect(last + backoff.rejoinDelay(last)).toBeLessThanOrEqual(4_500);
+    }
+  });
+
   it('grows the jitter window exponentially up to the cap (full jitter)', () => {
     const backoff = new Backoff({ baseMs: 500, capMs: 60_000, random: () => 0.999_999 });
     const windows = Array.from({ length: 10 }, () => {

@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type WireFrame } from '../../../src-shared/view-models';
 import { encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { DeliveryPump, DROP_REPORT_SERVICE } from '../../../src-main/agent/spool/delivery';
 import { Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
+import { runSpoolCommand } from '../../../src-main/cli/commands/spool';
 import { FakeTransport, GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -22,7 +23,13 @@ async function setup(
   }
   const spool = await Spool.open(d, { fsync: 'never', ...options });
   const transport = new FakeTransport();
-  const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER, idleBarrierMs: 5 });
+  const pump = new DeliveryPump(spool, transport, {
+    groupId: GROUP,
+    serverId: SERVER,
+    idleBarrierMs: 5,
+    confirmIntervalMs: 10,
+    settleMs: 10,
+  });
   cleanups.push(async () => {
     await pump.stop();
     await spool.close();
@@ -199,13 +206,16 @@ describe('DeliveryPump', () => {
     transport.connect();
     transport.needsDrain = true;
     for (let i = 0; i < 10; i++) spool.append('log', frameOf('log', `d${i}`));
-    await new Promise((r) => setTimeout(r, 100));
+    // The frames are on disk and the pump has looked at the backpressure flag again since: it held back.
+    await waitFor(() => spool.durableSeq === 10, 5000, 'frames written');
+    const checks = transport.drainChecks;
+    await waitFor(() => transport.drainChecks > checks, 5000, 'the pump to look again');
     expect(transport.received).toHaveLength(0);
     transport.drain();
     await waitFor(() => spool.confirmedSeq === 10, 5000);
   });
 
-  it('bounds the bytes sent but unconfirmed, so a slow link is not flooded past its heartbeat timeout', async () => {
+  it('bounds the bytes in flight, so a slow link is not flooded past its heartbeat timeout', async () => {
     const t = tempDir('delivery-');
     cleanups.push(t.cleanup);
     const spool = await Spool.open(t.dir, { fsync: 'never' });
@@ -215,7 +225,10 @@ describe('DeliveryPump', () => {
       groupId: GROUP,
       serverId: SERVER,
       idleBarrierMs: 5,
+      confirmIntervalMs: 10,
+      settleMs: 10,
       maxUnconfirmedBytes: limit,
+      maxInFlightBytesCeiling: limit,
     });
     cleanups.push(async () => {
       await pump.stop();
@@ -235,11 +248,14 @@ describe('DeliveryPump', () => {
     };
     pump.start();
     transport.connect();
-    transport.blackhole = true; // barriers are not answered: nothing is confirmed
+    transport.blackhole = true; // barriers are not answered: nothing is received or confirmed
     for (let i = 0; i < 200; i++) spool.append('log', frameOf('log', `slow link ${i} ${'x'.repeat(80)}`));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(writtenBytes).toBeGreaterThan(0);
+    // The window filled and the pump sent a barrier at each half of it, then stopped writing.
+    await waitFor(() => writtenBytes >= limit - largestFrame && transport.barrierTimes.length >= 2, 5000);
+    const checks = transport.drainChecks;
+    await waitFor(() => transport.drainChecks > checks + 1, 5000, 'the pump to look again');
     expect(writtenBytes).toBeLessThanOrEqual(limit + largestFrame);
+    expect(pump.view().perClass.log.awaitingReceipt).toBe(pump.view().perClass.log.awaitingConfirmation);
     // Barriers answer again on a new connection: everything drains, in order.
     transport.kill();
     transport.connect();
@@ -302,5 +318,206 @@ describe('DeliveryPump', () => {
     expect(statuses[0]?.total).toBe(3000);
     expect(statuses.at(-1)).toEqual({ active: false, total: 3000, done: 3000 });
     expect(statuses.length).toBeLessThan(50);
+  });
+});
+
+/**
+ * Cadence and the two steps of a confirmation, on a fake clock (timers and Date are faked; file I/O is real, so the
+ * clock advances in small steps with a real pause for the disk in between).
+ */
+describe('DeliveryPump cadence (fake clock)', () => {
+  const realSetTimeout = globalThis.setTimeout;
+  const realPause = (): Promise<void> => new Promise((resolve) => realSetTimeout(resolve, 1));
+
+  async function advance(ms: number, stepMs = 25): Promise<void> {
+    for (let passed = 0; passed < ms; passed += stepMs) {
+      await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - passed));
+      await realPause();
+    }
+  }
+
+  async function until(cond: () => boolean, maxMs: number, what: string): Promise<void> {
+    for (let passed = 0; !cond(); passed += 10) {
+      if (passed > maxMs) throw new Error(`not within ${maxMs} fake ms: ${what}`);
+      await vi.advanceTimersByTimeAsync(10);
+      await realPause();
+    }
+  }
+
+  async function fakeSetup(): Promise<{ spool: Spool; transport: FakeTransport; pump: DeliveryPump }> {
+    const t = tempDir('cadence-');
+    cleanups.push(t.cleanup);
+    const spool = await Spool.open(t.dir, { fsync: 'never' });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const transport = new FakeTransport();
+    // Defaults: confirm interval 5 s, settle 2 s.
+    const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER });
+    cleanups.push(async () => {
+      vi.useRealTimers();
+      await pump.stop();
+      await spool.close();
+    });
+    return { spool, transport, pump };
+  }
+
+  it('confirms only after a second barrier sent ≥ settle_ms after the first one was answered', async () => {
+    const { spool, transport, pump } = await fakeSetup();
+    pump.start();
+    transport.connect();
+    for (let i = 0; i < 10; i++) spool.append('log', frameOf('log', `s${i}`));
+    await until(() => pump.receivedSeq === 10, 2_000, 'first step');
+    const firstBarrierAt = transport.barrierTimes[0] as number;
+    expect(transport.barrierTimes).toHaveLength(1);
+    expect(spool.confirmedSeq).toBe(0);
+    let view = pump.view().perClass.log;
+    expect([view.sent, view.receivedByServer, view.confirmed, view.awaitingReceipt]).toEqual([10, 10, 0, 0]);
+    expect(view.awaitingConfirmation).toBe(10);
+    // Past the settle window but within the confirm interval: no barrier yet (fleet-safe cadence), nothing confirmed.
+    await advance(3_000);
+    expect(transport.barrierTimes).toHaveLength(1);
+    expect(spool.confirmedSeq).toBe(0);
+    await until(() => spool.confirmedSeq === 10, 5_000, 'second step');
+    expect(transport.barrierTimes).toHaveLength(2);
+    expect((transport.barrierTimes[1] as number) - firstBarrierAt).toBeGreaterThanOrEqual(5_000);
+    view = pump.view().perClass.log;
+    expect([view.sent, view.receivedByServer, view.confirmed, view.awaitingConfirmation]).toEqual([
+      10, 10, 10, 0,
+    ]);
+    // Idle now: no further barrier (the connection's periodic heartbeat is all).
+    await advance(60_000, 500);
+    expect(transport.barrierTimes).toHaveLength(2);
+  });
+
+  it('re-sends what the server read but had not been proven to store when the connection dies', async () => {
+    const { spool, transport, pump } = await fakeSetup();
+    pump.start();
+    transport.connect();
+    for (let i = 0; i < 5; i++) spool.append('log', frameOf('log', `r${i}`));
+    await until(() => pump.receivedSeq === 5, 2_000, 'first step');
+    transport.kill('server crashed');
+    transport.connect();
+    await until(() => spool.confirmedSeq === 5, 20_000, 'confirmed on the new connection');
+    expect(transport.received.map(textOf)).toEqual([
+      'r0',
+      'r1',
+      'r2',
+      'r3',
+      'r4',
+      'r0',
+      'r1',
+      'r2',
+      'r3',
+      'r4',
+    ]);
+    expect(new Set(transport.received.map((f) => f[1])).size).toBe(10);
+    expect(pump.counters.resent).toBe(5);
+  });
+
+  it('sends at most one barrier per confirm interval while 50 lines/s flow', async () => {
+    const { spool, transport, pump } = await fakeSetup();
+    pump.start();
+    transport.connect();
+    const seconds = 60;
+    for (let s = 0; s < seconds; s++) {
+      for (let i = 0; i < 50; i++) spool.append('log', frameOf('log', `f${s}-${i}`));
+      await advance(1_000, 50);
+    }
+    const times = transport.barrierTimes;
+    for (let i = 1; i < times.length; i++)
+      expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(5_000);
+    expect(times.length).toBeLessThanOrEqual(seconds / 5 + 1);
+    // Still confirming as it goes: everything but the last interval or two.
+    expect(spool.confirmedSeq).toBeGreaterThan(50 * (seconds - 12));
+  });
+
+  it('a clean stop settles: a barrier now, a second one settle_ms after its answer, nothing left to re-send', async () => {
+    const { spool, transport, pump } = await fakeSetup();
+    pump.start();
+    transport.connect();
+    for (let i = 0; i < 3; i++) spool.append('log', frameOf('log', `c${i}`));
+    await until(() => transport.received.length === 3, 2_000, 'sent');
+    let settled: boolean | null = null;
+    void pump.settle(10_000).then((ok) => (settled = ok));
+    await until(() => settled !== null, 5_000, 'settled');
+    expect(settled).toBe(true);
+    expect(spool.confirmedSeq).toBe(3);
+    expect(transport.barrierTimes).toHaveLength(2);
+    expect(
+      (transport.barrierTimes[1] as number) - (transport.barrierTimes[0] as number),
+    ).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('a clean stop that cannot finish in time reports it (the rest is re-sent after the restart)', async () => {
+    const { spool, transport, pump } = await fakeSetup();
+    pump.start();
+    transport.connect();
+    transport.blackhole = true;
+    spool.append('log', frameOf('log', 'stuck'));
+    let settled: boolean | null = null;
+    void pump.settle(1_000).then((ok) => (settled = ok));
+    await until(() => settled !== null, 3_000, 'settle gave up');
+    expect(settled).toBe(false);
+    expect(spool.confirmedSeq).toBe(0);
+  });
+});
+
+describe('DeliveryPump bulk', () => {
+  it('drains a backlog larger than the window with a barrier per half window, and one as soon as it caught up', async () => {
+    const t = tempDir('bulk-');
+    cleanups.push(t.cleanup);
+    const spool = await Spool.open(t.dir, { fsync: 'never' });
+    const transport = new FakeTransport();
+    // A small window (64–256 KiB) so the 2.4 MB backlog must be bulk, and a long confirm interval: only bulk barriers
+    // (and the closing one) can explain a prompt drain.
+    const pump = new DeliveryPump(spool, transport, {
+      groupId: GROUP,
+      serverId: SERVER,
+      confirmIntervalMs: 60_000,
+      maxUnconfirmedBytes: 64 * 1024,
+      maxInFlightBytesCeiling: 256 * 1024,
+    });
+    cleanups.push(async () => {
+      await pump.stop();
+      await spool.close();
+    });
+    const texts = Array.from({ length: 20_000 }, (_, i) => `burst ${i} ${'x'.repeat(60)}`);
+    let bytes = 0;
+    for (const text of texts) bytes += encodeFrame(frameOf('log', text)).length;
+    for (const text of texts) spool.append('log', frameOf('log', text));
+    pump.start();
+    transport.connect();
+    await waitFor(() => pump.receivedSeq === 20_000, 30_000, 'the backlog read by the server');
+    // One barrier per half window at least 32 KiB, at most 128 KiB apart (+ the first one and the closing one).
+    expect(pump.counters.bulkBarriers).toBeGreaterThanOrEqual(Math.floor(bytes / (128 * 1024)) - 1);
+    expect(pump.counters.barriers).toBeLessThanOrEqual(Math.ceil(bytes / (32 * 1024)) + 2);
+    // The settle barrier waits for the (long) interval: received, not confirmed yet.
+    expect(spool.confirmedSeq).toBeLessThan(20_000);
+    checkDelivery(transport.received, texts);
+  });
+});
+
+describe('delivery marks for spool stats', () => {
+  it('spool stats shows sent / received by the server / confirmed as the pump left them', async () => {
+    const { dir, spool, transport, pump } = await setup();
+    pump.start();
+    transport.connect();
+    for (let i = 0; i < 8; i++) spool.append('log', frameOf('log', `k${i}`));
+    await waitFor(() => spool.confirmedSeq === 8, 5000, 'confirmed');
+    // The server reads two more, but the connection dies before the second step.
+    transport.barrierDelayMs = 0;
+    for (let i = 8; i < 10; i++) spool.append('log', frameOf('log', `k${i}`));
+    await waitFor(() => pump.receivedSeq === 10, 5000, 'received');
+    transport.blackhole = true;
+    await pump.stop();
+    const lines: string[] = [];
+    expect(await runSpoolCommand({ action: 'stats', dataDir: dir }, (l) => lines.push(l))).toBe(0);
+    const text = lines.join('\n');
+    expect(text).toMatch(
+      new RegExp(
+        `delivery \\(agent pid ${process.pid}, as of \\d{4}-.*\\): sent up to seq 10, ` +
+          'received by the server up to seq 10, confirmed up to seq (8|10); since that start 10 sent, ' +
+          '10 received by the server, (8|10) confirmed',
+      ),
+    );
   });
 });

@@ -77,9 +77,16 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
     return this.current;
   }
 
+  /** How often the pump looked at the backpressure flag (it does before every chunk it sends). */
+  drainChecks = 0;
+
   get writableNeedsDrain(): boolean {
+    this.drainChecks++;
     return this.needsDrain;
   }
+
+  /** Barriers requested so far, with their (possibly fake) send time. */
+  barrierTimes: number[] = [];
 
   /** Texts whose next send answers "not connected" once, without a 'down' (a connection that is closing). */
   refuseOnce = new Set<string>();
@@ -105,6 +112,7 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
   }
 
   barrier(): Promise<{ connectionId: number; rttMs: number }> {
+    this.barrierTimes.push(Date.now());
     const id = this.current;
     if (id === null) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {

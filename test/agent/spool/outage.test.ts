@@ -53,8 +53,9 @@ describe('delivery through outages (sandbox server + fault proxy)', () => {
       const pump = new DeliveryPump(spool, manager, {
         groupId: GROUP_ID,
         serverId: SERVER_ID,
-        maxBatchFrames: 200,
-        maxBatchMs: 100,
+        // Fast cadence so 34 faults fit in the test; the settle step is off: this sandbox stores on receipt.
+        confirmIntervalMs: 100,
+        settleMs: 0,
       });
       cleanups.push(async () => {
         await pump.stop();

@@ -41,6 +41,7 @@ describe('spool tools and CLI', () => {
     expect(code).toBe(0);
     expect(text).toMatch(/queued: 60 frames — log 30 .*telemetry 30/);
     expect(text).toMatch(/cursor: ok, confirmed up to seq 0/);
+    expect(text).toMatch(/delivery: no record of an agent delivering from this spool yet/);
     expect(text).toMatch(/oldest queued: \d{4}-/);
     expect((await run('verify', dir)).code).toBe(0);
   });
