@@ -35,7 +35,7 @@ export default tseslint.config(
       'test/e2e/artifacts/**',
       'coverage/**',
       'reports/**',
-      '.stryker-tmp/**',
+      '.stryker-tmp*/**',
     ],
   },
   js.configs.recommended,

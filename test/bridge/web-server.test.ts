@@ -137,18 +137,82 @@ describe('startWebDashboard', () => {
     expect((await get(dashboard.port, '/assets/missing.js', { cookie })).status).toBe(404);
   });
 
-  it('refuses foreign Host headers (DNS rebinding) and path traversal', async () => {
+  it('refuses path traversal', async () => {
     const cookie = await sessionCookie();
-    expect(
-      (await get(dashboard.port, `/?token=${TOKEN}`, { host: `evil.example:${dashboard.port}` })).status,
-    ).toBe(403);
     expect((await get(dashboard.port, '/%2e%2e/minion-secret.txt', { cookie })).status).toBe(404);
     expect(resolveStaticPath('/srv/r', '/../etc/passwd')).toBe('/srv/r/etc/passwd');
     expect(resolveStaticPath('/srv/r', '/%00')).toBeNull();
-    expect(isLoopbackHostHeader('[::1]:80')).toBe(true);
-    expect(isLoopbackHostHeader('127.0.0.1')).toBe(true);
-    expect(isLoopbackHostHeader('127.0.0.2:80')).toBe(false);
-    expect(isLoopbackHostHeader(undefined)).toBe(false);
+  });
+
+  it('accepts only loopback names as the Host header', () => {
+    for (const host of ['[::1]:80', '127.0.0.1', '127.0.0.1:8080', 'localhost', 'LOCALHOST:18080', '[::1]']) {
+      expect(isLoopbackHostHeader(host), host).toBe(true);
+    }
+    for (const host of [
+      undefined,
+      '',
+      '127.0.0.2:80',
+      'evil.example',
+      '127.0.0.1.evil.example',
+      'localhost.evil.example',
+      'evil.localhost',
+      'localhost:80.evil.example',
+      'localhost:123456',
+      '[::1].evil.example',
+    ]) {
+      expect(isLoopbackHostHeader(host), String(host)).toBe(false);
+    }
+  });
+
+  // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reaches this server with its own
+  // Host. Each case carries a credential that is valid (a fresh, unspent token or a live session cookie) and, on the
+  // upgrade, the Origin matching that Host, so only the Host check can refuse; afterwards the same credential is shown
+  // to work from a loopback Host, which proves the refusal came from the Host alone.
+  const REBINDING_HOSTS = ['evil.example', '127.0.0.1.evil.example', 'localhost.evil.example'];
+
+  describe.each(REBINDING_HOSTS)('DNS rebinding with Host %s', (foreignName) => {
+    const foreignHost = (): string => `${foreignName}:${dashboard.port}`;
+
+    it('refuses HTTP carrying a fresh token', async () => {
+      const refused = await get(dashboard.port, `/?token=${TOKEN}`, { host: foreignHost() });
+      expect(refused.status).toBe(403);
+      expect(refused.headers['set-cookie']).toBeUndefined();
+      expect((await get(dashboard.port, `/?token=${TOKEN}`)).status).toBe(303);
+    });
+
+    it('refuses HTTP carrying a valid session cookie', async () => {
+      const cookie = await sessionCookie();
+      const refused = await get(dashboard.port, '/', { host: foreignHost(), cookie });
+      expect(refused.status).toBe(403);
+      expect(refused.body).not.toContain('<title>Minion</title>');
+      expect((await get(dashboard.port, '/', { cookie })).status).toBe(200);
+    });
+
+    it('refuses the WebSocket upgrade carrying a fresh token', async () => {
+      const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+      const refused = await openWs(`${base}?token=${TOKEN}`, {
+        host: foreignHost(),
+        origin: `http://${foreignHost()}`,
+      });
+      if (refused.ws) sockets.push(refused.ws);
+      expect(refused.status).toBe(403);
+      expect(dashboard.clientCount()).toBe(0);
+      const ok = await openWs(`${base}?token=${TOKEN}`, { origin: dashboard.origin });
+      if (ok.ws) sockets.push(ok.ws);
+      expect(ok.status).toBe(101);
+    });
+
+    it('refuses the WebSocket upgrade carrying a valid session cookie', async () => {
+      const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+      const cookie = await sessionCookie();
+      const refused = await openWs(base, { host: foreignHost(), origin: `http://${foreignHost()}`, cookie });
+      if (refused.ws) sockets.push(refused.ws);
+      expect(refused.status).toBe(403);
+      expect(dashboard.clientCount()).toBe(0);
+      const ok = await openWs(base, { origin: dashboard.origin, cookie });
+      if (ok.ws) sockets.push(ok.ws);
+      expect(ok.status).toBe(101);
+    });
   });
 
   it('works behind an SSH tunnel on another local port, still refusing foreign names', async () => {
@@ -169,8 +233,9 @@ describe('startWebDashboard', () => {
     expect((await openWs(base, { host: tunnelHost, origin: 'http://localhost:9999', cookie })).status).toBe(
       403,
     );
+    // The session cookie that works through the tunnel is still refused under a foreign name.
     for (const host of ['127.0.0.1.evil.example:80', 'localhost.evil.example', '10.0.0.5:8080']) {
-      expect((await get(dashboard.port, `/?token=${TOKEN}`, { host })).status, host).toBe(403);
+      expect((await get(dashboard.port, '/', { host, cookie })).status, host).toBe(403);
     }
   });
 
