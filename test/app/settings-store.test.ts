@@ -3,12 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  groupKeyStore,
-  keyStorageNote,
-  SettingsStore,
-  type SafeStorageLike,
-} from '../../src-main/app/settings-store';
+import { groupKeyStore, SettingsStore, type SafeStorageLike } from '../../src-main/app/settings-store';
 import { type GroupKeyBackend } from '../../src-main/agent/agent';
 
 /** Reversible fake "encryption" that is visibly not the plaintext. */
@@ -57,7 +52,6 @@ describe('SettingsStore', () => {
   it('safeStorage present: the key is stored encrypted, never in clear', () => {
     const store = open(fakeSafeStorage(true), 'darwin');
     expect(store.keyStorage()).toBe('safe-storage');
-    expect(keyStorageNote('safe-storage')).toBeNull();
     expect(store.saveGroupKey('s3cret-group-key')).toBe(true);
     expect(readFileSync(file(), 'utf8')).not.toContain('s3cret-group-key');
     expect(open(fakeSafeStorage(true), 'darwin').loadGroupKey()).toBe('s3cret-group-key');
@@ -69,7 +63,6 @@ describe('SettingsStore', () => {
     expect(store.keyStorage()).toBe('basic-text');
     expect(store.saveGroupKey('k')).toBe(true);
     expect(store.get().groupKey?.storage).toBe('basic-text');
-    expect(keyStorageNote('basic-text')).toMatch(/only obfuscated/);
   });
 
   it('safeStorage absent: nothing is stored, the key stays in the config file', () => {
@@ -78,7 +71,6 @@ describe('SettingsStore', () => {
     expect(store.saveGroupKey('k')).toBe(false);
     expect(store.loadGroupKey()).toBeNull();
     expect(store.get().groupKey).toBeNull();
-    expect(keyStorageNote('config-file')).toMatch(/config file/);
   });
 
   it('a key that no longer decrypts yields null and a notice', () => {

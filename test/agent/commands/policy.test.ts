@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   type CommandPolicyOptions,
-  defaultPolicyMode,
   evaluatePolicy,
   formatCommandLine,
   matchesAllowlistEntry,
@@ -10,11 +9,6 @@ import {
 const base: CommandPolicyOptions = { mode: 'deny', allowlist: [], internal: {}, host: 'headless' };
 
 describe('evaluatePolicy', () => {
-  it('defaults: ask on the desktop, deny headless', () => {
-    expect(defaultPolicyMode('desktop')).toBe('ask');
-    expect(defaultPolicyMode('headless')).toBe('deny');
-  });
-
   it('deny refuses external commands and says which key to set', () => {
     const v = evaluatePolicy(base, 'external', ['uptime']);
     expect(v.decision).toBe('deny');
