@@ -3,7 +3,7 @@
  * URL; Chromium opens it and sees the dashboard connected to a sandbox server through the WebSocket bridge.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { SandboxServer } from '../../src-main/sandbox/sandbox-server';
 import { ARTIFACTS_DIR, launchChromium, TRAY_VIEWPORT } from './support/harness';
 import { REPO_ROOT } from './support/preload-bundle';
 import { ensureRendererBuilt } from './support/renderer-build';
+import { requireBuiltBundle } from '../support/built-bundle';
 
 const CLI = join(REPO_ROOT, 'dist/cli/minion-agent.js');
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -42,8 +43,8 @@ function waitForUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
 
 describe('minion-agent run --ui', () => {
   it('serves the dashboard on 127.0.0.1 from the printed token URL', async () => {
-    // `npm test` builds before vitest; a missing bundle must fail here, not skip silently.
-    expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
+    // `npm test` builds before vitest; a missing or stale bundle must fail here, not skip silently.
+    requireBuiltBundle(['dist/cli/minion-agent.js']);
     await ensureRendererBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'minion-cli-ui-'));
     const sandbox = await SandboxServer.start({

@@ -2,7 +2,7 @@
 // for the binary that cannot be downloaded here. It carries Electron's fuse sentinel, so the configured fuses are
 // really flipped and checked. The project is staged into a temp dir (a snapshot of dist/, the config, build/ and a
 // node_modules link) so a concurrent `npm run build` cannot pull files away mid-packaging.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { BUILT_IN_FEED_URL } from '../../src-main/updates/feed';
+import { requireBuiltBundle } from '../support/built-bundle';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
@@ -88,7 +89,7 @@ describe('electron-builder --dir (offline, dummy Electron)', () => {
   let result: { code: number | null; output: string };
 
   beforeAll(async () => {
-    ensureBuilt();
+    requireBuiltBundle(BUILT_ENTRIES);
     work = mkdtempSync(join(tmpdir(), 'minion-packaging-'));
     project = join(work, 'project');
     const electronDist = join(work, 'electron-dist');
@@ -181,23 +182,6 @@ describe('electron-builder --dir (offline, dummy Electron)', () => {
     expect(binary.subarray(at + 2, at + 2 + STOCK_FUSES.length).toString()).toBe('01001100');
   });
 });
-
-/** dist/ comes from the lead's scripts/build.mjs; build once if a fresh checkout runs this test alone. */
-function ensureBuilt(): void {
-  if (BUILT_ENTRIES.every((entry) => existsSync(join(ROOT, entry)))) return;
-  const build = spawnSync('npm', ['run', 'build', '--', '--quiet'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  const missing = BUILT_ENTRIES.filter((entry) => !existsSync(join(ROOT, entry)));
-  if (build.status !== 0 || missing.length > 0) {
-    throw new Error(
-      `The packaging test needs a build, and \`npm run build\` failed (exit ${build.status}; missing: ${missing.join(', ')}):\n` +
-        `${build.stdout}${build.stderr}`.slice(-3000),
-    );
-  }
-}
 
 function run(
   command: string,
