@@ -6,7 +6,7 @@
 export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
-  vitest: { configFile: 'vitest.config.mts', related: true },
+  vitest: { configFile: 'vitest.mutation.config.mts', related: true },
   mutate: [
     'src-main/agent/spool/**/*.ts',
     'src-main/agent/protocol/**/*.ts',
