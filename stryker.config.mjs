@@ -1,12 +1,12 @@
-// Mutation testing (StrykerJS): `npm run test:mutation`, or one file at a time with
-// `npm run test:mutation -- --mutate src-main/agent/protocol/uuid.ts`.
-// Not part of `npm test` or CI: a full run takes far longer than the 2-core CI budget allows.
-// Scope: the boundaries where a silent bug loses data or lets someone in (docs/testing.md).
+// Mutation testing (StrykerJS), not part of `npm test` or CI: too slow for the 2-core budget. Run it with
+// `npm run test:mutation` (scripts/mutation.mjs), which mutates each boundary against its own tests; see
+// docs/testing.md for the scores and how to run one file.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
   vitest: { configFile: 'vitest.mutation.config.mts', related: true },
+  // The boundaries where a silent bug loses data or lets someone in.
   mutate: [
     'src-main/agent/spool/**/*.ts',
     'src-main/agent/protocol/**/*.ts',
@@ -21,6 +21,7 @@ export default {
   reporters: ['html', 'json', 'clear-text', 'progress'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  incrementalFile: 'reports/mutation/incremental.json',
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   // The sandbox copy needs only what the tests read, not build output or earlier reports.
