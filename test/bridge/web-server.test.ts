@@ -22,9 +22,14 @@ interface Reply {
   body: string;
 }
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -135,6 +140,94 @@ describe('startWebDashboard', () => {
     // Client-side routes get the shell; missing assets do not.
     expect((await get(dashboard.port, '/logs', { cookie })).body).toContain('<title>Minion</title>');
     expect((await get(dashboard.port, '/assets/missing.js', { cookie })).status).toBe(404);
+  });
+
+  it('refuses a token shorter than 16 characters', async () => {
+    await expect(
+      startWebDashboard({ core, updates, rendererDir: dir, token: 'x'.repeat(15) }),
+    ).rejects.toThrow(/at least 16 characters/);
+  });
+
+  it('answers only GET and HEAD; HEAD carries the headers without the body', async () => {
+    const cookie = await sessionCookie();
+    const post = await get(dashboard.port, '/', { cookie }, 'POST');
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+    const head = await get(dashboard.port, '/assets/app.js', { cookie }, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(String('console.log(1)'.length));
+    expect(head.body).toBe('');
+  });
+
+  it('keeps other query parameters when trading the token, and hardens every response', async () => {
+    const exchange = await get(dashboard.port, `/logs?token=${TOKEN}&filter=err`);
+    expect(exchange.status).toBe(303);
+    expect(exchange.headers.location).toBe('/logs?filter=err');
+    for (const reply of [
+      exchange,
+      await get(dashboard.port, '/'),
+      await get(dashboard.port, '/', { host: 'evil.example' }),
+    ]) {
+      expect(reply.headers['cache-control']).toBe('no-store');
+      expect(reply.headers['x-content-type-options']).toBe('nosniff');
+      // A refused foreign Host gets the CSP of the real origin, never one naming the foreign host.
+      expect(String(reply.headers['content-security-policy'])).toContain(
+        `connect-src 'self' ws://127.0.0.1:${dashboard.port}`,
+      );
+    }
+  });
+
+  it('serves content types by extension, directories by their index.html, and nothing else', async () => {
+    mkdirSync(join(dir, 'docs'));
+    writeFileSync(join(dir, 'docs', 'index.html'), '<p>docs</p>');
+    writeFileSync(join(dir, 'assets', 'style.CSS'), 'body{}');
+    writeFileSync(join(dir, 'assets', 'blob.bin'), 'raw');
+    const cookie = await sessionCookie();
+    const css = await get(dashboard.port, '/assets/style.CSS', { cookie });
+    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await get(dashboard.port, '/assets/blob.bin', { cookie })).headers['content-type']).toBe(
+      'application/octet-stream',
+    );
+    const docs = await get(dashboard.port, '/docs', { cookie });
+    expect(docs.status).toBe(200);
+    expect(docs.body).toBe('<p>docs</p>');
+    // A directory without an index is not the app shell.
+    expect((await get(dashboard.port, '/assets', { cookie })).status).toBe(404);
+    expect((await get(dashboard.port, '/assets/missing.css', { cookie })).body).toBe('Not found.\n');
+  });
+
+  it('refuses upgrades on any other path, and closes sockets that send binary or malformed messages', async () => {
+    const cookie = await sessionCookie();
+    expect(
+      (await openWs(`ws://127.0.0.1:${dashboard.port}/other`, { cookie, origin: dashboard.origin })).status,
+    ).toBe(404);
+    const closeCodeAfter = async (send: (ws: WebSocket) => void): Promise<[number, string]> => {
+      const opened = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, {
+        cookie,
+        origin: dashboard.origin,
+      });
+      const ws = opened.ws!;
+      sockets.push(ws);
+      const closed = new Promise<[number, string]>((resolve) =>
+        ws.once('close', (code, reason) => resolve([code, reason.toString()])),
+      );
+      send(ws);
+      return closed;
+    };
+    expect(await closeCodeAfter((ws) => ws.send(Buffer.from([1, 2, 3]), { binary: true }))).toEqual([
+      1003,
+      'text frames only',
+    ]);
+    const invokeShape = [1008, 'expected {t:"invoke", id, channel, payload}'];
+    expect(await closeCodeAfter((ws) => ws.send(JSON.stringify({ t: 'event', id: 1 })))).toEqual(invokeShape);
+    expect(await closeCodeAfter((ws) => ws.send(JSON.stringify({ t: 'invoke', id: '1' })))).toEqual(
+      invokeShape,
+    );
+    expect(await closeCodeAfter((ws) => ws.send(JSON.stringify({ t: 'invoke', id: 1.5 })))).toEqual(
+      invokeShape,
+    );
+    expect(await closeCodeAfter((ws) => ws.send('null'))).toEqual(invokeShape);
+    expect(core.calls).toEqual([]);
   });
 
   it('refuses path traversal', async () => {
