@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { MinionUuidError } from '../../../src-main/agent/protocol/errors';
 import {
   UNIX_EPOCH_SINCE_0001,
@@ -139,7 +139,11 @@ describe('UUID predicates', () => {
 
 describe('UUID edges (each guards a check the server relies on)', () => {
   const ID = '0a1b2c3d4e5f';
-  const valid = minionUuidFromParts(1_700_000_000, 5, ID);
+  // Built inside each test, not while collecting them, so mutation testing sees the tests that exercise it.
+  let valid = '';
+  beforeEach(() => {
+    valid = minionUuidFromParts(1_700_000_000, 5, ID);
+  });
   const errorOf = (fn: () => unknown): string => {
     try {
       fn();
