@@ -10,7 +10,8 @@ import {
   startWebDashboard,
   type WebDashboard,
 } from '../../src-main/bridge/web-server';
-import { EventChannel } from '../../src-shared/ipc';
+import { EventChannel, InvokeChannel } from '../../src-shared/ipc';
+import { createInvokeHandlers } from '../../src-main/bridge/handlers';
 import { createWebBridgeClient, type WebSocketLike } from '../../src-shared/web-bridge-client';
 import { FakeCore, FakeUpdates, logLine } from './fake-core';
 
@@ -228,6 +229,109 @@ describe('startWebDashboard', () => {
     );
     expect(await closeCodeAfter((ws) => ws.send('null'))).toEqual(invokeShape);
     expect(core.calls).toEqual([]);
+  });
+
+  it('accepts a token of exactly 16 characters and listens on the port asked for', async () => {
+    const probe = await startWebDashboard({ core, updates, rendererDir: dir, token: 'x'.repeat(16) });
+    const port = probe.port;
+    await probe.close();
+    const chosen = await startWebDashboard({ core, updates, rendererDir: dir, port, token: 'y'.repeat(16) });
+    try {
+      expect(chosen.port).toBe(port);
+      expect((await get(port, `/?token=${'y'.repeat(16)}`)).status).toBe(303);
+    } finally {
+      await chosen.close();
+    }
+  });
+
+  it('explains each refusal in plain text', async () => {
+    const missing = await get(dashboard.port, '/');
+    expect(missing.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(missing.body).toBe(
+      'Open the dashboard with the URL minion-agent printed (it carries the access token).\n',
+    );
+    expect((await get(dashboard.port, '/', { host: 'evil.example' })).body).toBe(
+      'Forbidden: unexpected Host header.\n',
+    );
+    const cookie = await sessionCookie();
+    expect((await get(dashboard.port, '/', { cookie }, 'DELETE')).body).toBe('Method not allowed.\n');
+    // A path that does not decode is not a file.
+    const undecodable = await get(dashboard.port, '/%E0%A4%A', { cookie });
+    expect([undecodable.status, undecodable.body]).toEqual([404, 'Not found.\n']);
+  });
+
+  it('finds the session cookie among other cookies', async () => {
+    const cookie = await sessionCookie();
+    expect((await get(dashboard.port, '/', { cookie: `theme=dark; ${cookie} ; flag; =orphan` })).status).toBe(
+      200,
+    );
+  });
+
+  it('tells a closing dashboard to its clients, and names invalid JSON when it closes a socket', async () => {
+    const cookie = await sessionCookie();
+    const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+    const bad = (await openWs(base, { cookie, origin: dashboard.origin })).ws!;
+    sockets.push(bad);
+    const badClosed = new Promise<[number, string]>((resolve) =>
+      bad.once('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    bad.send('{not json');
+    expect(await badClosed).toEqual([1007, 'invalid JSON']);
+    const live = (await openWs(base, { cookie, origin: dashboard.origin })).ws!;
+    sockets.push(live);
+    const closed = new Promise<[number, string]>((resolve) =>
+      live.once('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    await dashboard.close();
+    expect(await closed).toEqual([1001, 'dashboard closing']);
+    dashboard = await startWebDashboard({ core, updates, rendererDir: dir, token: TOKEN });
+  });
+
+  it('answers at most 64 calls in flight per client, then serves it again', async () => {
+    await dashboard.close();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handlers = createInvokeHandlers({ core, updates });
+    dashboard = await startWebDashboard({
+      core,
+      updates,
+      rendererDir: dir,
+      token: TOKEN,
+      handlers: {
+        ...handlers,
+        [InvokeChannel.Pause]: () => gate.then(() => handlers[InvokeChannel.Pause]()),
+      },
+    });
+    const cookie = await sessionCookie();
+    const ws = (await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, { cookie, origin: dashboard.origin }))
+      .ws!;
+    sockets.push(ws);
+    const replies = new Map<number, { ok: boolean; error?: { message: string } }>();
+    let wanted = 0;
+    let arrived: () => void = () => undefined;
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { t: string; id: number; result: { ok: boolean } };
+      if (message.t !== 'result') return;
+      replies.set(message.id, message.result);
+      if (replies.size >= wanted) arrived();
+    });
+    const waitFor = (count: number): Promise<void> =>
+      new Promise((resolve) => {
+        wanted = count;
+        arrived = resolve;
+        if (replies.size >= count) resolve();
+      });
+    for (let id = 1; id <= 65; id++)
+      ws.send(JSON.stringify({ t: 'invoke', id, channel: InvokeChannel.Pause }));
+    await waitFor(1);
+    expect([...replies.keys()]).toEqual([65]);
+    expect(replies.get(65)).toMatchObject({ ok: false, error: { message: 'Too many requests in flight.' } });
+    release();
+    await waitFor(65);
+    expect(replies.get(64)).toMatchObject({ ok: true });
+    ws.send(JSON.stringify({ t: 'invoke', id: 66, channel: InvokeChannel.Pause }));
+    await waitFor(66);
+    expect(replies.get(66)).toMatchObject({ ok: true });
   });
 
   it('refuses path traversal', async () => {
