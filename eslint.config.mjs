@@ -34,6 +34,8 @@ export default tseslint.config(
       '.tools/**',
       'test/e2e/artifacts/**',
       'coverage/**',
+      'reports/**',
+      '.stryker-tmp*/**',
     ],
   },
   js.configs.recommended,

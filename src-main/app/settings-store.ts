@@ -72,28 +72,6 @@ export function keyStorageKind(safeStorage: SafeStorageLike, platform: NodeJS.Pl
   return 'safe-storage';
 }
 
-/** The sentence the settings page shows next to the group key field; null when the key is properly protected. */
-export function keyStorageNote(kind: KeyStorage, options: { noKeyring?: boolean } = {}): string | null {
-  if (kind === 'config-file' && options.noKeyring) {
-    return (
-      'No keyring service (GNOME Keyring / KWallet) is running, so the group key stays in the config file, ' +
-      'readable by your user account. Install and unlock a keyring, restart Minion Agent, then save the key again.'
-    );
-  }
-  switch (kind) {
-    case 'safe-storage':
-      return null;
-    case 'basic-text':
-      return (
-        'No keyring service (GNOME Keyring / KWallet) is available, so the group key is only obfuscated with a ' +
-        'fixed password, not encrypted: anyone who can read your files can recover it. Install and unlock a ' +
-        'keyring, then save the key again.'
-      );
-    case 'config-file':
-      return 'OS encryption is unavailable: the group key stays in the config file, readable by your user account only.';
-  }
-}
-
 export class SettingsStore {
   readonly notices: Notice[] = [];
   private store: KeyValueStore;
@@ -118,13 +96,6 @@ export class SettingsStore {
 
   keyStorage(): KeyStorage {
     return keyStorageKind(this.options.safeStorage, this.options.platform);
-  }
-
-  /** The note for the settings page (null: properly protected). */
-  keyStorageNote(): string | null {
-    return keyStorageNote(this.keyStorage(), {
-      noKeyring: linuxWithoutKeyring(this.options.safeStorage, this.options.platform),
-    });
   }
 
   /**

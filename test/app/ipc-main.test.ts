@@ -90,10 +90,27 @@ describe('registerIpcHandlers', () => {
     });
     expect(await invoke(InvokeChannel.RecentLogs, ours, { limit: 1 }, 'extra')).toMatchObject({
       ok: false,
-      error: { code: 'invalid-request' },
+      error: { code: 'invalid-request', message: `${InvokeChannel.RecentLogs} takes at most one argument.` },
     });
     expect(await invoke(InvokeChannel.Pause, ours, 'surprise')).toMatchObject({ ok: false });
     expect(core.calls).toEqual([]);
+  });
+
+  it('refuses a foreign sender also when nobody listens for rejections', async () => {
+    const registered = new Map<string, Handler>();
+    registerIpcHandlers({
+      ipcMain: {
+        handle: (channel: string, handler: Handler) => void registered.set(channel, handler),
+        removeHandler: (channel: string) => void registered.delete(channel),
+      } as never,
+      handlers: createInvokeHandlers({ core: new FakeCore(), updates: new FakeUpdates() }),
+      senderPolicy: { dashboardWebContentsId: () => 7, isAppUrl: (url) => isAppUrl(url) },
+    });
+    const foreign = { ...ours, sender: { id: 8 } };
+    expect(await registered.get(InvokeChannel.Pause)!(foreign)).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden', message: 'Refused: not the dashboard window.' },
+    });
   });
 });
 

@@ -195,50 +195,75 @@ describe('app:// renderer protocol', () => {
   });
 });
 
+/** Static, `require` and dynamic imports of `electron`, `electron-*` and `electron/…` (ESLint sees only the static ones). */
 const ELECTRON_IMPORT = /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]electron(?:-[\w-]+)?(?:\/[^'"]*)?['"]/;
 
-describe('headless core', () => {
-  it('the import scan recognises Electron imports', () => {
-    for (const line of [
-      "import { app } from 'electron';",
-      'import type { Tray } from "electron";',
-      "const { shell } = require('electron')",
-      "await import('electron-store')",
-      "import x from 'electron/main'",
-    ]) {
-      expect(ELECTRON_IMPORT.test(line), line).toBe(true);
+/**
+ * Every source file under `dirs` (relative to `root`) that imports Electron, plus the files scanned. A directory that
+ * does not exist throws: a renamed folder must not make the check pass by scanning nothing.
+ */
+function scanForElectronImports(root: string, dirs: string[]): { offenders: string[]; scanned: string[] } {
+  const offenders: string[] = [];
+  const scanned: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (/\.(ts|tsx|js|mjs|cjs)$/.test(entry)) {
+        scanned.push(relative(root, path));
+        if (ELECTRON_IMPORT.test(readFileSync(path, 'utf8'))) offenders.push(relative(root, path));
+      }
     }
-    expect(ELECTRON_IMPORT.test("import { z } from 'zod'; // electron")).toBe(false);
+  };
+  for (const dir of dirs) walk(join(root, dir));
+  return { offenders, scanned };
+}
+
+const HEADLESS_DIRS = ['src-main/agent', 'src-main/sandbox', 'src-main/cli', 'src-main/bridge', 'src-shared'];
+
+describe('headless core', () => {
+  it('the import scan finds every form of Electron import in a planted tree, and nothing else', () => {
+    const root = mkdtempSync(join(tmpdir(), 'minion-scan-'));
+    try {
+      const planted: Record<string, string> = {
+        'core/static.ts': "import { app } from 'electron';",
+        'core/type-only.ts': 'import type { Tray } from "electron";',
+        'core/nested/required.js': "const { shell } = require('electron')",
+        'core/dynamic.mjs': "await import('electron-store')",
+        'core/subpath.tsx': "import x from 'electron/main'",
+        'core/clean.ts': "import { z } from 'zod'; // electron",
+        'core/not-source.md': "import { app } from 'electron';",
+      };
+      for (const [name, source] of Object.entries(planted)) {
+        mkdirSync(join(root, name, '..'), { recursive: true });
+        writeFileSync(join(root, name), source);
+      }
+      const { offenders, scanned } = scanForElectronImports(root, ['core']);
+      expect(offenders.sort()).toEqual(
+        [
+          'core/dynamic.mjs',
+          'core/nested/required.js',
+          'core/static.ts',
+          'core/subpath.tsx',
+          'core/type-only.ts',
+        ].map((name) => join(...name.split('/'))),
+      );
+      expect(scanned).toHaveLength(6);
+      expect(() => scanForElectronImports(root, ['core', 'renamed-away'])).toThrow(/ENOENT/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
-  it('src-main/agent, sandbox, cli and bridge import no Electron package', () => {
+  it('src-main/agent, sandbox, cli, bridge and src-shared import no Electron package', () => {
     const root = join(__dirname, '../..');
-    const offenders: string[] = [];
-    const scanned: string[] = [];
-    const walk = (dir: string): void => {
-      let entries: string[];
-      try {
-        entries = readdirSync(dir);
-      } catch {
-        return;
-      }
-      for (const entry of entries) {
-        const path = join(dir, entry);
-        if (statSync(path).isDirectory()) walk(path);
-        else if (/\.(ts|tsx|js|mjs|cjs)$/.test(entry)) {
-          scanned.push(path);
-          const source = readFileSync(path, 'utf8');
-          if (
-            /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]electron(?:-[\w-]+)?(?:\/[^'"]*)?['"]/.test(source)
-          ) {
-            offenders.push(relative(root, path));
-          }
-        }
-      }
-    };
-    for (const dir of ['src-main/agent', 'src-main/sandbox', 'src-main/cli', 'src-main/bridge', 'src-shared'])
-      walk(join(root, dir));
-    expect(scanned.some((path) => path.includes(join('src-main', 'agent')))).toBe(true);
+    const { offenders, scanned } = scanForElectronImports(root, HEADLESS_DIRS);
+    for (const dir of HEADLESS_DIRS) {
+      expect(
+        scanned.some((path) => path.startsWith(join(...dir.split('/')))),
+        `${dir} holds sources`,
+      ).toBe(true);
+    }
     expect(offenders).toEqual([]);
   });
 });

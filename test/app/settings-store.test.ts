@@ -3,12 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  groupKeyStore,
-  keyStorageNote,
-  SettingsStore,
-  type SafeStorageLike,
-} from '../../src-main/app/settings-store';
+import { groupKeyStore, SettingsStore, type SafeStorageLike } from '../../src-main/app/settings-store';
 import { type GroupKeyBackend } from '../../src-main/agent/agent';
 
 /** Reversible fake "encryption" that is visibly not the plaintext. */
@@ -57,25 +52,22 @@ describe('SettingsStore', () => {
   it('safeStorage present: the key is stored encrypted, never in clear', () => {
     const store = open(fakeSafeStorage(true), 'darwin');
     expect(store.keyStorage()).toBe('safe-storage');
-    expect(keyStorageNote('safe-storage')).toBeNull();
     expect(store.saveGroupKey('s3cret-group-key')).toBe(true);
     expect(readFileSync(file(), 'utf8')).not.toContain('s3cret-group-key');
     expect(open(fakeSafeStorage(true), 'darwin').loadGroupKey()).toBe('s3cret-group-key');
     expect(store.get().groupKey?.storage).toBe('safe-storage');
   });
 
-  it('Linux without a keyring keeps the key in the config file and says a keyring is missing', () => {
+  it('Linux without a keyring keeps the key in the config file (an obfuscated key is never called protected)', () => {
     // electron.d.ts SafeStorage: the backend is basic_text and isEncryptionAvailable() is false unless
     // setUsePlainTextEncryption(true) opted into the hard-coded-password obfuscation.
     const store = open(fakeSafeStorage(false, 'basic_text'), 'linux');
     expect(store.keyStorage()).toBe('config-file');
     expect(store.saveGroupKey('k')).toBe(false);
-    expect(store.keyStorageNote()).toMatch(/^No keyring service \(GNOME Keyring \/ KWallet\) is running/);
     // Even with plain-text encryption forced on, an obfuscated key is not called protected.
     const forced = open(fakeSafeStorage(true, 'basic_text'), 'linux');
     expect(forced.keyStorage()).toBe('config-file');
     expect(forced.saveGroupKey('k')).toBe(false);
-    expect(keyStorageNote('basic-text')).toMatch(/only obfuscated/);
   });
 
   it('safeStorage absent: nothing is stored, the key stays in the config file', () => {
@@ -84,7 +76,6 @@ describe('SettingsStore', () => {
     expect(store.saveGroupKey('k')).toBe(false);
     expect(store.loadGroupKey()).toBeNull();
     expect(store.get().groupKey).toBeNull();
-    expect(keyStorageNote('config-file')).toMatch(/config file/);
   });
 
   it('a key that no longer decrypts yields null and a notice', () => {

@@ -10,7 +10,8 @@ import {
   startWebDashboard,
   type WebDashboard,
 } from '../../src-main/bridge/web-server';
-import { EventChannel } from '../../src-shared/ipc';
+import { EventChannel, InvokeChannel } from '../../src-shared/ipc';
+import { createInvokeHandlers } from '../../src-main/bridge/handlers';
 import { createWebBridgeClient, type WebSocketLike } from '../../src-shared/web-bridge-client';
 import { FakeCore, FakeUpdates, logLine } from './fake-core';
 
@@ -22,9 +23,14 @@ interface Reply {
   body: string;
 }
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -165,18 +171,273 @@ describe('startWebDashboard', () => {
     expect((await get(dashboard.port, path(third))).status).toBe(303);
   });
 
-  it('refuses foreign Host headers (DNS rebinding) and path traversal', async () => {
+  it('refuses a token shorter than 16 characters', async () => {
+    await expect(
+      startWebDashboard({ core, updates, rendererDir: dir, token: 'x'.repeat(15) }),
+    ).rejects.toThrow(/at least 16 characters/);
+  });
+
+  it('answers only GET and HEAD; HEAD carries the headers without the body', async () => {
+    const cookie = await sessionCookie();
+    const post = await get(dashboard.port, '/', { cookie }, 'POST');
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+    const head = await get(dashboard.port, '/assets/app.js', { cookie }, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(String('console.log(1)'.length));
+    expect(head.body).toBe('');
+  });
+
+  it('keeps other query parameters when trading the token, and hardens every response', async () => {
+    const exchange = await get(dashboard.port, `/logs?token=${TOKEN}&filter=err`);
+    expect(exchange.status).toBe(303);
+    expect(exchange.headers.location).toBe('/logs?filter=err');
+    for (const reply of [
+      exchange,
+      await get(dashboard.port, '/'),
+      await get(dashboard.port, '/', { host: 'evil.example' }),
+    ]) {
+      expect(reply.headers['cache-control']).toBe('no-store');
+      expect(reply.headers['x-content-type-options']).toBe('nosniff');
+      // A refused foreign Host gets the CSP of the real origin, never one naming the foreign host.
+      expect(String(reply.headers['content-security-policy'])).toContain(
+        `connect-src 'self' ws://127.0.0.1:${dashboard.port}`,
+      );
+    }
+  });
+
+  it('serves content types by extension, directories by their index.html, and nothing else', async () => {
+    mkdirSync(join(dir, 'docs'));
+    writeFileSync(join(dir, 'docs', 'index.html'), '<p>docs</p>');
+    writeFileSync(join(dir, 'assets', 'style.CSS'), 'body{}');
+    writeFileSync(join(dir, 'assets', 'blob.bin'), 'raw');
+    const cookie = await sessionCookie();
+    const css = await get(dashboard.port, '/assets/style.CSS', { cookie });
+    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await get(dashboard.port, '/assets/blob.bin', { cookie })).headers['content-type']).toBe(
+      'application/octet-stream',
+    );
+    const docs = await get(dashboard.port, '/docs', { cookie });
+    expect(docs.status).toBe(200);
+    expect(docs.body).toBe('<p>docs</p>');
+    // A directory without an index is not the app shell.
+    expect((await get(dashboard.port, '/assets', { cookie })).status).toBe(404);
+    expect((await get(dashboard.port, '/assets/missing.css', { cookie })).body).toBe('Not found.\n');
+  });
+
+  it('refuses upgrades on any other path, and closes sockets that send binary or malformed messages', async () => {
     const cookie = await sessionCookie();
     expect(
-      (await get(dashboard.port, `/?token=${TOKEN}`, { host: `evil.example:${dashboard.port}` })).status,
-    ).toBe(403);
+      (await openWs(`ws://127.0.0.1:${dashboard.port}/other`, { cookie, origin: dashboard.origin })).status,
+    ).toBe(404);
+    const closeCodeAfter = async (send: (ws: WebSocket) => void): Promise<[number, string]> => {
+      const opened = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, {
+        cookie,
+        origin: dashboard.origin,
+      });
+      const ws = opened.ws!;
+      sockets.push(ws);
+      const closed = new Promise<[number, string]>((resolve) =>
+        ws.once('close', (code, reason) => resolve([code, reason.toString()])),
+      );
+      send(ws);
+      return closed;
+    };
+    expect(await closeCodeAfter((ws) => ws.send(Buffer.from([1, 2, 3]), { binary: true }))).toEqual([
+      1003,
+      'text frames only',
+    ]);
+    const invokeShape = [1008, 'expected {t:"invoke", id, channel, payload}'];
+    expect(await closeCodeAfter((ws) => ws.send(JSON.stringify({ t: 'event', id: 1 })))).toEqual(invokeShape);
+    expect(await closeCodeAfter((ws) => ws.send(JSON.stringify({ t: 'invoke', id: '1' })))).toEqual(
+      invokeShape,
+    );
+    expect(await closeCodeAfter((ws) => ws.send(JSON.stringify({ t: 'invoke', id: 1.5 })))).toEqual(
+      invokeShape,
+    );
+    expect(await closeCodeAfter((ws) => ws.send('null'))).toEqual(invokeShape);
+    expect(core.calls).toEqual([]);
+  });
+
+  it('accepts a token of exactly 16 characters and listens on the port asked for', async () => {
+    const probe = await startWebDashboard({ core, updates, rendererDir: dir, token: 'x'.repeat(16) });
+    const port = probe.port;
+    await probe.close();
+    const chosen = await startWebDashboard({ core, updates, rendererDir: dir, port, token: 'y'.repeat(16) });
+    try {
+      expect(chosen.port).toBe(port);
+      expect((await get(port, `/?token=${'y'.repeat(16)}`)).status).toBe(303);
+    } finally {
+      await chosen.close();
+    }
+  });
+
+  it('explains each refusal in plain text', async () => {
+    const missing = await get(dashboard.port, '/');
+    expect(missing.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(missing.body).toBe(
+      'Open the dashboard with the URL minion-agent printed (it carries the access token).\n',
+    );
+    expect((await get(dashboard.port, '/', { host: 'evil.example' })).body).toBe(
+      'Forbidden: unexpected Host header.\n',
+    );
+    const cookie = await sessionCookie();
+    expect((await get(dashboard.port, '/', { cookie }, 'DELETE')).body).toBe('Method not allowed.\n');
+    // A path that does not decode is not a file.
+    const undecodable = await get(dashboard.port, '/%E0%A4%A', { cookie });
+    expect([undecodable.status, undecodable.body]).toEqual([404, 'Not found.\n']);
+  });
+
+  it('finds the session cookie among other cookies', async () => {
+    const cookie = await sessionCookie();
+    expect((await get(dashboard.port, '/', { cookie: `theme=dark; ${cookie} ; flag; =orphan` })).status).toBe(
+      200,
+    );
+  });
+
+  it('tells a closing dashboard to its clients, and names invalid JSON when it closes a socket', async () => {
+    const cookie = await sessionCookie();
+    const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+    const bad = (await openWs(base, { cookie, origin: dashboard.origin })).ws!;
+    sockets.push(bad);
+    const badClosed = new Promise<[number, string]>((resolve) =>
+      bad.once('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    bad.send('{not json');
+    expect(await badClosed).toEqual([1007, 'invalid JSON']);
+    const live = (await openWs(base, { cookie, origin: dashboard.origin })).ws!;
+    sockets.push(live);
+    const closed = new Promise<[number, string]>((resolve) =>
+      live.once('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    await dashboard.close();
+    expect(await closed).toEqual([1001, 'dashboard closing']);
+    dashboard = await startWebDashboard({ core, updates, rendererDir: dir, token: TOKEN });
+  });
+
+  it('answers at most 64 calls in flight per client, then serves it again', async () => {
+    await dashboard.close();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handlers = createInvokeHandlers({ core, updates });
+    dashboard = await startWebDashboard({
+      core,
+      updates,
+      rendererDir: dir,
+      token: TOKEN,
+      handlers: {
+        ...handlers,
+        [InvokeChannel.Pause]: () => gate.then(() => handlers[InvokeChannel.Pause]()),
+      },
+    });
+    const cookie = await sessionCookie();
+    const ws = (await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, { cookie, origin: dashboard.origin }))
+      .ws!;
+    sockets.push(ws);
+    const replies = new Map<number, { ok: boolean; error?: { message: string } }>();
+    let wanted = 0;
+    let arrived: () => void = () => undefined;
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { t: string; id: number; result: { ok: boolean } };
+      if (message.t !== 'result') return;
+      replies.set(message.id, message.result);
+      if (replies.size >= wanted) arrived();
+    });
+    const waitFor = (count: number): Promise<void> =>
+      new Promise((resolve) => {
+        wanted = count;
+        arrived = resolve;
+        if (replies.size >= count) resolve();
+      });
+    for (let id = 1; id <= 65; id++)
+      ws.send(JSON.stringify({ t: 'invoke', id, channel: InvokeChannel.Pause }));
+    await waitFor(1);
+    expect([...replies.keys()]).toEqual([65]);
+    expect(replies.get(65)).toMatchObject({ ok: false, error: { message: 'Too many requests in flight.' } });
+    release();
+    await waitFor(65);
+    expect(replies.get(64)).toMatchObject({ ok: true });
+    ws.send(JSON.stringify({ t: 'invoke', id: 66, channel: InvokeChannel.Pause }));
+    await waitFor(66);
+    expect(replies.get(66)).toMatchObject({ ok: true });
+  });
+
+  it('refuses path traversal', async () => {
+    const cookie = await sessionCookie();
     expect((await get(dashboard.port, '/%2e%2e/minion-secret.txt', { cookie })).status).toBe(404);
     expect(resolveStaticPath('/srv/r', '/../etc/passwd')).toBe('/srv/r/etc/passwd');
     expect(resolveStaticPath('/srv/r', '/%00')).toBeNull();
-    expect(isLoopbackHostHeader('[::1]:80')).toBe(true);
-    expect(isLoopbackHostHeader('127.0.0.1')).toBe(true);
-    expect(isLoopbackHostHeader('127.0.0.2:80')).toBe(false);
-    expect(isLoopbackHostHeader(undefined)).toBe(false);
+  });
+
+  it('accepts only loopback names as the Host header', () => {
+    for (const host of ['[::1]:80', '127.0.0.1', '127.0.0.1:8080', 'localhost', 'LOCALHOST:18080', '[::1]']) {
+      expect(isLoopbackHostHeader(host), host).toBe(true);
+    }
+    for (const host of [
+      undefined,
+      '',
+      '127.0.0.2:80',
+      'evil.example',
+      '127.0.0.1.evil.example',
+      'localhost.evil.example',
+      'evil.localhost',
+      'localhost:80.evil.example',
+      'localhost:123456',
+      '[::1].evil.example',
+    ]) {
+      expect(isLoopbackHostHeader(host), String(host)).toBe(false);
+    }
+  });
+
+  // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reaches this server with its own
+  // Host. Each case carries a credential that is valid (a fresh, unspent token or a live session cookie) and, on the
+  // upgrade, the Origin matching that Host, so only the Host check can refuse; afterwards the same credential is shown
+  // to work from a loopback Host, which proves the refusal came from the Host alone.
+  const REBINDING_HOSTS = ['evil.example', '127.0.0.1.evil.example', 'localhost.evil.example'];
+
+  describe.each(REBINDING_HOSTS)('DNS rebinding with Host %s', (foreignName) => {
+    const foreignHost = (): string => `${foreignName}:${dashboard.port}`;
+
+    it('refuses HTTP carrying a fresh token', async () => {
+      const refused = await get(dashboard.port, `/?token=${TOKEN}`, { host: foreignHost() });
+      expect(refused.status).toBe(403);
+      expect(refused.headers['set-cookie']).toBeUndefined();
+      expect((await get(dashboard.port, `/?token=${TOKEN}`)).status).toBe(303);
+    });
+
+    it('refuses HTTP carrying a valid session cookie', async () => {
+      const cookie = await sessionCookie();
+      const refused = await get(dashboard.port, '/', { host: foreignHost(), cookie });
+      expect(refused.status).toBe(403);
+      expect(refused.body).not.toContain('<title>Minion</title>');
+      expect((await get(dashboard.port, '/', { cookie })).status).toBe(200);
+    });
+
+    it('refuses the WebSocket upgrade carrying a fresh token', async () => {
+      const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+      const refused = await openWs(`${base}?token=${TOKEN}`, {
+        host: foreignHost(),
+        origin: `http://${foreignHost()}`,
+      });
+      if (refused.ws) sockets.push(refused.ws);
+      expect(refused.status).toBe(403);
+      expect(dashboard.clientCount()).toBe(0);
+      const ok = await openWs(`${base}?token=${TOKEN}`, { origin: dashboard.origin });
+      if (ok.ws) sockets.push(ok.ws);
+      expect(ok.status).toBe(101);
+    });
+
+    it('refuses the WebSocket upgrade carrying a valid session cookie', async () => {
+      const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+      const cookie = await sessionCookie();
+      const refused = await openWs(base, { host: foreignHost(), origin: `http://${foreignHost()}`, cookie });
+      if (refused.ws) sockets.push(refused.ws);
+      expect(refused.status).toBe(403);
+      expect(dashboard.clientCount()).toBe(0);
+      const ok = await openWs(base, { origin: dashboard.origin, cookie });
+      if (ok.ws) sockets.push(ok.ws);
+      expect(ok.status).toBe(101);
+    });
   });
 
   it('works behind an SSH tunnel on another local port, still refusing foreign names', async () => {
@@ -197,8 +458,9 @@ describe('startWebDashboard', () => {
     expect((await openWs(base, { host: tunnelHost, origin: 'http://localhost:9999', cookie })).status).toBe(
       403,
     );
+    // The session cookie that works through the tunnel is still refused under a foreign name.
     for (const host of ['127.0.0.1.evil.example:80', 'localhost.evil.example', '10.0.0.5:8080']) {
-      expect((await get(dashboard.port, `/?token=${TOKEN}`, { host })).status, host).toBe(403);
+      expect((await get(dashboard.port, '/', { host, cookie })).status, host).toBe(403);
     }
   });
 

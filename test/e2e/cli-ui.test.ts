@@ -18,6 +18,7 @@ import {
 } from './support/harness';
 import { REPO_ROOT } from './support/preload-bundle';
 import { ensureRendererBuilt } from './support/renderer-build';
+import { requireBuiltBundle } from '../support/built-bundle';
 
 const CLI = join(REPO_ROOT, 'dist/cli/minion-agent.js');
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -74,8 +75,8 @@ async function expectConnected(page: Page): Promise<void> {
 
 describe('minion-agent run --ui', () => {
   it('serves the dashboard on 127.0.0.1 from the printed token URL', async () => {
-    // `npm test` builds before vitest; a missing bundle must fail here, not skip silently.
-    expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
+    // `npm test` builds before vitest; a missing or stale bundle must fail here, not skip silently.
+    requireBuiltBundle(['dist/cli/minion-agent.js']);
     await ensureRendererBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'minion-cli-ui-'));
     const sandbox = await SandboxServer.start({
@@ -120,7 +121,7 @@ describe('minion-agent run --ui', () => {
   }, 90_000);
 
   it('first run with no config: the setup card, and no warning lines while it waits to be configured', async () => {
-    expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
+    requireBuiltBundle(['dist/cli/minion-agent.js']);
     await ensureRendererBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'minion-cli-first-run-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -161,7 +162,7 @@ describe('minion-agent run --ui', () => {
   }, 90_000);
 
   it('`minion-agent ui` lets the owner back in: a fresh browser gets in, old links are refused, a reload keeps working', async () => {
-    expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
+    requireBuiltBundle(['dist/cli/minion-agent.js']);
     await ensureRendererBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'minion-cli-ui-link-'));
     const sandbox = await SandboxServer.start({

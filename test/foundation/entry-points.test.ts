@@ -2,9 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireBuiltBundle } from '../support/built-bundle';
 
-// `npm test` builds before vitest; these check what a newcomer runs right after cloning.
+// `npm test` builds before vitest; these check what a newcomer runs right after the build, and fail without it.
 const root = resolve(__dirname, '../..');
 const temps: string[] = [];
 afterEach(() => {
@@ -18,9 +19,13 @@ function tempDir(prefix: string): string {
 }
 
 describe('entry points after the build', () => {
+  beforeAll(() =>
+    requireBuiltBundle(['dist/cli/minion-agent.js', 'dist/main/main.js', 'dist/renderer/index.html']),
+  );
+
   it('`npx minion-agent --help` runs the bundled CLI', () => {
     const link = join(root, 'node_modules', '.bin', 'minion-agent');
-    expect(existsSync(link), 'npm run build links the bin').toBe(true);
+    expect(existsSync(link), '`npm run build` links the bin: run it first').toBe(true);
     expect(realpathSync(link)).toBe(join(root, 'dist', 'cli', 'minion-agent.js'));
     const result = spawnSync('npx', ['--no-install', 'minion-agent', '--help'], {
       cwd: root,

@@ -10,7 +10,7 @@
 // target builds the tar. What does not run: fpm and the AppImage toolset (both downloaded from GitHub, unreachable
 // here; build-linux-targets.mjs stops right before them through app-builder-lib's `effectiveOptionComputed`), and
 // 7za, replaced by gzip for the tar.gz's compression step (sevenza-gzip.sh).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { BUILT_IN_FEED_URL } from '../../src-main/updates/feed';
+import { requireBuiltBundle } from '../support/built-bundle';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
@@ -114,7 +115,7 @@ describe('electron-builder, one Linux package per run (offline, dummy Electron)'
   const runs: Record<'deb' | 'AppImage' | 'tar.gz', LinuxRun> = {} as never;
 
   beforeAll(async () => {
-    ensureBuilt();
+    requireBuiltBundle(BUILT_ENTRIES);
     work = mkdtempSync(join(tmpdir(), 'minion-packaging-'));
     project = join(work, 'project');
     const electronDist = join(work, 'electron-dist');
@@ -273,23 +274,6 @@ describe('electron-builder, one Linux package per run (offline, dummy Electron)'
     expect(binary.subarray(at + 2, at + 2 + STOCK_FUSES.length).toString()).toBe('01001100');
   });
 });
-
-/** dist/ comes from the lead's scripts/build.mjs; build once if a fresh checkout runs this test alone. */
-function ensureBuilt(): void {
-  if (BUILT_ENTRIES.every((entry) => existsSync(join(ROOT, entry)))) return;
-  const build = spawnSync('npm', ['run', 'build', '--', '--quiet'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  const missing = BUILT_ENTRIES.filter((entry) => !existsSync(join(ROOT, entry)));
-  if (build.status !== 0 || missing.length > 0) {
-    throw new Error(
-      `The packaging test needs a build, and \`npm run build\` failed (exit ${build.status}; missing: ${missing.join(', ')}):\n` +
-        `${build.stdout}${build.stderr}`.slice(-3000),
-    );
-  }
-}
 
 function run(
   command: string,

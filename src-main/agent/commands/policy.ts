@@ -41,11 +41,6 @@ export type PolicyVerdict =
   | { decision: 'deny'; reason: string }
   | { decision: 'unknown'; reason: string };
 
-/** The default mode when the config does not set one: ask the person in the desktop app, deny headless. */
-export function defaultPolicyMode(host: AgentHost): CommandPolicyMode {
-  return host === 'desktop' ? 'ask' : 'deny';
-}
-
 /** Characters that a shell interprets inside argv[0] (it is spliced into `sh -c`); globs never match them. */
 const SHELL_SAFE = /^[A-Za-z0-9_./:=@,%+-]*$/;
 

@@ -78,10 +78,12 @@ async function loadAvg(ctx: CollectorContext): Promise<TelemetrySample[]> {
 
 export type DiskUsageRow = Record<string, string>;
 
+const DF_POSIX_ROW = /^(.+?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+%|-)\s+(.+)$/;
+
 /**
  * `df -Pk` output → one object per filesystem. Keys are the lower-cased header words without `on`
  * (`filesystem`, `1024-blocks`, `used`, `available`, `capacity`, `mounted`), values stay strings as in the
- * original. A mount point containing spaces is kept whole (the last column takes the rest of the line).
+ * original. A mount point or filesystem name containing spaces is kept whole.
  */
 export function parseDfOutput(text: string): DiskUsageRow[] {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
@@ -94,6 +96,15 @@ export function parseDfOutput(text: string): DiskUsageRow[] {
     .filter((word) => word !== 'on');
   const rows: DiskUsageRow[] = [];
   for (const line of lines) {
+    // The POSIX layout: a filesystem name may hold spaces too (macOS lists `map auto_home`), so anchor on the four
+    // numeric columns and the capacity between the two names.
+    const posix = keys.length === 6 ? DF_POSIX_ROW.exec(line.trim()) : null;
+    if (posix) {
+      const row: DiskUsageRow = {};
+      keys.forEach((key, i) => (row[key] = posix[i + 1] ?? ''));
+      rows.push(row);
+      continue;
+    }
     const parts = line.trim().split(/\s+/);
     if (parts.length < keys.length) continue;
     const fixed = parts.slice(0, keys.length - 1);
@@ -185,7 +196,7 @@ export function cpuPercent(
 }
 
 async function cpu(ctx: CollectorContext): Promise<TelemetrySample[]> {
-  const now = cpuTotals();
+  const now = cpuTotals(ctx.readCpus?.());
   const before = ctx.state.cpu;
   ctx.state.cpu = now;
   if (!before) return [];

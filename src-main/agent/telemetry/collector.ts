@@ -2,6 +2,7 @@
  * What every telemetry collector works with — its context, the state it keeps between ticks, the samples it
  * returns — in a module of its own, so builtins.ts and pick-files.ts both use it without importing each other.
  */
+import type { CpuInfo } from 'node:os';
 
 export interface PickFilesState {
   /** Files that failed to parse, by path → mtime, so the failure is logged once, not every interval. */
@@ -27,6 +28,8 @@ export interface CollectorContext {
   now: () => number;
   /** Largest sample the sink takes; list-shaped JSON payloads are split into several samples to fit. */
   maxSampleBytes: number;
+  /** Per-core CPU times; `os.cpus()` unless replaced (tests). */
+  readCpus?: () => CpuInfo[];
 }
 
 export interface CollectorState {

@@ -5,6 +5,7 @@ import { type WireFrame } from '../../../src-shared/view-models';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   FrameDecoder,
+  MAX_FRAME_BYTES_LIMIT,
   MAX_PAYLOAD_BYTES,
   decodeFrame,
   decodePayload,
@@ -363,4 +364,228 @@ describe('properties', () => {
     );
     expect(protocolErrors).toBeGreaterThan(10_000); // the generators really do produce malformed input
   }, 60_000);
+});
+
+/** The error a call throws, as `code: message` (what the connection logs when it drops a peer). */
+function failureOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ProtocolError) return `${e.code}: ${e.message}`;
+    if (e instanceof Error) return `${e.name}: ${e.message}`;
+  }
+  return 'no error';
+}
+
+describe('decode errors say what was wrong', () => {
+  const payloadOf = (value: unknown): Uint8Array => rawEncode(value);
+
+  it('names the offending item and its msgpack kind', () => {
+    expect(failureOf(() => decodePayload(payloadOf([1, UUID, []])))).toBe(
+      'bad-type: verb must be a string, got number',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', null, []])))).toBe(
+      'bad-type: uuid must be a string, got nil',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', UUID, [['a', [1]]]])))).toBe(
+      'bad-type: data[0][1] must be a string, got array nested too deep',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', UUID, ['g', true]])))).toBe(
+      'bad-type: data[1] must be a string, got boolean',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', UUID, 'g'])))).toBe(
+      'bad-shape: data (element 3) must be an array',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', UUID, ['g', new Uint8Array([104])]])))).toMatch(
+      /^bad-type: frame contains a msgpack type frames never use \(Max length exceeded: bin/,
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', UUID, [{ a: 1 }]])))).toMatch(
+      /^bad-type: frame contains a msgpack type frames never use \(Max length exceeded: map/,
+    );
+    // In server-compatible mode bin is allowed at the top, but still not where a string list is nested in a map.
+    expect(
+      failureOf(() =>
+        decodePayload(payloadOf(['L', new Uint8Array([1]).subarray(1), [[new Uint8Array(0), 5]]]), {
+          serverCompatible: true,
+        }),
+      ),
+    ).toBe('bad-type: data[0][1] must be a string, got number');
+  });
+
+  it('names arrays nested too deep in server-compatible mode too', () => {
+    expect(
+      failureOf(() =>
+        decodePayload(payloadOf(['L', UUID, [['a', [new Uint8Array([1])]]]]), { serverCompatible: true }),
+      ),
+    ).toBe('bad-type: data[0][1] must be a string, got array nested too deep');
+  });
+
+  it('checks the top-level shape from the first byte', () => {
+    expect(failureOf(() => decodePayload(Buffer.from([0xa1, 0x4c])))).toBe(
+      'bad-shape: frame is not a msgpack array (first byte 0xa1)',
+    );
+    expect(failureOf(() => decodePayload(Buffer.from([0x05])))).toBe(
+      'bad-shape: frame is not a msgpack array (first byte 0x05)',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', UUID])))).toBe(
+      'bad-shape: top-level array has 2 elements, needs exactly 3',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(['L', UUID, [], 'x'])))).toBe(
+      'bad-shape: top-level array has 4 elements, needs exactly 3',
+    );
+    expect(failureOf(() => decodePayload(payloadOf(Array(15).fill('x'))))).toBe(
+      'bad-shape: top-level array has 15 elements, needs exactly 3',
+    );
+    // array16 and array32 heads are legal encodings of 3 elements; their length is checked after decoding.
+    const array16 = Buffer.concat([Buffer.from([0xdc, 0x00, 0x03]), Buffer.from(payloadOf(LOG)).subarray(1)]);
+    expect(decodePayload(array16)).toEqual(LOG);
+    const array32 = Buffer.concat([Buffer.from([0xdd, 0, 0, 0, 3]), Buffer.from(payloadOf(LOG)).subarray(1)]);
+    expect(decodePayload(array32)).toEqual(LOG);
+    const array16of2 = Buffer.concat([
+      Buffer.from([0xdc, 0x00, 0x02]),
+      Buffer.from(payloadOf(['L', UUID])).subarray(1),
+    ]);
+    expect(failureOf(() => decodePayload(array16of2))).toBe(
+      'bad-shape: top-level array has 2 elements, needs exactly 3',
+    );
+    expect(failureOf(() => decodePayload(Buffer.from([0xde, 0x00, 0x00])))).toBe(
+      'bad-shape: frame is not a msgpack array (first byte 0xde)',
+    );
+    // Refused from the first byte, before decoding: a short fixarray head is named even when its items are missing.
+    expect(failureOf(() => decodePayload(Buffer.from([0x90])))).toBe(
+      'bad-shape: top-level array has 0 elements, needs exactly 3',
+    );
+    expect(failureOf(() => decodePayload(Buffer.from([0x92])))).toBe(
+      'bad-shape: top-level array has 2 elements, needs exactly 3',
+    );
+    expect(failureOf(() => decodePayload(Buffer.from([0x9f])))).toBe(
+      'bad-shape: top-level array has 15 elements, needs exactly 3',
+    );
+    expect(failureOf(() => decodePayload(new Uint8Array(0)))).toBe('zero-length: zero-length frame');
+    expect(failureOf(() => decodePayload(Buffer.from([0x93, 0xc1])))).toMatch(
+      /^bad-msgpack: invalid MessagePack payload: /,
+    );
+  });
+
+  it('checks the length prefix of a whole frame', () => {
+    expect(failureOf(() => decodeFrame(Buffer.from([0x00])))).toBe(
+      'bad-shape: frame shorter than its header',
+    );
+    expect(failureOf(() => decodeFrame(Buffer.from([0x00, 0x00, 0x93])))).toBe(
+      'zero-length: zero-length frame',
+    );
+    expect(failureOf(() => decodeFrame(Buffer.from([0x00, 0x00])))).toBe('zero-length: zero-length frame');
+    expect(failureOf(() => decodeFrame(Buffer.from([0x00, 0x05, 0x93, 0xa1])))).toBe(
+      'bad-shape: length prefix says 5 bytes but 2 follow',
+    );
+    const bytes = encodeFrame(LOG);
+    expect(decodeFrame(bytes)).toEqual(LOG);
+  });
+});
+
+describe('FrameDecoder edges', () => {
+  it('accepts a payload limit of 1…65535 only', () => {
+    for (const bad of [0, -1, 1.5, MAX_PAYLOAD_BYTES + 1]) {
+      expect(failureOf(() => new FrameDecoder({ maxPayloadBytes: bad }))).toBe(
+        `RangeError: maxPayloadBytes must be an integer in 1…65535, got ${bad}`,
+      );
+    }
+    expect(new FrameDecoder({ maxPayloadBytes: 1 }).bufferedBytes).toBe(0);
+    expect(new FrameDecoder({ maxPayloadBytes: MAX_PAYLOAD_BYTES }).bufferedBytes).toBe(0);
+  });
+
+  it('refuses a frame over its limit, and a zero length, also when the prefix is split', () => {
+    const frame = encodeFrame(LOG);
+    const small = new FrameDecoder({ maxPayloadBytes: frame.length - 3 });
+    expect(failureOf(() => small.push(frame))).toBe(
+      `too-large: incoming frame of ${frame.length - 2} bytes exceeds ${frame.length - 3}`,
+    );
+    expect(new FrameDecoder({ maxPayloadBytes: frame.length - 2 }).push(frame)).toEqual([LOG]);
+    const split = new FrameDecoder();
+    expect(split.push(Buffer.from([0x00]))).toEqual([]);
+    expect(split.bufferedBytes).toBe(1);
+    expect(failureOf(() => split.push(Buffer.from([0x00])))).toBe('zero-length: zero-length frame');
+    expect(failureOf(() => new FrameDecoder().push(Buffer.from([0x00, 0x00])))).toBe(
+      'zero-length: zero-length frame',
+    );
+  });
+
+  it('decodes a frame whose body arrives exactly with its prefix, or two bytes at a time', () => {
+    const frame = encodeFrame(LOG);
+    const exact = new FrameDecoder();
+    expect(exact.push(frame)).toEqual([LOG]);
+    expect(exact.bufferedBytes).toBe(0);
+    const pairs = new FrameDecoder();
+    const out: WireFrame[] = [];
+    for (let i = 0; i < frame.length; i += 2) out.push(...pairs.push(frame.subarray(i, i + 2)));
+    expect(out).toEqual([LOG]);
+    // A two-byte chunk right after a one-byte one: the pending header byte is used once, then forgotten.
+    const odd = new FrameDecoder();
+    const again = Buffer.concat([frame, frame]);
+    const got = [...odd.push(again.subarray(0, 1)), ...odd.push(again.subarray(1))];
+    expect(got).toEqual([LOG, LOG]);
+    expect(odd.bufferedBytes).toBe(0);
+  });
+
+  it('turns a bin verb and UUID into strings in server-compatible mode only', () => {
+    const binHead = rawEncode([Buffer.from('L'), Buffer.from(UUID), ['g']]);
+    expect(decodePayload(binHead, { serverCompatible: true })).toEqual(['L', UUID, ['g']]);
+    expect(failureOf(() => decodePayload(binHead))).toMatch(/^bad-type: .*Max length exceeded: bin/);
+  });
+
+  it('keeps the msgpack error as the cause', () => {
+    let error: unknown;
+    try {
+      decodePayload(rawEncode(['L', UUID, [{ a: 1 }]]));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ProtocolError).cause).toBeInstanceOf(Error);
+    try {
+      decodePayload(Buffer.from([0x93, 0xc1]));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ProtocolError).cause).toBeInstanceOf(Error);
+    expect(MAX_FRAME_BYTES_LIMIT).toBe(65537);
+  });
+
+  it('decodes in server-compatible mode only when asked', () => {
+    const four = withPrefix(rawEncode(['L', UUID, ['g'], 'extra']));
+    expect(new FrameDecoder({ serverCompatible: true }).push(four)).toEqual([['L', UUID, ['g']]]);
+    expect(failureOf(() => new FrameDecoder().push(four))).toBe(
+      'bad-shape: top-level array has 4 elements, needs exactly 3',
+    );
+    expect(failureOf(() => new FrameDecoder({ serverCompatible: 'yes' as never }).push(four))).toBe(
+      'bad-shape: top-level array has 4 elements, needs exactly 3',
+    );
+  });
+
+  it('keeps failing after an error until reset, and keeps the frames decoded before it', () => {
+    const decoder = new FrameDecoder();
+    const bad = Buffer.concat([encodeFrame(LOG), Buffer.from([0x00, 0x00])]);
+    let error: unknown;
+    try {
+      decoder.push(bad);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect((error as ProtocolError).name).toBe('ProtocolError');
+    expect((error as ProtocolError).framesBeforeError).toEqual([LOG]);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(() => decoder.push(encodeFrame(LOG))).toThrow(error as Error);
+    decoder.reset();
+    expect(decoder.push(encodeFrame(LOG))).toEqual([LOG]);
+    expect(new ProtocolError('bad-shape', 'x').framesBeforeError).toEqual([]);
+  });
+});
+
+describe('encodeFrame limits', () => {
+  it('says how large a frame that cannot be framed is', () => {
+    const huge: WireFrame = ['L', UUID, ['g', SERVER, 's', 'x'.repeat(MAX_PAYLOAD_BYTES)]];
+    expect(failureOf(() => encodeFrame(huge))).toMatch(
+      /^too-large: frame payload is \d+ bytes; the u16 length prefix allows 65535$/,
+    );
+  });
 });

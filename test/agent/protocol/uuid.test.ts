@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { MinionUuidError } from '../../../src-main/agent/protocol/errors';
 import {
   UNIX_EPOCH_SINCE_0001,
@@ -191,5 +191,111 @@ describe('isCanonicalUuid / isMinionUuid without regexes agree with their defini
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('UUID edges (each guards a check the server relies on)', () => {
+  const ID = '0a1b2c3d4e5f';
+  // Built inside each test, not while collecting them, so mutation testing sees the tests that exercise it.
+  let valid = '';
+  beforeEach(() => {
+    valid = minionUuidFromParts(1_700_000_000, 5, ID);
+  });
+  const errorOf = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (e) {
+      return e instanceof MinionUuidError ? `MinionUuidError: ${e.message}` : `other: ${String(e)}`;
+    }
+    return 'no error';
+  };
+
+  it('renders every byte as two hex digits', () => {
+    expect(minionUuidFromParts(-UNIX_EPOCH_SINCE_0001, 1, '000000000001')).toBe(
+      '00000001-0000-0000-0000-000000000001',
+    );
+  });
+
+  it('isCanonicalUuid checks every group', () => {
+    expect(isCanonicalUuid(valid)).toBe(true);
+    const at = (i: number, ch: string): string => valid.slice(0, i) + ch + valid.slice(i + 1);
+    for (const i of [0, 7, 9, 14, 19, 24, 35]) expect(isCanonicalUuid(at(i, 'g')), `g at ${i}`).toBe(false);
+    expect(isCanonicalUuid(at(8, '0'))).toBe(false);
+    expect(isCanonicalUuid(valid.toUpperCase())).toBe(false);
+    expect(isCanonicalUuid(`${valid}0`)).toBe(false);
+    expect(isCanonicalUuid(`0${valid.slice(1)}`)).toBe(true);
+  });
+
+  it('isMinionUuid: nanoseconds below 10⁹ and seconds up to year 9999, lowercase only', () => {
+    const max = '3b9ac9ff-0049-7786-387f-0a1b2c3d4e5f'; // 999999999 ns, MAX_SECONDS_SINCE_0001
+    expect(isMinionUuid(max)).toBe(true);
+    expect(isMinionUuid('3b9aca00-0049-7786-387f-0a1b2c3d4e5f')).toBe(false);
+    expect(isMinionUuid('3b9ac9ff-0049-7786-3880-0a1b2c3d4e5f')).toBe(false);
+    expect(isMinionUuid(max.toUpperCase())).toBe(false);
+    expect(parseMinionUuid(max)).toMatchObject({ nanos: 999_999_999, seconds: 315_537_897_599n });
+  });
+
+  it('parseMinionUuid says why a string is not a Minion UUID', () => {
+    expect(errorOf(() => parseMinionUuid('3b9aca00-0049-7786-387f-0a1b2c3d4e5f'))).toBe(
+      'MinionUuidError: not a Minion UUID (nanoseconds 1000000000 ≥ 10⁹): 3b9aca00-0049-7786-387f-0a1b2c3d4e5f',
+    );
+    expect(errorOf(() => parseMinionUuid('3b9ac9ff-0049-7786-3880-0a1b2c3d4e5f'))).toBe(
+      'MinionUuidError: not a Minion UUID (seconds 315537897600 beyond year 9999): 3b9ac9ff-0049-7786-3880-0a1b2c3d4e5f',
+    );
+    expect(errorOf(() => parseMinionUuid('not-a-uuid'))).toBe(
+      'MinionUuidError: not a canonical UUID: "not-a-uuid"',
+    );
+    expect(errorOf(() => parseMinionUuid(`x${valid}`))).toBe(
+      `MinionUuidError: not a canonical UUID: "x${valid}"`,
+    );
+    expect(errorOf(() => parseMinionUuid(`${valid}0`))).toBe(
+      `MinionUuidError: not a canonical UUID: "${valid}0"`,
+    );
+    for (const i of [0, 9, 14, 19, 24]) {
+      const bad = valid.slice(0, i) + 'g' + valid.slice(i + 1);
+      expect(
+        errorOf(() => parseMinionUuid(bad)),
+        bad,
+      ).toBe(`MinionUuidError: not a canonical UUID: "${bad}"`);
+      expect(
+        errorOf(() => withNewIdentifier(bad)),
+        bad,
+      ).toBe(`MinionUuidError: not a canonical UUID: "${bad}"`);
+    }
+    expect(parseMinionUuid(valid.toUpperCase()).nanos).toBe(5);
+  });
+
+  it('accepts times from year 1 to year 9999 and says what is out of range', () => {
+    expect(parseMinionUuid(minionUuidFromParts(-UNIX_EPOCH_SINCE_0001, 0, ID)).seconds).toBe(0n);
+    const last = 315_537_897_599 - UNIX_EPOCH_SINCE_0001;
+    expect(parseMinionUuid(minionUuidFromParts(last, 0, ID)).seconds).toBe(315_537_897_599n);
+    expect(parseMinionUuid(minionUuidFromParts(BigInt(last), 0, ID)).seconds).toBe(315_537_897_599n);
+    expect(errorOf(() => minionUuidFromParts(last + 1, 0, ID))).toBe(
+      `MinionUuidError: time out of range for a Minion UUID: unix seconds ${last + 1}`,
+    );
+    expect(errorOf(() => minionUuidFromParts(0, 1_000_000_000, ID))).toBe(
+      'MinionUuidError: nanoseconds must be an integer in 0…999999999, got 1000000000',
+    );
+  });
+
+  it('identifiers: exactly 12 hex digits or 6 bytes', () => {
+    expect(minionUuidFromParts(0, 0, 'ABCDEF012345').endsWith('abcdef012345')).toBe(true);
+    for (const bad of ['0a1b2c3d4e5', '0a1b2c3d4e5f0', 'x0a1b2c3d4e5f', '0a1b2c3d4e5g']) {
+      expect(
+        errorOf(() => minionUuidFromParts(0, 0, bad)),
+        bad,
+      ).toBe(`MinionUuidError: identifier must be 12 hex digits, got ${JSON.stringify(bad)}`);
+    }
+    expect(errorOf(() => minionUuidFromParts(0, 0, new Uint8Array(5)))).toBe(
+      'MinionUuidError: identifier must be 6 bytes, got 5',
+    );
+  });
+
+  it('the current time keeps its sub-millisecond part', () => {
+    const subMillisecond = Array.from(
+      { length: 50 },
+      () => parseMinionUuid(newMinionUuid()).nanos % 1_000_000,
+    );
+    expect(subMillisecond.some((n) => n !== 0)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CursorWriter,
@@ -34,6 +35,34 @@ describe('cursor', () => {
     expect(parseCursor(text.replace('12345', '12346'))).toBeNull();
     expect(parseCursor(text.slice(0, 20))).toBeNull();
     expect(parseCursor('')).toBeNull();
+  });
+
+  it('rejects a correctly checksummed cursor whose fields are out of range or missing', () => {
+    // Signed like serializeCursor, so only the field checks can refuse these.
+    const signed = (body: Record<string, unknown>): string =>
+      JSON.stringify({ ...body, crc: crc32(JSON.stringify(body)) });
+    const good = { v: 1, ...sample };
+    expect(parseCursor(signed(good))).toEqual(sample);
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['version 2', { ...good, v: 2 }],
+      ['negative seq', { ...good, confirmedSeq: -1 }],
+      ['fractional seq', { ...good, confirmedSeq: 1.5 }],
+      ['seq as text', { ...good, confirmedSeq: '5' }],
+      ['seq past 2^53', { ...good, confirmedSeq: 2 ** 53 }],
+      ['no drop counters', { ...good, dropped: null }],
+      ['drop counters as text', { ...good, dropped: 'none' }],
+      ['negative log drops', { ...good, dropped: { ...sample.dropped, log: -1 } }],
+      ['telemetry drops as text', { ...good, dropped: { ...sample.dropped, telemetry: 'x' } }],
+      ['no result drops', { ...good, dropped: { log: 3, telemetry: 9 } }],
+      ['no unreported drops', { ...good, unreportedDrops: null }],
+      ['unreported drops as a number', { ...good, unreportedDrops: 4 }],
+      ['negative unreported telemetry', { ...good, unreportedDrops: { telemetry: -2, log: 1 } }],
+      ['no unreported log', { ...good, unreportedDrops: { telemetry: 2 } }],
+    ];
+    for (const [what, body] of bad) expect(parseCursor(signed(body)), what).toBeNull();
+    expect(parseCursor('5')).toBeNull();
+    expect(parseCursor('null')).toBeNull();
+    expect(parseCursor(JSON.stringify({ ...good, crc: 'x' }))).toBeNull();
   });
 
   it('writes atomically and leaves no temp file', async () => {

@@ -234,7 +234,35 @@ describe('cursor and segment deletion', () => {
     writeFileSync(join(dir, 'spool', 'cursor.json'), 'garbage');
     const again = await openSpool(dir);
     expect(again.recovery.cursor).toBe('damaged');
-    expect((await readAll(again)).map((r) => r.seq)[0]).toBeLessThanOrEqual(6);
+    // All ten records come back, 1–5 included: the damaged cursor cannot prove they were confirmed.
+    const records = await readAll(again);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(texts(records)).toEqual(Array.from({ length: 10 }, (_, i) => `d${i}`));
+    expect(again.view().perClass.log.queuedFrames).toBe(10);
+    expect(again.append('log', frameOf('log', 'after')).seq).toBe(11);
+  });
+
+  it('with a damaged cursor after confirmed segments were deleted, resends from the oldest record on disk', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir, { segmentBytes: 2048 });
+    for (let i = 0; i < 100; i++) spool.append('log', frameOf('log', `m${i}`));
+    const records = await readAll(spool);
+    const before = segmentFiles(dir).length;
+    spool.confirm(60, { ...emptyTally(), log: { frames: 60, bytes: 6000 } }, records[60]?.appendedAt ?? null);
+    await waitFor(() => segmentFiles(dir).length < before, 5000, 'segment deletion');
+    await spool.close();
+    const firstOnDisk = Number(segmentFiles(dir)[0]?.replace('.seg', ''));
+    expect(firstOnDisk).toBeGreaterThan(1);
+    expect(firstOnDisk).toBeLessThanOrEqual(61);
+    writeFileSync(join(dir, 'spool', 'cursor.json'), '{"confirmedSeq": 99');
+    const again = await openSpool(dir, { segmentBytes: 2048 });
+    expect(again.recovery.cursor).toBe('damaged');
+    const left = await readAll(again);
+    // Every record still on disk, in order and without a gap, through the last one appended.
+    const expected = Array.from({ length: 100 - firstOnDisk + 1 }, (_, i) => firstOnDisk + i);
+    expect(left.map((r) => r.seq)).toEqual(expected);
+    expect(texts(left)).toEqual(expected.map((seq) => `m${seq - 1}`));
+    expect(again.view().perClass.log.queuedFrames).toBe(expected.length);
   });
 });
 

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type CpuInfo, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type WireFrame } from '../../../src-shared/view-models';
@@ -8,6 +8,7 @@ import {
   BUILTIN_COLLECTORS,
   type CollectorContext,
   cpuPercent,
+  cpuTotals,
   crystalFloatText,
   memUsedKbFromMeminfo,
   networkSample,
@@ -116,21 +117,82 @@ describe('built-in telemetry matches the golden shapes', () => {
     ]);
   });
 
-  it('real df output parses (when df exists)', async () => {
-    const { runDfCommand } = await import('../../../src-main/agent/telemetry');
-    const text = await runDfCommand().catch(() => null);
-    if (text === null) return;
-    const rows = parseDfOutput(text);
-    expect(rows.length).toBeGreaterThan(0);
-    expect(Object.keys(rows[0]!)).toEqual([
-      'filesystem',
-      '1024-blocks',
-      'used',
-      'available',
-      'capacity',
-      'mounted',
+  const dfFixture = (name: string): string => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
+
+  it('parses recorded `df -Pk` output of GNU coreutils (Linux)', () => {
+    const rows = parseDfOutput(dfFixture('df-Pk-linux-coreutils.txt'));
+    expect(rows.map((r) => r.mounted)).toEqual([
+      '/dev',
+      '/run',
+      '/',
+      '/dev/shm',
+      '/boot/efi',
+      '/mnt/nas backup',
     ]);
+    expect(rows[2]).toEqual({
+      filesystem: '/dev/nvme0n1p2',
+      '1024-blocks': '490617784',
+      used: '212345678',
+      available: '253276584',
+      capacity: '46%',
+      mounted: '/',
+    });
+    expect(rows[5]?.filesystem).toBe('//nas/backup');
   });
+
+  it('parses recorded `df -Pk` output of macOS, whose filesystem names may hold spaces', () => {
+    const rows = parseDfOutput(dfFixture('df-Pk-macos.txt'));
+    expect(rows.map((r) => r.filesystem)).toEqual([
+      '/dev/disk3s1s1',
+      'devfs',
+      '/dev/disk3s6',
+      '/dev/disk3s5',
+      'map auto_home',
+    ]);
+    expect(rows[4]).toEqual({
+      filesystem: 'map auto_home',
+      '1024-blocks': '0',
+      used: '0',
+      available: '0',
+      capacity: '100%',
+      mounted: '/System/Volumes/Data/home',
+    });
+    expect(rows[3]).toMatchObject({ used: '223371356', capacity: '48%', mounted: '/System/Volumes/Data' });
+  });
+
+  it('parses recorded `df -Pk` output of BusyBox (Alpine containers)', async () => {
+    const text = dfFixture('df-Pk-busybox.txt');
+    expect(parseDfOutput(text).map((r) => [r.filesystem, r.capacity, r.mounted])).toEqual([
+      ['overlay', '41%', '/'],
+      ['tmpfs', '0%', '/dev'],
+      ['shm', '0%', '/dev/shm'],
+      ['/dev/vda1', '41%', '/etc/hosts'],
+    ]);
+    const [sample] = await collect('disk_usage', context({ runDf: () => Promise.resolve(text) }));
+    expect(JSON.parse(sample!.name.slice(5))).toEqual({ disk_usage: parseDfOutput(text) });
+  });
+
+  // Windows has no df (and the collector sends nothing there); everywhere else a missing df is a failure.
+  it.runIf(process.platform !== 'win32')(
+    'the real `df -Pk` of this machine parses (not on Windows)',
+    async () => {
+      const { runDfCommand } = await import('../../../src-main/agent/telemetry');
+      const rows = parseDfOutput(await runDfCommand());
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) {
+        expect(Object.keys(row)).toEqual([
+          'filesystem',
+          '1024-blocks',
+          'used',
+          'available',
+          'capacity',
+          'mounted',
+        ]);
+        expect(row.used).toMatch(/^\d+$/);
+        expect(row.capacity).toMatch(/^(\d+%|-)$/);
+      }
+    },
+  );
 
   it('splits a long disk list into several samples within the size limit, order kept', async () => {
     const lines = ['Filesystem 1024-blocks Used Available Capacity Mounted on'];
@@ -176,18 +238,31 @@ describe('built-in telemetry matches the golden shapes', () => {
 });
 
 describe('new built-ins', () => {
-  it('cpu: busy percent from deltas, nothing on the first sample', async () => {
-    const ctx = context();
+  it('cpu: busy percent from deltas, nothing on the first sample nor without a tick', async () => {
+    const core = (user: number, sys: number, idle: number): CpuInfo => ({
+      model: 'test',
+      speed: 1000,
+      times: { user, nice: 0, sys, idle, irq: 0 },
+    });
+    let list = [core(100, 50, 850), core(200, 100, 700)];
+    const ctx = context({ readCpus: () => list });
     expect(await collect('cpu', ctx)).toEqual([]);
-    const [sample] = await collect('cpu', ctx);
-    // A second call right away may see no tick at all: then nothing is sent, never a fake value.
-    if (sample) {
-      expect(sample.name).toBe('cpu_percent');
-      expect(Number(sample.values[0])).toBeGreaterThanOrEqual(0);
-      expect(Number(sample.values[0])).toBeLessThanOrEqual(100);
-    }
+    // +300 busy and +100 idle over both cores: 75 % busy.
+    list = [core(250, 50, 900), core(350, 100, 750)];
+    expect(await collect('cpu', ctx)).toEqual([{ name: 'cpu_percent', values: ['75.0'] }]);
+    // No tick since the previous sample: nothing is sent, never a fake value.
+    expect(await collect('cpu', ctx)).toEqual([]);
+    list = [core(250, 50, 1000), core(350, 100, 850)];
+    expect(await collect('cpu', ctx)).toEqual([{ name: 'cpu_percent', values: ['0.0'] }]);
     expect(cpuPercent({ idle: 100, total: 200 }, { idle: 150, total: 400 })).toBe(75);
     expect(cpuPercent({ idle: 1, total: 2 }, { idle: 1, total: 2 })).toBeNull();
+  });
+
+  it('cpu: the default reads the real cores of this machine', () => {
+    const totals = cpuTotals();
+    expect(totals.total).toBeGreaterThan(0);
+    expect(totals.idle).toBeGreaterThanOrEqual(0);
+    expect(totals.idle).toBeLessThanOrEqual(totals.total);
   });
 
   it('network: counters per interface, rates after the second sample', async () => {
