@@ -183,14 +183,15 @@ describe('evaluatePolicy answers', () => {
         "The machine's owner can add it to commands.allowlist in the agent config (or set commands.policy: allow).",
     );
     expect(reason({ ...base, mode: 'ask', host: 'headless' }, 'external', ['ls'])).toBe(
-      "refused by the agent's local policy: commands.policy is 'ask' but this agent runs headless, so nobody " +
-        "can approve 'ls'. The machine's owner can set commands.policy to allowlist (with commands.allowlist) " +
-        'or allow in the agent config.',
+      "refused by the agent's local policy: commands.policy is 'ask' but this agent runs headless without its " +
+        "dashboard, so nobody can approve 'ls'. The machine's owner can run the agent with `minion-agent run --ui` " +
+        'to approve commands in the dashboard, or set commands.policy to allowlist (with commands.allowlist) or ' +
+        'allow in the agent config.',
     );
     expect(reason(base, 'external', ['ls'])).toBe(
       "refused by the agent's local policy: external commands are disabled (commands.policy: deny). " +
         "The machine's owner can allow them by setting commands.policy to allowlist (with commands.allowlist), " +
-        'ask (desktop app) or allow in the agent config.',
+        'ask (desktop app, or the dashboard of `minion-agent run --ui`) or allow in the agent config.',
     );
   });
 
