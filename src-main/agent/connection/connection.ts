@@ -39,7 +39,7 @@ import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from '../protocol/
 import { FrameValidationError, ProtocolError } from '../protocol/errors';
 import { authFrame, heartbeatFrame } from '../protocol/frames';
 import { checkMaxFrameBytes, frameByteLength, validateOutgoingFrame } from '../protocol/validate';
-import { Backoff } from './backoff';
+import { Backoff, type BackoffOptions } from './backoff';
 import { describeSocketError, describeState, ERROR_STATES } from './states';
 import { KeyRedactor, WireTrace } from './wire-trace';
 
@@ -71,15 +71,11 @@ export interface ConnectionOptions {
   heartbeatIntervalMs?: number;
   /** Reply timeout of a heartbeat (and a barrier). Default min(0.9 × interval, 30 s), so a dead peer shows within two intervals. */
   heartbeatTimeoutMs?: number;
-  backoff?: {
-    baseMs?: number;
-    capMs?: number;
-    deniedMs?: number;
-    stableMs?: number;
-    /** Retry window after a refused / unanswered TCP connect. Default 1000–3000 ms. */
-    refusedMinMs?: number;
-    refusedMaxMs?: number;
-  };
+  /** Reconnect schedule (see BackoffOptions); the rejoin window is `rejoinWindowMs` below. */
+  backoff?: Pick<
+    BackoffOptions,
+    'baseMs' | 'capMs' | 'deniedMs' | 'stableMs' | 'refusedMinMs' | 'refusedMaxMs'
+  >;
   /**
    * After refused connects, the first successful TCP connect (the server is back — and so is every agent of the
    * fleet) may wait before authenticating so the server's auth work spreads; every such authentication still happens
