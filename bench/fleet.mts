@@ -176,4 +176,6 @@ try {
   await sandbox.close();
   rmSync(root, { recursive: true, force: true });
 }
-process.exitCode = failed ? 1 : 0;
+// Exit explicitly: with hundreds of just-reset sockets, Node 20's exit-time handle cleanup
+// (FreeEnvironment → CleanupHandles) was seen spinning a core for minutes after all of the above had finished.
+process.exit(failed ? 1 : 0);

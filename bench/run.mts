@@ -42,4 +42,6 @@ function format(r: BenchResult): string {
 
 console.log('\nSummary');
 for (const r of rows) console.log(`  ${format(r)}`);
-if (failures > 0) process.exitCode = 1;
+// Exit explicitly: Node 20's exit-time handle cleanup was seen spinning a core after the reconnect and delivery
+// benches had closed everything (FreeEnvironment → CleanupHandles in gdb; no JS running).
+process.exit(failures > 0 ? 1 : 0);
