@@ -14,9 +14,6 @@ import {
   type UpdatesApi,
 } from '../../src-shared/ipc';
 
-// Part of the IPC contract; re-exported for the modules that take it from here.
-export type { UpdatesApi };
-
 export type SandboxInfo = InvokeResponses[typeof InvokeChannel.SandboxStart];
 
 export interface InvokeHandlerDeps {

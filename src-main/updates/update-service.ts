@@ -81,9 +81,6 @@ export interface UpdateServiceOptions {
   now?: () => number;
 }
 
-/** The surface the IPC handlers, tray and web bridge use (declared once, next to the handlers). */
-export type { UpdatesApi };
-
 const HOUR_MS = 3_600_000;
 
 export class UpdateService implements UpdatesApi {
