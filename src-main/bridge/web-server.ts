@@ -25,7 +25,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AgentCoreApi } from '../agent/core-api';
-import { EventChannel } from '../../src-shared/ipc';
+import { EventChannel, type UpdatesApi } from '../../src-shared/ipc';
 import { WEB_BRIDGE_PATH, type WebBridgeServerMessage } from '../../src-shared/web-bridge-client';
 import { HARDENING_HEADERS, webDashboardCspHeader } from '../../src-shared/csp';
 import { createEventBatcher, type EventBatcher } from './event-batcher';
@@ -35,7 +35,6 @@ import {
   ipcError,
   type InvokeHandlerDeps,
   type InvokeHandlers,
-  type UpdatesApi,
 } from './handlers';
 
 export interface WebDashboardOptions {

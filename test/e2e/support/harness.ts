@@ -19,9 +19,8 @@ import {
   createInvokeHandlers,
   dispatchInvoke,
   type InvokeHandlerDeps,
-  type UpdatesApi,
 } from '../../../src-main/bridge/handlers';
-import type { EventChannel, EventPayloads } from '../../../src-shared/ipc';
+import type { EventChannel, EventPayloads, UpdatesApi } from '../../../src-shared/ipc';
 import { bundlePreload, REPO_ROOT } from './preload-bundle';
 import { ensureRendererBuilt } from './renderer-build';
 import { serveStatic, type StaticServer } from './static-server';
