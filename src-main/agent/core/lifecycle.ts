@@ -250,10 +250,10 @@ export class CoreLifecycle {
         state.log.shipped(service, line);
       },
       // The checkpoint must never get ahead of the spool on disk (a crash or power loss would otherwise skip lines).
-      // While lines flow it waits for the spool's own (asynchronous) durability; only the final write of a stop
-      // makes the spool durable synchronously.
+      // While lines flow it waits for the spool's own (asynchronous) durability; the final write of a stop waits
+      // for an explicit spool sync. Neither blocks the event loop.
       whenSinkDurable: () => spool.whenDurable(spool.lastSeq),
-      beforeCheckpoint: () => spool.syncBlocking(),
+      beforeFinalCheckpoint: () => spool.sync(),
       log: (level, message) => state.log[level](`tail: ${message}`),
       pollIntervalMs: config.tail.poll_interval_ms,
       quietFlushMs: config.tail.partial_line_flush_ms,
@@ -281,8 +281,7 @@ export class CoreLifecycle {
     });
     telemetry.start();
     return async () => {
-      await tailer.settled();
-      tailer.stop();
+      await tailer.stopAndCheckpoint();
       await telemetry.stop();
     };
   }

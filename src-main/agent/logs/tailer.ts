@@ -58,6 +58,11 @@ export interface LogTailerOptions {
    * loop; `beforeCheckpoint` then only serves the final write of `stop()`. A rejection skips that write.
    */
   whenSinkDurable?: () => Promise<void>;
+  /**
+   * For `stopAndCheckpoint()`: resolves once everything the sink accepted is durable (e.g. an awaited spool sync).
+   * A rejection skips the final write (the lines are read again after the next start).
+   */
+  beforeFinalCheckpoint?: () => Promise<void>;
   log?: (level: TailLogLevel, message: string) => void;
   /** Default 250 ms. */
   pollIntervalMs?: number;
@@ -263,15 +268,45 @@ export class LogTailer {
 
   /** Stops polling, writes the checkpoint and closes every file. Lines not yet handed over are read again next start. */
   stop(): void {
-    if (!this.started) return;
+    if (!this.halt()) return;
+    this.dirty = true;
+    this.writeCheckpoint(true);
+    this.closeAll();
+  }
+
+  /**
+   * `stop()` without blocking file I/O: the final checkpoint is written off the event loop, after any asynchronous
+   * write still in flight and after `beforeFinalCheckpoint` (so it never gets ahead of the lines on disk).
+   */
+  async stopAndCheckpoint(): Promise<void> {
+    if (!this.halt()) return;
+    // An older asynchronous write still in flight must not replace this one.
+    this.checkpointGeneration++;
+    const checkpoint = this.snapshot();
+    this.closeAll();
+    await this.settled();
+    try {
+      await this.options.beforeFinalCheckpoint?.();
+      await saveCheckpointAsync(this.options.checkpointPath, checkpoint, () => true);
+      this.dirty = false;
+    } catch (error) {
+      this.log('error', `log checkpoint not written: ${(error as Error).message}`);
+    }
+  }
+
+  /** Stops polling; false when not running. */
+  private halt(): boolean {
+    if (!this.started) return false;
     this.started = false;
     if (this.timer) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = null;
     }
-    this.dirty = true;
-    this.writeCheckpoint(true);
+    return true;
+  }
+
+  private closeAll(): void {
     for (const file of this.files.values()) this.close(file);
     this.files.clear();
     this.current.clear();

@@ -243,6 +243,20 @@ export function encodeFrame(frame: WireFrame): Buffer {
   return out;
 }
 
+/**
+ * `encodeFrame` without the copy: a view of the encoder's scratch buffer, valid only until the next encode. For a
+ * caller that copies the bytes elsewhere at once (the spool writes them straight into its staging buffer).
+ */
+export function encodeFrameTransient(frame: WireFrame): Buffer {
+  const end = writeFramePayload(frame);
+  if (end === NOT_HANDLED) return encodeFrameGeneric(frame);
+  const length = end - FRAME_HEADER_BYTES;
+  if (length > MAX_PAYLOAD_BYTES) throw tooLarge(length);
+  scratch[0] = length >>> 8;
+  scratch[1] = length & 0xff;
+  return scratch.subarray(0, end);
+}
+
 /** Anything the frame encoder does not take (oversized strings, values of other types) goes through msgpack. */
 function encodeFrameGeneric(frame: WireFrame): Buffer {
   genericEncoder ??= new Encoder({ initialBufferSize: 8192 });

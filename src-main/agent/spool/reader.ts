@@ -1,43 +1,82 @@
 /**
- * Sequential reader over the spool's segments, used by the delivery pump. Reads fixed-size chunks (bounded memory
- * whatever the backlog), skips records of classes dropped by the overflow policy, and never reads past what the
- * writer has put in the file (a record in the staging buffer is not readable yet).
+ * Sequential reader over the spool's segments, used by the delivery pump. Skips records of classes dropped by the
+ * overflow policy and never reads past what the writer has appended.
+ *
+ * Where the bytes come from: while the reader is caught up with the writer, the records appended since are still in
+ * the spool's memory (its arenas, written to the file by the normal flush path), and the reader takes them from
+ * there, without a file read or a CRC check. The file is read only for a backlog (after an outage, a restart, or when
+ * the pump fell behind by more than the in-memory tail), in chunks of bounded size. Either way a record's payload is
+ * a view of a buffer that is never reused or rewritten, so nothing is copied per record.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { type FrameClass } from '../../../src-shared/view-models';
 import { type SegmentInfo } from './segment-info';
-import { parseRecordAt } from './segment-log';
+import {
+  RECORD_HEADER_BYTES,
+  RECORD_OVERHEAD_BYTES,
+  checkRecordAt,
+  recordAppendedAtAt,
+  recordClassAt,
+  recordProblemOf,
+  recordSeqAt,
+} from './segment-log';
 
 export interface SpoolRecord {
   seq: number;
   cls: FrameClass;
   appendedAt: number;
-  /** The wire-encoded frame (2-byte length + msgpack), a private copy. */
+  /**
+   * The wire-encoded frame (2-byte length + msgpack): a read-only VIEW of a buffer shared with other records (a file
+   * chunk or the spool's staging memory), never reused, so it may be kept (e.g. by the socket until written). It must
+   * not be mutated: copy it first (a re-send that patches the identifier does).
+   */
   payload: Buffer;
 }
 
 export interface SpoolReaderHost {
   segments(): readonly SegmentInfo[];
   isActive(seg: SegmentInfo): boolean;
+  /**
+   * `seg`'s bytes from `fileOffset` to what was appended so far, from memory that is never rewritten: empty at the
+   * end, null when that part is not in memory (then the file is read).
+   */
+  memoryTail(seg: SegmentInfo, fileOffset: number): Buffer | null;
+  /** Writes staged records to the file (before reading the active segment from the file). */
   flush(): void;
   problem(message: string): void;
 }
 
+/** Where the reader's bytes came from, for tests and the bench. */
+export interface SpoolReaderStats {
+  /** File reads (each into a fresh chunk buffer) and the bytes they returned. */
+  fileReads: number;
+  fileBytes: number;
+  /** Bytes taken from the spool's memory instead. */
+  memoryBytes: number;
+}
+
 const CHUNK_BYTES = 256 * 1024;
-/** Room for the largest record (65 537-byte payload + 32) plus a full chunk. */
-const BUFFER_BYTES = CHUNK_BYTES + 70 * 1024;
+/** Smallest file read of a closed segment: its recorded size can be below what an old file handle still sees. */
+const MIN_CLOSED_READ_BYTES = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export class SpoolReader {
   private seg: SegmentInfo | null = null;
   private handle: FileHandle | null = null;
-  /** File offset of the next byte to read into the buffer. */
+  /** The segment file is opened on the first read that needs it (a caught-up reader never does). */
+  private handleOpened = false;
+  /** File offset of the next byte not yet in `chunk`. */
   private fileOffset = 0;
-  private readonly buf = Buffer.allocUnsafe(BUFFER_BYTES);
-  private bufStart = 0;
-  private bufEnd = 0;
+  /** Bytes being parsed: a file chunk or a memory view, `chunk[chunkStart … chunkEnd)` not parsed yet. */
+  private chunk: Buffer = EMPTY;
+  private chunkStart = 0;
+  private chunkEnd = 0;
+  /** The chunk came from the spool's memory: its records were never on disk, a CRC check could only agree. */
+  private chunkInMemory = false;
   private wantSeq: number;
   private highest: number;
   private busy = false;
+  private readonly counters: SpoolReaderStats = { fileReads: 0, fileBytes: 0, memoryBytes: 0 };
 
   constructor(
     private readonly host: SpoolReaderHost,
@@ -46,6 +85,10 @@ export class SpoolReader {
   ) {
     this.wantSeq = fromSeq;
     this.highest = fromSeq - 1;
+  }
+
+  get stats(): SpoolReaderStats {
+    return { ...this.counters };
   }
 
   /** Highest sequence handed out since the last seek (the spool never drops a segment at or below it). */
@@ -75,7 +118,7 @@ export class SpoolReader {
 
   /**
    * Up to `max` records in order, starting at the current position; an empty array means the reader has caught up
-   * with everything written so far. Not re-entrant (one pump owns a reader).
+   * with everything appended so far. Not re-entrant (one pump owns a reader).
    */
   async read(max: number): Promise<SpoolRecord[]> {
     if (this.busy) throw new Error('SpoolReader.read is not re-entrant');
@@ -89,39 +132,43 @@ export class SpoolReader {
 
   private async readInner(max: number): Promise<SpoolRecord[]> {
     const out: SpoolRecord[] = [];
-    this.host.flush();
     while (out.length < max) {
       if (!this.seg) {
         const next = this.findSegment();
         if (!next) break;
-        await this.openSegment(next);
+        this.openSegment(next);
       }
       const seg = this.seg as SegmentInfo;
-      const parsed = parseRecordAt(this.buf, this.bufStart, this.bufEnd, 0);
-      if (parsed.ok) {
-        const r = parsed.record;
-        this.bufStart += r.size;
-        if (r.seq < this.wantSeq || seg.dropped.has(r.cls)) continue;
-        const start = r.offset + 24;
-        const payload = Buffer.allocUnsafe(r.payloadBytes);
-        this.buf.copy(payload, 0, start, start + r.payloadBytes);
-        out.push({ seq: r.seq, cls: r.cls, appendedAt: r.appendedAt, payload });
-        this.wantSeq = r.seq + 1;
-        this.highest = r.seq;
+      const chunk = this.chunk;
+      const at = this.chunkStart;
+      const size = checkRecordAt(chunk, at, this.chunkEnd, 0, !this.chunkInMemory);
+      if (size > 0) {
+        this.chunkStart += size;
+        const seq = recordSeqAt(chunk, at);
+        const cls = recordClassAt(chunk, at);
+        if (seq < this.wantSeq || seg.dropped.has(cls)) continue;
+        const payloadAt = at + RECORD_HEADER_BYTES;
+        out.push({
+          seq,
+          cls,
+          appendedAt: recordAppendedAtAt(chunk, at),
+          payload: chunk.subarray(payloadAt, payloadAt + size - RECORD_OVERHEAD_BYTES),
+        });
+        this.wantSeq = seq + 1;
+        this.highest = seq;
         continue;
       }
-      if (parsed.reason !== 'truncated') {
+      const reason = recordProblemOf(size);
+      if (reason !== 'truncated') {
         // Damage that appeared after the start-up scan (bit rot): skip the rest of this segment, report it.
-        this.host.problem(
-          `spool segment ${seg.name} damaged at read time (${parsed.reason}); skipping its rest`,
-        );
+        this.host.problem(`spool segment ${seg.name} damaged at read time (${reason}); skipping its rest`);
         await this.advanceSegment(seg);
         continue;
       }
       const got = await this.fill(seg);
       if (got > 0) continue;
       if (this.host.isActive(seg)) break; // caught up with the writer
-      // End of a closed segment: any remainder in the buffer is a torn record the recovery would have cut.
+      // End of a closed segment: any remainder in the chunk is a torn record the recovery would have cut.
       await this.advanceSegment(seg);
     }
     return out;
@@ -141,11 +188,63 @@ export class SpoolReader {
     return null;
   }
 
-  private async openSegment(seg: SegmentInfo): Promise<void> {
+  private openSegment(seg: SegmentInfo): void {
     this.seg = seg;
     this.fileOffset = 0;
-    this.bufStart = 0;
-    this.bufEnd = 0;
+    this.handle = null;
+    this.handleOpened = false;
+    this.setChunk(EMPTY, 0, false);
+  }
+
+  private setChunk(chunk: Buffer, end: number, inMemory: boolean): void {
+    this.chunk = chunk;
+    this.chunkStart = 0;
+    this.chunkEnd = end;
+    this.chunkInMemory = inMemory;
+  }
+
+  /**
+   * Brings more bytes of the current segment into the chunk, from the spool's memory if it still holds them, else
+   * from the file; 0 at the segment's (current) end.
+   */
+  private async fill(seg: SegmentInfo): Promise<number> {
+    const leftover = this.chunkEnd - this.chunkStart;
+    const memory = this.host.memoryTail(seg, this.fileOffset);
+    if (memory !== null) {
+      if (memory.length === 0) return 0;
+      this.fileOffset += memory.length;
+      this.counters.memoryBytes += memory.length;
+      if (leftover === 0) this.setChunk(memory, memory.length, true);
+      else {
+        // The file chunk ended inside a record whose rest is in memory: join them (once per chunk, not per record).
+        const joined = Buffer.concat([this.chunk.subarray(this.chunkStart, this.chunkEnd), memory]);
+        this.setChunk(joined, joined.length, false);
+      }
+      return memory.length;
+    }
+    const active = this.host.isActive(seg);
+    if (active) this.host.flush(); // the tail is not in memory any more: it must be in the file to be read
+    const handle = await this.openedHandle(seg);
+    if (!handle) return 0;
+    let room = CHUNK_BYTES;
+    if (active) room = Math.min(room, seg.fileBytes - this.fileOffset);
+    else room = Math.min(room, Math.max(MIN_CLOSED_READ_BYTES, seg.fileBytes - this.fileOffset));
+    if (room <= 0) return 0;
+    // A fresh buffer per read, sized to need: the records handed out are views of it, which the socket may keep.
+    const next = Buffer.allocUnsafe(leftover + room);
+    this.chunk.copy(next, 0, this.chunkStart, this.chunkEnd);
+    const { bytesRead } = await handle.read(next, leftover, room, this.fileOffset);
+    this.counters.fileReads++;
+    if (bytesRead === 0) return 0;
+    this.counters.fileBytes += bytesRead;
+    this.fileOffset += bytesRead;
+    this.setChunk(next, leftover + bytesRead, false);
+    return bytesRead;
+  }
+
+  private async openedHandle(seg: SegmentInfo): Promise<FileHandle | null> {
+    if (this.handleOpened) return this.handle;
+    this.handleOpened = true;
     try {
       this.handle = await open(seg.path, 'r');
     } catch (e) {
@@ -154,30 +253,21 @@ export class SpoolReader {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
         this.host.problem(`cannot open ${seg.path}: ${String(e)}`);
     }
-  }
-
-  /** Reads more bytes of the current segment into the buffer; 0 at its (current) end. */
-  private async fill(seg: SegmentInfo): Promise<number> {
-    if (!this.handle) return 0;
-    if (this.bufStart > 0) {
-      this.buf.copy(this.buf, 0, this.bufStart, this.bufEnd);
-      this.bufEnd -= this.bufStart;
-      this.bufStart = 0;
+    // Released (seek, close) while the open ran: this segment is not current any more.
+    if (this.seg !== seg) {
+      const h = this.handle;
+      this.handle = null;
+      if (h) await h.close();
+      return null;
     }
-    let room = this.buf.length - this.bufEnd;
-    if (this.host.isActive(seg)) room = Math.min(room, seg.fileBytes - this.fileOffset);
-    if (room <= 0) return 0;
-    const { bytesRead } = await this.handle.read(this.buf, this.bufEnd, room, this.fileOffset);
-    this.fileOffset += bytesRead;
-    this.bufEnd += bytesRead;
-    return bytesRead;
+    return this.handle;
   }
 
   private async advanceSegment(seg: SegmentInfo): Promise<void> {
     await this.releaseSegment();
     // Continue after this segment even if it is gone from the list now.
     const next = this.host.segments().find((s) => !s.deleted && s.firstSeq > seg.firstSeq);
-    if (next) await this.openSegment(next);
+    if (next) this.openSegment(next);
     else this.wantSeq = Math.max(this.wantSeq, seg.lastSeq + 1);
   }
 
@@ -185,8 +275,8 @@ export class SpoolReader {
     const h = this.handle;
     this.handle = null;
     this.seg = null;
-    this.bufStart = 0;
-    this.bufEnd = 0;
+    this.handleOpened = false;
+    this.setChunk(EMPTY, 0, false);
     if (h) await h.close();
   }
 

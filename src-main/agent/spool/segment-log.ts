@@ -54,9 +54,8 @@ function writeU64(buf: Buffer, value: number, at: number): void {
   buf.writeUInt32BE(value % TWO_POW_32, at + 4);
 }
 
-function readU64(buf: Uint8Array, at: number): number {
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  return view.readUInt32BE(at) * TWO_POW_32 + view.readUInt32BE(at + 4);
+function readU64(buf: Buffer, at: number): number {
+  return buf.readUInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4);
 }
 
 export function recordSize(payloadBytes: number): number {
@@ -119,29 +118,84 @@ export type RecordProblemReason =
 
 export type ParseOutcome = { ok: true; record: RecordMeta } | { ok: false; reason: RecordProblemReason };
 
+/** Why `checkRecordAt` refused a record, as negative codes (no object per call). */
+const PROBLEM_CODES: readonly RecordProblemReason[] = [
+  'truncated',
+  'bad-magic',
+  'bad-class',
+  'bad-length',
+  'crc-mismatch',
+  'trailer-mismatch',
+  'seq-not-increasing',
+];
+
+/** The reason behind a negative `checkRecordAt` result. */
+export function recordProblemOf(code: number): RecordProblemReason {
+  return PROBLEM_CODES[-code - 1] ?? 'bad-magic';
+}
+
+/**
+ * Checks the record at `at` without allocating: its whole size when valid, else a negative code (see
+ * `recordProblemOf`). `afterSeq`: the record's sequence must be greater (sequences only grow), which also catches a
+ * stale but CRC-valid record left behind in reused space. `verifyCrc` false skips the CRC for bytes that never left
+ * memory (the spool's own staging), where it could only confirm what was just computed.
+ */
+export function checkRecordAt(
+  buf: Buffer,
+  at: number,
+  end: number,
+  afterSeq: number,
+  verifyCrc = true,
+): number {
+  if (end - at < RECORD_HEADER_BYTES) return -1;
+  if (buf[at] !== RECORD_MAGIC) return -2;
+  if (CODE_CLASSES[buf[at + 1] as number] === undefined || buf[at + 2] !== 0 || buf[at + 3] !== 0) return -3;
+  const n = buf.readUInt32BE(at + 4);
+  if (n === 0 || n > MAX_RECORD_PAYLOAD_BYTES) return -4;
+  const size = RECORD_OVERHEAD_BYTES + n;
+  if (end - at < size) return -1;
+  const crcAt = at + RECORD_HEADER_BYTES + n;
+  if (verifyCrc && crc32(buf.subarray(at, crcAt)) !== buf.readUInt32BE(crcAt)) return -5;
+  if (buf.readUInt32BE(crcAt + 4) !== n) return -6;
+  if (readU64(buf, at + 8) <= afterSeq) return -7;
+  return size;
+}
+
+/** Fields of a record `checkRecordAt` accepted. */
+export function recordSeqAt(buf: Buffer, at: number): number {
+  return readU64(buf, at + 8);
+}
+
+export function recordClassAt(buf: Buffer, at: number): FrameClass {
+  return CODE_CLASSES[buf[at + 1] as number] as FrameClass;
+}
+
+export function recordAppendedAtAt(buf: Buffer, at: number): number {
+  return readU64(buf, at + 16);
+}
+
+function asBuffer(buf: Uint8Array): Buffer {
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
 /**
  * Parses the record at `at`. `afterSeq`: the record's sequence must be greater (sequences only grow), which also
  * catches a stale but CRC-valid record left behind in reused space.
  */
 export function parseRecordAt(buf: Uint8Array, at: number, end: number, afterSeq: number): ParseOutcome {
-  if (end - at < RECORD_HEADER_BYTES) return { ok: false, reason: 'truncated' };
-  if (buf[at] !== RECORD_MAGIC) return { ok: false, reason: 'bad-magic' };
-  const cls = CODE_CLASSES[buf[at + 1] as number];
-  if (cls === undefined || buf[at + 2] !== 0 || buf[at + 3] !== 0) return { ok: false, reason: 'bad-class' };
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = view.readUInt32BE(at + 4);
-  if (n === 0 || n > MAX_RECORD_PAYLOAD_BYTES) return { ok: false, reason: 'bad-length' };
-  const size = RECORD_OVERHEAD_BYTES + n;
-  if (end - at < size) return { ok: false, reason: 'truncated' };
-  const crcAt = at + RECORD_HEADER_BYTES + n;
-  if (crc32(view.subarray(at, crcAt)) !== view.readUInt32BE(crcAt))
-    return { ok: false, reason: 'crc-mismatch' };
-  if (view.readUInt32BE(crcAt + 4) !== n) return { ok: false, reason: 'trailer-mismatch' };
-  const seq = readU64(buf, at + 8);
-  if (seq <= afterSeq) return { ok: false, reason: 'seq-not-increasing' };
+  const view = asBuffer(buf);
+  const size = checkRecordAt(view, at, end, afterSeq);
+  if (size < 0) return { ok: false, reason: recordProblemOf(size) };
   return {
     ok: true,
-    record: { offset: at, size, seq, cls, appendedAt: readU64(buf, at + 16), payloadBytes: n },
+    record: {
+      offset: at,
+      size,
+      seq: recordSeqAt(view, at),
+      cls: recordClassAt(view, at),
+      appendedAt: recordAppendedAtAt(view, at),
+      payloadBytes: size - RECORD_OVERHEAD_BYTES,
+    },
   };
 }
 
@@ -206,6 +260,82 @@ export function scanSegment(buf: Uint8Array, afterSeq = 0): SegmentScan {
     corrupt,
     validAfterCorruption: firstCorrupt !== undefined && records.some((r) => r.offset > firstCorrupt.offset),
   };
+}
+
+/** A valid record as `scanSegmentSliced` reports it: plain arguments, no object per record. */
+export type RecordVisitor = (
+  offset: number,
+  size: number,
+  seq: number,
+  cls: FrameClass,
+  appendedAt: number,
+) => void;
+
+export interface SlicedScan {
+  /** Valid records visited. */
+  records: number;
+  /** Sequence of the last valid record (`afterSeq` when none). */
+  lastSeq: number;
+  validPrefixEnd: number;
+  corrupt: CorruptRange[];
+  validAfterCorruption: boolean;
+}
+
+/** Bytes scanned between two yields to the event loop: a whole 8 MiB segment is ~10–30 ms of CRC and parsing. */
+export const SCAN_SLICE_BYTES = 1024 * 1024;
+
+/**
+ * `scanSegment` for recovery and compaction: the same records and damage, visited in order, in slices of at most
+ * `sliceBytes` with a yield (setImmediate) between them, so other work on the event loop runs meanwhile.
+ */
+export async function scanSegmentSliced(
+  buf: Buffer,
+  afterSeq: number,
+  visit: RecordVisitor,
+  sliceBytes = SCAN_SLICE_BYTES,
+): Promise<SlicedScan> {
+  const corrupt: CorruptRange[] = [];
+  let records = 0;
+  let validPrefixEnd = -1;
+  let validAfterCorruption = false;
+  let lastSeq = afterSeq;
+  let at = 0;
+  const end = buf.length;
+  let sliceEnd = sliceBytes;
+  while (at < end) {
+    if (at >= sliceEnd) {
+      await yieldToEventLoop();
+      sliceEnd = at + sliceBytes;
+    }
+    const size = checkRecordAt(buf, at, end, lastSeq);
+    if (size > 0) {
+      lastSeq = recordSeqAt(buf, at);
+      visit(at, size, lastSeq, recordClassAt(buf, at), recordAppendedAtAt(buf, at));
+      records++;
+      if (corrupt.length > 0) validAfterCorruption = true;
+      at += size;
+      continue;
+    }
+    if (validPrefixEnd < 0) validPrefixEnd = at;
+    const start = at;
+    let next = at + 1;
+    while (next < end) {
+      if (buf[next] === RECORD_MAGIC && checkRecordAt(buf, next, end, lastSeq) > 0) break;
+      next++;
+      if (next >= sliceEnd) {
+        await yieldToEventLoop();
+        sliceEnd = next + sliceBytes;
+      }
+    }
+    corrupt.push({ offset: start, length: next - start, reason: recordProblemOf(size) });
+    at = next;
+  }
+  if (validPrefixEnd < 0) validPrefixEnd = end;
+  return { records, lastSeq, validPrefixEnd, corrupt, validAfterCorruption };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export interface ClassTally {

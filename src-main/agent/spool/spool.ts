@@ -8,16 +8,7 @@
  * per-record state. Producers never wait: `append` is synchronous and cheap, fsync runs on the libuv thread pool.
  */
 import { EventEmitter } from 'node:events';
-import {
-  closeSync,
-  fdatasync,
-  unlinkSync,
-  fdatasyncSync,
-  fsyncSync,
-  openSync,
-  promises as fsp,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fdatasync, unlinkSync, openSync, promises as fsp, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   FRAME_CLASSES,
@@ -26,7 +17,7 @@ import {
   type SpoolView,
   type WireFrame,
 } from '../../../src-shared/view-models';
-import { encodeFrame } from '../protocol/codec';
+import { decodeFrame, encodeFrameTransient } from '../protocol/codec';
 import { frameClassOf } from '../protocol/frames';
 import { validateOutgoingFrame } from '../protocol/validate';
 import { CursorWriter, type CursorState, fsyncDir, readCursor } from './cursor';
@@ -34,13 +25,13 @@ import { SpoolError } from './errors';
 import { SpoolReader, type SpoolReaderHost } from './reader';
 import { type SegmentInfo } from './segment-info';
 import {
+  RECORD_HEADER_BYTES,
   type PerClassTally,
-  type RecordMeta,
   addToTally,
   emptyTally,
   parseSegmentFileName,
   recordSize,
-  scanSegment,
+  scanSegmentSliced,
   segmentFileName,
   tallyTotal,
   writeRecord,
@@ -57,7 +48,7 @@ export interface SpoolOptions {
   segmentBytes?: number;
   /** Validate every appended frame against this budget (config `max_frame_bytes`); default 8192. */
   maxFrameBytes?: number;
-  /** How many recent appended frames the status keeps (decoded) for the "queued vs sent" view. Default 50. */
+  /** How many recent appended frames the status shows in the "queued vs sent" view. Default 50. */
   recentFrames?: number;
   now?: () => number;
   /** Human-readable problems (quarantine, write errors, …) for the agent log. */
@@ -102,7 +93,11 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 /** Pid of the process that has the spool open (advisory, for the offline tools). */
 export const OWNER_FILE = 'owner.pid';
-const STAGING_BYTES = 1024 * 1024;
+/**
+ * Appended records go into an arena of this size: written to the file at the end of the tick, then kept (never
+ * rewritten) so a caught-up reader gets them from memory. A full arena is flushed and replaced by a fresh one.
+ */
+const ARENA_BYTES = 512 * 1024;
 const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Overflow drops this order: oldest telemetry, then oldest logs; results never make room for anything. */
@@ -164,6 +159,29 @@ export interface SpoolEvents {
 
 type DropReason = 'overflow' | 'full-of-results' | 'reclaiming';
 
+/**
+ * Bytes of one segment, in file format, held in an arena: file offsets `fileStart` … `fileStart + (arenaEnd -
+ * arenaStart)` of `seg`. The region is never rewritten, so views of it can be handed out.
+ */
+interface MemoryExtent {
+  seg: SegmentInfo;
+  fileStart: number;
+  arena: Buffer;
+  arenaStart: number;
+  arenaEnd: number;
+}
+
+/** One appended record, for the "recently queued" view (decoded only when the view is built). */
+interface RecentRecord {
+  seq: number;
+  cls: FrameClass;
+  arena: Buffer;
+  /** Offset of the payload (the wire frame) in `arena`. */
+  offset: number;
+  bytes: number;
+  at: number;
+}
+
 /** A closed segment's fd kept open until its data is fsynced. */
 interface RetiredFd {
   fd: number;
@@ -187,8 +205,15 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private readonly segments: SegmentInfo[];
   private active: SegmentInfo;
   private activeFd: number;
-  private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
-  private stagingUsed = 0;
+  /** The arena appends go to: bytes before `arenaFlushed` are in the file, up to `arenaUsed` staged. */
+  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private arenaFlushed = 0;
+  private arenaUsed = 0;
+  /**
+   * What of the newest segments is still in memory (this arena and the previous one), oldest first: the in-memory
+   * tail a caught-up reader is served from.
+   */
+  private extents: MemoryExtent[] = [];
   private flushScheduled: NodeJS.Immediate | null = null;
   private flushRetry: NodeJS.Timeout | null = null;
 
@@ -201,7 +226,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
   // fsync engine
   private retiredFds: RetiredFd[] = [];
   private dirDirty = false;
-  private syncing = false;
+  /** The fsync in flight, if any (never rejects). */
+  private syncing: Promise<void> | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private durableWaiters: Array<{ seq: number; resolve: () => void }> = [];
 
@@ -219,7 +245,9 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private readonly cursor: CursorWriter;
   private headAppendedAt: number | null;
   private quarantinedCount: number;
-  private readonly recentQueued: FrameView[] = [];
+  /** Ring of the last `recentLimit` appends; `recentNext` is the slot the next one goes to. */
+  private readonly recentQueued: Array<RecentRecord | undefined>;
+  private recentNext = 0;
 
   // overflow compaction
   private compactQueue: SegmentInfo[] = [];
@@ -251,7 +279,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
       o.segmentBytes ??
       Math.max(MIN_SEGMENT_BYTES, Math.min(MAX_DEFAULT_SEGMENT_BYTES, Math.floor(this.maxBytes / 16)));
     this.maxFrameBytes = o.maxFrameBytes ?? 8192;
-    this.recentLimit = o.recentFrames ?? 50;
+    this.recentLimit = Math.max(0, o.recentFrames ?? 50);
+    this.recentQueued = new Array<RecentRecord | undefined>(this.recentLimit);
     this.now = o.now ?? Date.now;
     this.onProblem = o.onProblem ?? (() => undefined);
     this.recovery = init.recovery;
@@ -313,7 +342,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
       throw new SpoolError('wrong-class', `a ${String(frame[0])} frame cannot be spooled as ${cls}`);
     }
     validateOutgoingFrame(frame, { maxFrameBytes: this.maxFrameBytes });
-    const payload = encodeFrame(frame);
+    // A view of the encoder's scratch buffer: copied into the arena below, before anything else encodes.
+    const payload = encodeFrameTransient(frame);
     const size = recordSize(payload.length);
     if (!this.makeRoom(size) && cls !== 'result') {
       this.countDrop(
@@ -327,11 +357,14 @@ export class Spool extends EventEmitter<SpoolEvents> {
     if (this.active.liveBytes + size > this.segmentBytes && this.active.lastSeq >= this.active.firstSeq) {
       this.rotate();
     }
-    if (this.stagingUsed + size > this.staging.length) this.flushStaging();
+    if (this.arenaUsed + size > this.arena.length) this.nextArena();
     const seq = this.nextSeq++;
     const at = this.now();
-    this.stagingUsed = writeRecord(this.staging, this.stagingUsed, seq, cls, at, payload);
+    const recordAt = this.arenaUsed;
     const seg = this.active;
+    const extent = this.extentFor(seg);
+    this.arenaUsed = writeRecord(this.arena, recordAt, seq, cls, at, payload);
+    extent.arenaEnd = this.arenaUsed;
     seg.lastSeq = seq;
     seg.liveBytes += size;
     addToTally(seg.perClass, cls, size);
@@ -339,16 +372,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.totalBytes += size;
     addToTally(this.queued, cls, size);
     if (this.headAppendedAt === null) this.headAppendedAt = at;
-    this.recentQueued.push({
-      seq,
-      cls,
-      verb: frame[0],
-      uuid: frame[1],
-      data: frame[2],
-      bytes: payload.length,
-      at,
-    });
-    if (this.recentQueued.length > this.recentLimit) this.recentQueued.shift();
+    this.rememberRecent(seq, cls, recordAt + RECORD_HEADER_BYTES, payload.length, at);
     this.flushScheduled ??= setImmediate(() => {
       this.flushScheduled = null;
       this.flushSafely();
@@ -381,27 +405,108 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   private flushStaging(): void {
-    if (this.stagingUsed === 0) return;
-    let done = 0;
+    if (this.arenaUsed === this.arenaFlushed) return;
     try {
-      while (done < this.stagingUsed) {
-        done += writeSync(this.activeFd, this.staging, done, this.stagingUsed - done);
+      while (this.arenaFlushed < this.arenaUsed) {
+        const n = writeSync(this.activeFd, this.arena, this.arenaFlushed, this.arenaUsed - this.arenaFlushed);
+        // Counted per write: after a failure the retry appends exactly the missing bytes, so the file stays
+        // contiguous (a reader meanwhile sees an incomplete record and waits; recovery would cut it after a crash).
+        this.arenaFlushed += n;
+        this.active.fileBytes += n;
       }
     } catch (e) {
-      // Keep what was not written: the retry appends exactly the missing bytes, so the file stays contiguous (a
-      // reader meanwhile sees an incomplete record and waits; recovery would cut it after a crash).
-      if (done > 0) this.staging.copy(this.staging, 0, done, this.stagingUsed);
-      this.stagingUsed -= done;
-      this.active.fileBytes += done;
       throw new SpoolError('write-failed', `cannot write to ${this.active.path}: ${(e as Error).message}`, {
         cause: e,
       });
     }
-    this.active.fileBytes += this.stagingUsed;
-    this.stagingUsed = 0;
     this.writtenSeq = this.active.lastSeq;
     this.emit('written', this.writtenSeq);
     this.scheduleSync();
+  }
+
+  /**
+   * The arena is full: write it out and continue in a fresh one (throws when the write fails, which keeps every
+   * staged record). The old arena is never written again; it stays reachable for the in-memory tail until the next
+   * switch, and for whoever still holds views of it (the socket) until they let go.
+   */
+  private nextArena(): void {
+    this.flushStaging();
+    const previous = this.arena;
+    this.extents = this.extents.filter((e) => e.arena === previous);
+    this.arena = Buffer.allocUnsafe(ARENA_BYTES);
+    this.arenaFlushed = 0;
+    this.arenaUsed = 0;
+  }
+
+  /** The extent the next record of `seg` goes into (a new one after a rotation or an arena switch). */
+  private extentFor(seg: SegmentInfo): MemoryExtent {
+    const last = this.extents[this.extents.length - 1];
+    if (last && last.seg === seg && last.arena === this.arena) return last;
+    // Everything staged belongs to the active segment (a rotation flushes first).
+    const fileStart = seg.fileBytes + (this.arenaUsed - this.arenaFlushed);
+    const extent = {
+      seg,
+      fileStart,
+      arena: this.arena,
+      arenaStart: this.arenaUsed,
+      arenaEnd: this.arenaUsed,
+    };
+    this.extents.push(extent);
+    return extent;
+  }
+
+  /**
+   * Bytes of `seg` from `fileOffset` up to what was appended so far, as a view of memory that is never rewritten
+   * (written to the file or still staged); empty when `fileOffset` is the end, null when that part is not in memory
+   * (any more). A segment with dropped classes is not served: its compaction changes the file's offsets.
+   */
+  private memoryTail(seg: SegmentInfo, fileOffset: number): Buffer | null {
+    if (seg.dropped.size > 0) return null;
+    for (let i = this.extents.length - 1; i >= 0; i--) {
+      const e = this.extents[i] as MemoryExtent;
+      if (e.seg !== seg) continue;
+      if (fileOffset < e.fileStart) continue;
+      const length = e.arenaEnd - e.arenaStart;
+      if (fileOffset > e.fileStart + length) return null;
+      return e.arena.subarray(e.arenaStart + (fileOffset - e.fileStart), e.arenaEnd);
+    }
+    return null;
+  }
+
+  private rememberRecent(seq: number, cls: FrameClass, offset: number, bytes: number, at: number): void {
+    if (this.recentLimit === 0) return;
+    const slot = this.recentQueued[this.recentNext];
+    if (slot) {
+      slot.seq = seq;
+      slot.cls = cls;
+      slot.arena = this.arena;
+      slot.offset = offset;
+      slot.bytes = bytes;
+      slot.at = at;
+    } else {
+      this.recentQueued[this.recentNext] = { seq, cls, arena: this.arena, offset, bytes, at };
+    }
+    this.recentNext = (this.recentNext + 1) % this.recentLimit;
+  }
+
+  /** The recent appends, oldest first, decoded now (only a listener asks for them). */
+  private recentQueuedViews(): FrameView[] {
+    const views: FrameView[] = [];
+    for (let i = 0; i < this.recentLimit; i++) {
+      const r = this.recentQueued[(this.recentNext + i) % this.recentLimit];
+      if (!r) continue;
+      const frame = decodeFrame(r.arena.subarray(r.offset, r.offset + r.bytes));
+      views.push({
+        seq: r.seq,
+        cls: r.cls,
+        verb: frame[0],
+        uuid: frame[1],
+        data: frame[2],
+        bytes: r.bytes,
+        at: r.at,
+      });
+    }
+    return views;
   }
 
   private rotate(): void {
@@ -452,8 +557,17 @@ export class Spool extends EventEmitter<SpoolEvents> {
     }
   }
 
-  private async runSync(): Promise<void> {
-    this.syncing = true;
+  private runSync(): Promise<void> {
+    const run = this.syncOnce().finally(() => {
+      if (this.syncing === run) this.syncing = null;
+      if (!this.closed && (this.writtenSeq > this.durableSeqValue || this.retiredFds.length > 0))
+        this.scheduleSync();
+    });
+    this.syncing = run;
+    return run;
+  }
+
+  private async syncOnce(): Promise<void> {
     const target = this.writtenSeq;
     const retired = this.retiredFds.splice(0);
     const dirDirty = this.dirDirty;
@@ -467,11 +581,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       this.retiredFds.unshift(...retired);
       this.dirDirty ||= dirDirty;
       this.problem(`fsync of the spool failed: ${(e as Error).message}`);
-    } finally {
-      this.syncing = false;
     }
-    if (!this.closed && (this.writtenSeq > this.durableSeqValue || this.retiredFds.length > 0))
-      this.scheduleSync();
   }
 
   private markDurable(seq: number): void {
@@ -488,33 +598,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.emit('durable', seq);
   }
 
-  /**
-   * Blocking write + fdatasync of everything appended so far (skipped under `fsync: never`, which promises nothing).
-   * For a caller that must never get ahead of the spool on disk, such as the tail checkpoint (at most once a
-   * second): a checkpoint fsynced before the lines it covers would skip them after a power loss. Throws when the
-   * records cannot be written, so the caller does not checkpoint. Durability bookkeeping stays with the async engine.
-   */
-  syncBlocking(): void {
-    if (this.closed) throw new SpoolError('closed', 'the spool is closed');
-    this.flushStaging();
-    if (this.policy.kind === 'never') return;
-    for (const fd of [...this.retiredFds.map((r) => r.fd), this.activeFd]) fdatasyncSync(fd);
-    if (this.dirDirty) {
-      const dirFd = openSync(this.segDir, 'r');
-      try {
-        fsyncSync(dirFd);
-      } finally {
-        closeSync(dirFd);
-      }
-    }
-  }
-
   /** Writes and fsyncs everything appended so far, whatever the policy. */
   async sync(): Promise<void> {
     if (this.closed) throw new SpoolError('closed', 'the spool is closed');
     this.flushStaging();
     const target = this.writtenSeq;
-    while (this.syncing) await new Promise((resolve) => setTimeout(resolve, 1));
+    while (this.syncing) await this.syncing;
     if (this.syncTimer) {
       clearTimeout(this.syncTimer);
       this.syncTimer = null;
@@ -673,10 +762,17 @@ export class Spool extends EventEmitter<SpoolEvents> {
     if (seg.deleted) return;
     const dropping = new Set(seg.dropped);
     const buf = await fsp.readFile(seg.path);
-    const scan = scanSegment(buf);
-    const keep = scan.records.filter((r) => !dropping.has(r.cls));
+    // The kept records as [start, end) ranges, consecutive ones merged: no object per record.
+    const keep: number[] = [];
+    let bytes = 0;
+    await scanSegmentSliced(buf, 0, (offset, size, _seq, cls) => {
+      if (dropping.has(cls)) return;
+      bytes += size;
+      if (keep.length > 0 && keep[keep.length - 1] === offset) keep[keep.length - 1] = offset + size;
+      else keep.push(offset, offset + size);
+    });
     if (seg.deleted) return;
-    if (keep.length === 0) {
+    if (bytes === 0) {
       seg.deleted = true;
       this.removeSegment(seg);
       await fsp.unlink(seg.path);
@@ -684,12 +780,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
     }
     const temp = seg.path + '.compact';
     const handle = await fsp.open(temp, 'w', FILE_MODE);
-    let bytes = 0;
     try {
-      for (const r of keep) bytes += r.size;
       const out = Buffer.allocUnsafe(bytes);
       let at = 0;
-      for (const r of keep) at += buf.copy(out, at, r.offset, r.offset + r.size);
+      for (let i = 0; i < keep.length; i += 2) at += buf.copy(out, at, keep[i], keep[i + 1]);
       await handle.writeFile(out);
       await handle.sync();
     } finally {
@@ -776,6 +870,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const host: SpoolReaderHost = {
       segments: () => this.segments,
       isActive: (seg) => seg === this.active,
+      memoryTail: (seg, fileOffset) => this.memoryTail(seg, fileOffset),
       flush: () => this.flushSafely(),
       problem: (m) => this.problem(m),
     };
@@ -824,7 +919,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       replay: delivery?.replay ?? { active: false, total: 0, done: 0 },
       quarantinedSegments: this.quarantinedCount,
       recentSent: delivery?.recentSent ?? [],
-      recentQueued: [...this.recentQueued],
+      recentQueued: this.recentQueuedViews(),
     };
   }
 
@@ -877,6 +972,12 @@ interface RecoveredState {
   recovery: RecoveryReport;
 }
 
+/** A recovered segment's records after the cursor it was recovered with. */
+interface UnconfirmedPart {
+  tally: PerClassTally;
+  firstAppendedAt: number | null;
+}
+
 async function listDir(dir: string): Promise<string[]> {
   try {
     return await fsp.readdir(dir);
@@ -887,8 +988,9 @@ async function listDir(dir: string): Promise<string[]> {
 }
 
 /** Rebuilds a damaged segment from its valid records (the original moves to quarantine first). */
-async function writeSalvaged(path: string, buf: Buffer, records: RecordMeta[]): Promise<number> {
-  const parts = records.map((r) => buf.subarray(r.offset, r.offset + r.size));
+async function writeSalvaged(path: string, buf: Buffer, ranges: readonly number[]): Promise<number> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < ranges.length; i += 2) parts.push(buf.subarray(ranges[i], ranges[i + 1]));
   const out = Buffer.concat(parts);
   const temp = path + '.salvage';
   const handle = await fsp.open(temp, 'w', FILE_MODE);
@@ -952,6 +1054,8 @@ async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Pr
   while (lastWritten > 0 && sizes[lastWritten] === 0) lastWritten--;
 
   const segments: SegmentInfo[] = [];
+  /** Per segment, its records after the loaded cursor (for a partly confirmed one). */
+  const unconfirmedParts = new Map<SegmentInfo, UnconfirmedPart>();
   let lastSeq = 0;
   let highestName = 0;
   let quarantinedNow = false;
@@ -978,8 +1082,25 @@ async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Pr
       quarantinedNow = true;
       continue;
     }
-    const scan = scanSegment(buf, lastSeq);
-    let records = scan.records;
+    const seg = newSegmentInfo(paths.segments, firstSeq);
+    const unconfirmed: UnconfirmedPart = { tally: emptyTally(), firstAppendedAt: null };
+    // Valid records as [start, end) ranges (consecutive ones merged), for a salvage.
+    const ranges: number[] = [];
+    const confirmedSeq = loaded.state.confirmedSeq;
+    const scan = await scanSegmentSliced(buf, lastSeq, (offset, size, seq, cls, appendedAt) => {
+      seg.lastSeq = seq;
+      seg.liveBytes += size;
+      addToTally(seg.perClass, cls, size);
+      seg.firstAppendedAt ??= appendedAt;
+      if (seq > confirmedSeq) {
+        addToTally(unconfirmed.tally, cls, size);
+        unconfirmed.firstAppendedAt ??= appendedAt;
+      }
+      if (ranges.length > 0 && ranges[ranges.length - 1] === offset)
+        ranges[ranges.length - 1] = offset + size;
+      else ranges.push(offset, offset + size);
+    });
+    const records = scan.records;
     if (scan.corrupt.length > 0) {
       const damagedBytes = scan.corrupt.reduce((n, c) => n + c.length, 0);
       if (isLast && !scan.validAfterCorruption) {
@@ -991,42 +1112,36 @@ async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Pr
         } finally {
           await handle.close();
         }
+        // No valid record follows the damage, so every record visited lies before the cut.
         report.tornTail = { segment: name, truncatedBytes: buf.length - scan.validPrefixEnd };
-        records = records.filter((r) => r.offset < scan.validPrefixEnd);
       } else {
         const movedTo = join(paths.quarantine, `${name}.${Date.now()}`);
         await fsp.rename(path, movedTo);
         const reason = scan.corrupt.map((c) => `${c.reason} at ${c.offset} (${c.length} bytes)`).join(', ');
-        if (records.length > 0) await writeSalvaged(path, buf, records);
+        if (records > 0) await writeSalvaged(path, buf, ranges);
         report.quarantined.push({
           segment: name,
           movedTo,
-          salvagedRecords: records.length,
+          salvagedRecords: records,
           damagedBytes,
           reason,
         });
         onProblem(
-          `spool segment ${name} is damaged (${reason}); moved to ${movedTo}, salvaged ${records.length} records`,
+          `spool segment ${name} is damaged (${reason}); moved to ${movedTo}, salvaged ${records} records`,
         );
         quarantinedNow = true;
       }
     }
-    const seg = newSegmentInfo(paths.segments, firstSeq);
-    for (const r of records) {
-      seg.lastSeq = r.seq;
-      seg.liveBytes += r.size;
-      addToTally(seg.perClass, r.cls, r.size);
-      seg.firstAppendedAt ??= r.appendedAt;
-    }
-    seg.fileBytes = records.reduce((n, r) => n + r.size, 0);
-    report.recordsFound += records.length;
-    if (records.length === 0) {
+    seg.fileBytes = seg.liveBytes;
+    report.recordsFound += records;
+    if (records === 0) {
       await fsp.rm(path, { force: true });
       report.removedFiles.push(name);
       continue;
     }
     lastSeq = seg.lastSeq;
     segments.push(seg);
+    unconfirmedParts.set(seg, unconfirmed);
   }
   if (quarantinedNow) await fsyncDir(paths.quarantine);
 
@@ -1055,13 +1170,10 @@ async function recoverSpool(dataDir: string, onProblem: (m: string) => void): Pr
         addToTally(queued, cls, seg.perClass[cls].bytes, seg.perClass[cls].frames);
       headAppendedAt ??= seg.firstAppendedAt;
     } else {
-      // Partially confirmed: count record by record.
-      const buf = await fsp.readFile(seg.path);
-      for (const r of scanSegment(buf).records) {
-        if (r.seq <= cursor.confirmedSeq) continue;
-        addToTally(queued, r.cls, r.size);
-        headAppendedAt ??= r.appendedAt;
-      }
+      // Partially confirmed: what its scan counted after the cursor.
+      const part = unconfirmedParts.get(seg) as UnconfirmedPart;
+      for (const cls of FRAME_CLASSES) addToTally(queued, cls, part.tally[cls].bytes, part.tally[cls].frames);
+      headAppendedAt ??= part.firstAppendedAt;
     }
   }
   const quarantinedCount = (await listDir(paths.quarantine)).length;

@@ -8,7 +8,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FrameClass, type WireFrame } from '../../../src-shared/view-models';
 import { decodeFrame } from '../../../src-main/agent/protocol/codec';
 import { FrameValidationError } from '../../../src-main/agent/protocol/errors';
@@ -56,8 +56,8 @@ function segmentFiles(dir: string): string[] {
   return readdirSync(spoolPaths(dir).segments).sort();
 }
 
-describe('Spool.syncBlocking (the tail checkpoint barrier)', () => {
-  it('puts every appended record into the segment file before it returns, and refuses once closed', async () => {
+describe('Spool.sync (the final tail checkpoint barrier)', () => {
+  it('puts every appended record into the segment file and makes it durable, and refuses once closed', async () => {
     const dir = dataDir();
     const spool = await Spool.open(dir, { fsync: { groupCommitMs: 60_000 } });
     const segmentBytes = (): number =>
@@ -66,11 +66,30 @@ describe('Spool.syncBlocking (the tail checkpoint barrier)', () => {
     for (let i = 0; i < 5; i++) spool.append('log', frameOf('log', `line ${i}`));
     // Staged in memory until the end of the tick; the checkpoint barrier must not wait for it.
     expect(segmentBytes()).toBe(before);
-    spool.syncBlocking();
+    await spool.sync();
     expect(segmentBytes()).toBeGreaterThan(before);
+    expect(spool.durableSeq).toBe(spool.lastSeq);
     expect(texts(await readAll(spool))).toEqual([0, 1, 2, 3, 4].map((i) => `line ${i}`));
     await spool.close();
-    expect(() => spool.syncBlocking()).toThrow(SpoolError);
+    await expect(spool.sync()).rejects.toThrow(SpoolError);
+  });
+
+  it('waits for a group commit already in flight on its promise, not on a polling timer', async () => {
+    const dir = dataDir();
+    const spool = await Spool.open(dir, { fsync: 'always' });
+    cleanups.push(() => spool.close());
+    spool.append('log', frameOf('log', 'first'));
+    // Under `always` the write starts the fsync of "first" at once (on the thread pool)…
+    spool.flush();
+    spool.append('log', frameOf('log', 'second'));
+    // …and with timers frozen, a sync that polled `setTimeout` would never finish.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval'] });
+    try {
+      await spool.sync();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(spool.durableSeq).toBe(2);
   });
 });
 
