@@ -224,12 +224,12 @@ export class SpoolReader {
     }
     const active = this.host.isActive(seg);
     if (active) this.host.flush(); // the tail is not in memory any more: it must be in the file to be read
-    const handle = await this.openedHandle(seg);
-    if (!handle) return 0;
     let room = CHUNK_BYTES;
     if (active) room = Math.min(room, seg.fileBytes - this.fileOffset);
     else room = Math.min(room, Math.max(MIN_CLOSED_READ_BYTES, seg.fileBytes - this.fileOffset));
     if (room <= 0) return 0;
+    const handle = await this.openedHandle(seg);
+    if (!handle) return 0;
     // A fresh buffer per read, sized to need: the records handed out are views of it, which the socket may keep.
     const next = Buffer.allocUnsafe(leftover + room);
     this.chunk.copy(next, 0, this.chunkStart, this.chunkEnd);
