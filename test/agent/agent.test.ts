@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   appendFileSync,
   copyFileSync,
@@ -22,6 +22,7 @@ import { newMinionUuid } from '../../src-main/agent/protocol/uuid';
 import { parseAgentConfig } from '../../src-shared/config';
 import { type ApprovalRequestView, type WireTraceEntry } from '../../src-shared/view-models';
 import { type ConnectionManager } from '../../src-main/agent/connection/connection';
+import { Spool } from '../../src-main/agent/spool/spool';
 
 const GROUP = 'test-group';
 const KEY = 'test-key-0123456789';
@@ -251,6 +252,39 @@ describe('AgentCore against the sandbox server', () => {
     expect(uuids.size).toBe(100_000);
     expect(env.sandbox.poisonFrames).toEqual([]);
   }, 120_000);
+
+  it('stop makes the spool durable with an awaited sync before it writes the final tail checkpoint', async () => {
+    // A group commit that never comes on its own: only the stop's sync makes the lines durable.
+    const env = await setup('spool:\n  fsync: 60000\ndelivery:\n  settle_ms: 0\n');
+    const lines = 'alpha\nbeta\ngamma\n';
+    appendFileSync(env.logFile, lines);
+    const checkpointPath = join(env.dir, 'data', 'tail-checkpoint.json');
+    const savedOffset = (): number => {
+      if (!existsSync(checkpointPath)) return 0;
+      const saved = JSON.parse(readFileSync(checkpointPath, 'utf8')) as {
+        files: Array<{ path: string; offset: number }>;
+      };
+      return saved.files.find((f) => f.path === env.logFile)?.offset ?? 0;
+    };
+    let stopping = false;
+    const syncsWhileStopping: Array<{ durable: boolean; checkpointOffset: number }> = [];
+    const sync = Spool.prototype.sync;
+    const spy = vi.spyOn(Spool.prototype, 'sync').mockImplementation(async function (this: Spool) {
+      await sync.call(this);
+      if (stopping)
+        syncsWhileStopping.push({ durable: this.durableSeq >= this.lastSeq, checkpointOffset: savedOffset() });
+    });
+    cleanups.push(() => spy.mockRestore());
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => appLogs(env.sandbox).length >= 3, 10_000, 'three lines');
+    expect(savedOffset()).toBe(0);
+    stopping = true;
+    await core.stop();
+    // The first sync of the stop finished with everything durable and the checkpoint not yet moved; then it moved.
+    expect(syncsWhileStopping[0]).toEqual({ durable: true, checkpointOffset: 0 });
+    expect(savedOffset()).toBe(Buffer.byteLength(lines));
+  });
 
   it('a restart mid-stream loses and repeats nothing', async () => {
     const env = await setup();
