@@ -272,7 +272,10 @@ describe('AgentCore against the sandbox server', () => {
     const spy = vi.spyOn(Spool.prototype, 'sync').mockImplementation(async function (this: Spool) {
       await sync.call(this);
       if (stopping)
-        syncsWhileStopping.push({ durable: this.durableSeq >= this.lastSeq, checkpointOffset: savedOffset() });
+        syncsWhileStopping.push({
+          durable: this.durableSeq >= this.lastSeq,
+          checkpointOffset: savedOffset(),
+        });
     });
     cleanups.push(() => spy.mockRestore());
     const core = startCore(env);

@@ -213,6 +213,41 @@ describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
     expect(savedOffset()).toBe(14);
   });
 
+  it('stopAndCheckpoint writes the final checkpoint only after beforeFinalCheckpoint resolved, and not after it failed', async () => {
+    const path = join(dir, 'a.log');
+    writeFileSync(path, 'one\ntwo\n');
+    let release: (() => void) | null = null;
+    let syncCalls = 0;
+    const h = makeTailer([{ service: 's', file: path }], {
+      // Never durable on its own: only the stop's barrier makes the lines durable.
+      whenSinkDurable: () => new Promise<void>(() => undefined),
+      beforeCheckpoint: () => syncCalls++,
+      beforeFinalCheckpoint: () => new Promise<void>((resolve) => (release = resolve)),
+    });
+    h.tailer.start();
+    expect(h.lines).toEqual(['one', 'two']);
+    tailers.splice(tailers.indexOf(h.tailer), 1);
+    const stopped = h.tailer.stopAndCheckpoint();
+    await until(() => release !== null);
+    expect(savedOffset()).toBeUndefined(); // not ahead of the sink
+    (release as unknown as () => void)();
+    await stopped;
+    expect(savedOffset()).toBe(8);
+    expect(syncCalls).toBe(0); // the synchronous hook is not involved
+
+    appendFileSync(path, 'three\n');
+    const again = makeTailer([{ service: 's', file: path }], {
+      whenSinkDurable: () => new Promise<void>(() => undefined),
+      beforeFinalCheckpoint: () => Promise.reject(new Error('disk gone')),
+    });
+    again.tailer.start();
+    expect(again.lines).toEqual(['three']);
+    tailers.splice(tailers.indexOf(again.tailer), 1);
+    await again.tailer.stopAndCheckpoint();
+    expect(savedOffset()).toBe(8); // "three" is read again after the next start
+    expect(again.logs.some((l) => l.includes('log checkpoint not written: disk gone'))).toBe(true);
+  });
+
   it('a write still waiting for durability when the tailer stops never replaces the final checkpoint', async () => {
     const path = join(dir, 'b.log');
     writeFileSync(path, 'one\n');
