@@ -8,6 +8,7 @@ import {
   parseSegmentFileName,
   recordPayload,
   scanSegment,
+  scanSegmentSliced,
   segmentFileName,
 } from '../../../src-main/agent/spool/segment-log';
 
@@ -131,5 +132,36 @@ describe('segment record format', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('scans in slices (sliced = whole-buffer scan, damage included), yielding to the event loop between them', async () => {
+    const seg = segmentOf(3000); // ~100 KiB
+    const mid = Buffer.from(seg);
+    const r7 = scanSegment(seg).records[700];
+    if (!r7) throw new Error('no record 701');
+    mid[r7.offset + 30] = (mid[r7.offset + 30] as number) ^ 0xff;
+    for (const buf of [seg, mid, mid.subarray(0, mid.length - 5)]) {
+      const whole = scanSegment(buf, 0);
+      const visited: Array<[number, number, number, FrameClass, number]> = [];
+      let ticks = 0;
+      let ticking = true;
+      const tick = (): void => {
+        ticks++;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const sliced = await scanSegmentSliced(buf, 0, (...args) => visited.push(args), 16 * 1024);
+      ticking = false;
+      expect(visited).toEqual(whole.records.map((r) => [r.offset, r.size, r.seq, r.cls, r.appendedAt]));
+      expect(sliced).toEqual({
+        records: whole.records.length,
+        lastSeq: whole.records[whole.records.length - 1]?.seq,
+        validPrefixEnd: whole.validPrefixEnd,
+        corrupt: whole.corrupt,
+        validAfterCorruption: whole.validAfterCorruption,
+      });
+      // ~100 KiB in 16 KiB slices: other callbacks ran between them.
+      expect(ticks).toBeGreaterThanOrEqual(5);
+    }
   });
 });
