@@ -380,7 +380,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     return { seq, dropped: false };
   }
 
-  /** Writes the staging buffer to the active segment now (readers call it when they caught up). */
+  /** Writes the staged records to the active segment now (a reader does before it reads that segment's file). */
   flush(): void {
     this.flushSafely();
   }
