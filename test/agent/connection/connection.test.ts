@@ -457,6 +457,31 @@ describe('fast path: sendEncoded', () => {
     expect(server.logs.map((l) => l.message)).toEqual([frame[2][3]]);
   });
 
+  it('bytes in another layout are decoded for their verb; whole-frame bytes that do not decode are refused', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    const frame = log();
+    const spooled = encodeFrame(frame);
+    // The same frame with its UUID as a str16 instead of a str8: valid msgpack, not the encoder's layout.
+    const body = Buffer.concat([spooled.subarray(2, 5), Buffer.from([0xda, 0x00]), spooled.subarray(6)]);
+    const other = Buffer.concat([Buffer.from([body.length >> 8, body.length & 255]), body]);
+    expect(m.sendEncoded(other)).toBe(true);
+    const result = resultFrame(GROUP_ID, SERVER_ID, newMinionUuid(), 'out', 'err');
+    expect(m.sendEncoded(encodeFrame(result), result)).toBe(true);
+    expect(() => m.sendEncoded(Buffer.from([0x00, 0x02, 0xc1, 0xc1]))).toThrow(FrameValidationError);
+    expect(m.view().invalidFramesRefused).toBe(1);
+    await m.barrier();
+    expect(server.logs.map((l) => l.message)).toEqual([frame[2][3]]);
+    const view = m.view();
+    expect(view.out.frames.L).toBe(1);
+    expect(view.out.bytes.L).toBe(other.length);
+    expect(view.out.frames.R).toBe(1);
+    const traced = m.trace().filter((e) => e.direction === 'out' && e.frame?.[0] !== 'C');
+    expect(traced.map((e) => e.frame)).toEqual([frame, result]);
+  });
+
   it('keeps the key redacted in the trace and in wire events', async () => {
     const server = await sandbox();
     const m = manager(server.address.port, { groupKey: GROUP_KEY });
