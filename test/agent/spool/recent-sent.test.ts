@@ -42,6 +42,26 @@ describe('RecentSentRing', () => {
     expect(ring.views()[2]?.data[3]).toBe('overwrites seq 1');
   });
 
+  it('copies bytes that are a view into a large buffer, so the ring never keeps a whole reader chunk alive', () => {
+    const ring = new RecentSentRing(2);
+    const frames = [frameOf('log', 'in a chunk'), frameOf('log', 'a longer one in the same chunk')];
+    const encoded = frames.map((f) => encodeFrame(f));
+    const chunk = Buffer.alloc(256 * 1024);
+    encoded[0]!.copy(chunk, 100);
+    encoded[1]!.copy(chunk, 1000);
+    ring.push(1, 'log', chunk.subarray(100, 100 + encoded[0]!.length), encoded[0]!.length, 1);
+    ring.push(2, 'log', chunk.subarray(1000, 1000 + encoded[1]!.length), encoded[1]!.length, 2);
+    // The chunk is reused for something else: the ring still shows what was sent.
+    chunk.fill(0);
+    expect(ring.views().map((v) => v.data)).toEqual(frames.map((f) => f[2]));
+    // Slots reuse their copy buffer for the next frames.
+    ring.push(3, 'log', chunk.subarray(0, 0), 0, 3);
+    encoded[1]!.copy(chunk, 5000);
+    ring.push(4, 'log', chunk.subarray(5000, 5000 + encoded[1]!.length), encoded[1]!.length, 4);
+    expect(ring.views().map((v) => v.seq)).toEqual([4]);
+    expect(ring.views()[0]?.data).toEqual(frames[1]![2]);
+  });
+
   it('keeps nothing with a capacity of 0', () => {
     const ring = new RecentSentRing(0);
     ring.push(1, 'log', encodeFrame(frameOf('log', 'x')), 10, 1);
