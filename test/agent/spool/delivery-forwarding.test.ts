@@ -1,9 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type WireFrame } from '../../../src-shared/view-models';
+import { type WireFrame, type WireTraceEntry } from '../../../src-shared/view-models';
+import { ConnectionManager } from '../../../src-main/agent/connection/connection';
 import * as codec from '../../../src-main/agent/protocol/codec';
+import { logFrame } from '../../../src-main/agent/protocol/frames';
 import { DeliveryPump } from '../../../src-main/agent/spool/delivery';
 import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { Spool } from '../../../src-main/agent/spool/spool';
+import { startSandboxServer } from '../../../src-main/sandbox/sandbox-server';
+import { GROUP_ID, GROUP_KEY, SERVER_ID, managerOptions, nextReady } from '../../support/connection-helpers';
 import { FakeTransport, GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
 
 // Counts every decodeFrame in the process (the pump, the recent-sent ring, the wire trace all import it from here).
@@ -218,5 +222,57 @@ describe('DeliveryPump forwarding', () => {
     expect(pump.counters.resent).toBe(1);
     const uuids = transport.received.map((f) => f[1]);
     expect(new Set(uuids).size).toBe(11);
+  });
+
+  it('through the real connection to the sandbox: no decode unless someone watches the wire, then a bounded sample', async () => {
+    const server = await startSandboxServer({ groups: [{ id: GROUP_ID, key: GROUP_KEY }] });
+    cleanups.push(() => server.close());
+    const { dir, cleanup } = tempDir('delivery-fwd-real-');
+    cleanups.push(cleanup);
+    const spool = await Spool.open(dir, { fsync: 'never' });
+    const connection = new ConnectionManager({
+      ...managerOptions(server.address.port),
+      traceCapacity: 0,
+      traceSamplePerSecond: 20,
+    });
+    const pump = new DeliveryPump(spool, connection, {
+      groupId: GROUP_ID,
+      serverId: SERVER_ID,
+      idleBarrierMs: 5,
+      confirmIntervalMs: 10,
+      settleMs: 10,
+      writeMarks: false,
+    });
+    cleanups.push(async () => {
+      await pump.stop();
+      connection.stop();
+      await spool.close();
+    });
+    // Distinct messages: the server culls repeats.
+    const unwatched = Array.from({ length: 500 }, (_, i) => `unwatched ${i}`);
+    for (const m of unwatched) spool.append('log', logFrame(GROUP_ID, SERVER_ID, 'syslog', m));
+    decodes.count = 0;
+    connection.start();
+    await nextReady(connection);
+    pump.start();
+    await waitFor(() => spool.confirmedSeq === 500, 10_000, 'unwatched frames confirmed');
+    expect(decodes.count).toBe(0);
+    expect(server.logs.map((l) => l.message)).toEqual(unwatched);
+    expect(connection.view().out.frames.L).toBe(500);
+
+    // Someone watches the wire (a console, --debug): the traced sample is decoded, at most 20 a second here.
+    const traced: WireTraceEntry[] = [];
+    connection.on('wire', (e) => {
+      if (e.direction === 'out' && e.frame?.[0] === 'L') traced.push(e);
+    });
+    const watched = Array.from({ length: 300 }, (_, i) => `watched ${i}`);
+    for (const m of watched) spool.append('log', logFrame(GROUP_ID, SERVER_ID, 'syslog', m));
+    await waitFor(() => spool.confirmedSeq === 800, 10_000, 'watched frames confirmed');
+    expect(traced.length).toBeGreaterThan(0);
+    expect(traced.length).toBeLessThan(300);
+    expect(decodes.count).toBe(traced.length);
+    for (const e of traced) expect(watched).toContain(e.frame?.[2][3]);
+    expect(server.logs.map((l) => l.message)).toEqual([...unwatched, ...watched]);
+    expect(server.poisonFrames).toEqual([]);
   });
 });
