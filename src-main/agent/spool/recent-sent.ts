@@ -88,8 +88,8 @@ export class RecentSentRing {
   }
 
   private build(i: number): FrameView | null {
-    const sent = this.sent[i];
-    if (!sent) return null;
+    // Only pushed slots are visited.
+    const sent = this.sent[i] as Uint8Array | WireFrame;
     let frame: WireFrame;
     if (sent instanceof Uint8Array) {
       try {

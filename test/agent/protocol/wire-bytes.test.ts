@@ -55,9 +55,18 @@ describe('spooledFrameVerb', () => {
     expect(spooledFrameVerb(altered(2, 0x92))).toBeNull(); // fixarray(2)
     expect(spooledFrameVerb(altered(3, 0xa2))).toBeNull(); // 2-byte verb
     expect(spooledFrameVerb(altered(4, 0xc3))).toBeNull(); // not ASCII
+    expect(spooledFrameVerb(altered(4, 0x80))).toBeNull();
+    expect(spooledFrameVerb(altered(4, 0x7f))).toBe('\x7f');
     expect(spooledFrameVerb(altered(5, 0xda))).toBeNull(); // str16 UUID
     expect(spooledFrameVerb(altered(6, 35))).toBeNull(); // 35-byte UUID
     expect(spooledFrameVerb(Buffer.from([0x00, 0x01, 0xc1]))).toBeNull();
+    // A header with nothing after the UUID is not a frame; one data byte more is the shortest that could be.
+    const headerOnly = Buffer.from(good.subarray(0, 43));
+    headerOnly.writeUInt16BE(41, 0);
+    expect(spooledFrameVerb(headerOnly)).toBeNull();
+    const oneMore = Buffer.from(good.subarray(0, 44));
+    oneMore.writeUInt16BE(42, 0);
+    expect(spooledFrameVerb(oneMore)).toBe('L');
     expect(spooledFrameVerb(new Uint8Array(0))).toBeNull();
   });
 });
@@ -102,13 +111,17 @@ describe('withNewIdentifierBytes', () => {
     expect(decodeFrame(out)[1]).not.toBe(decodeFrame(frame)[1]);
   });
 
-  it('draws a different identifier every time', () => {
+  it('draws a different identifier every time, every one of its 12 digits', () => {
     const bytes = encodeFrame(logFrame(GROUP, SERVER, 'syslog', 'again and again'));
     const uuids = new Set(
       Array.from({ length: 2000 }, () => decodeFrame(withNewIdentifierBytes(bytes) as Buffer)[1]),
     );
     expect(uuids.size).toBe(2000);
     expect(uuids.has(decodeFrame(bytes)[1])).toBe(false);
+    for (let digit = 24; digit < 36; digit++) {
+      const seen = new Set([...uuids].map((u) => u[digit]));
+      expect(seen.size, `identifier digit ${digit - 24}`).toBe(16);
+    }
   });
 
   it('is null (the caller decodes) for a UUID that is not canonical lowercase, or bytes in another layout', () => {
@@ -126,5 +139,9 @@ describe('withNewIdentifierBytes', () => {
     noDash[7 + 8] = 0x30;
     expect(withNewIdentifierBytes(noDash)).toBeNull();
     expect(withNewIdentifierBytes(bytes.subarray(0, 40))).toBeNull();
+    // A canonical UUID, but a header that is not the spooled layout.
+    const wrongPrefix = Buffer.from(bytes);
+    wrongPrefix.writeUInt16BE(bytes.length, 0);
+    expect(withNewIdentifierBytes(wrongPrefix)).toBeNull();
   });
 });
