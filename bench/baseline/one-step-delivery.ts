@@ -39,7 +39,7 @@ export interface DeliveryTransport {
    * so the transport may write the bytes as they are (no second validation and encoding per frame). Used for
    * first transmissions; re-sends get a new identifier and go through `send`.
    */
-  sendEncoded?(frame: WireFrame, bytes: Uint8Array): boolean;
+  sendEncoded?(bytes: Uint8Array, frame?: WireFrame): boolean;
   /**
    * Optional: hold writes back until `uncork()` so a burst of frames leaves in one `writev` instead of one syscall per
    * frame (the pump corks around each chunk of up to 256 records it sends).
@@ -349,7 +349,7 @@ export class OneStepDeliveryPump extends EventEmitter<DeliveryEvents> {
       try {
         written =
           !resend && this.transport.sendEncoded
-            ? this.transport.sendEncoded(sentFrame, record.payload)
+            ? this.transport.sendEncoded(record.payload, sentFrame)
             : this.transport.send(sentFrame);
       } catch (e) {
         // A frame that must never be sent (validation): skip it for good, but count it through the barrier so the

@@ -18,7 +18,8 @@
  * - Every frame is encoded into one buffer and written with one `write` (split prefixes confuse the server, §14).
  *   `cork()`/`uncork()` only gather whole frames into fewer syscalls; a cork never outlives one event-loop turn.
  * - The per-frame path does no work nobody asked for: trace entries are built when read (or when a 'wire' listener
- *   exists), and spooled frames go out as their stored bytes (`sendEncoded`), validated when they were spooled.
+ *   exists), and spooled frames go out as their stored bytes (`sendEncoded`), validated when they were spooled and
+ *   decoded only if a sampled trace entry is built from them.
  * - Deliberate closes (pause, reconfigure, stop) first make sure every written frame was received (a heartbeat
  *   round trip), then reset the socket: the real server never notices a FIN and would poll a CLOSE-WAIT socket
  *   forever (§14), and an RST discards data the peer has not read yet, hence the round trip first.
@@ -35,10 +36,11 @@ import {
   type WireFrame,
   type WireTraceEntry,
 } from '../../../src-shared/view-models';
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from '../protocol/codec';
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, FrameDecoder } from '../protocol/codec';
 import { FrameValidationError, ProtocolError } from '../protocol/errors';
 import { authFrame, heartbeatFrame } from '../protocol/frames';
 import { checkMaxFrameBytes, frameByteLength, validateOutgoingFrame } from '../protocol/validate';
+import { spooledFrameVerb } from '../protocol/wire-bytes';
 import { Backoff, type BackoffOptions } from './backoff';
 import { describeSocketError, describeState, ERROR_STATES } from './states';
 import { KeyRedactor, WireTrace } from './wire-trace';
@@ -407,26 +409,48 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Sends a frame already encoded and validated (a spool record: validated when spooled): `bytes` must be exactly
-   * `encodeFrame(frame)` and must not change afterwards (the socket may hold it until written). Skips the second
-   * validation and encoding; only checks, in O(1), that the bytes are one whole frame within `maxFrameBytes`
-   * (the budget may have shrunk since the frame was spooled: then `send(frame)` refuses it with the usual
+   * Sends a frame already encoded and validated (a spool record: validated when spooled) as its bytes, which must
+   * not change afterwards (the socket may hold them until written). Skips the second validation and encoding, and
+   * the decoding too: `frame`, when the caller has it, must be the decoding of `bytes`; without it the bytes are
+   * decoded only for a sampled trace entry. Checks in O(1) that the bytes are one whole frame within
+   * `maxFrameBytes` (the budget may have shrunk since the frame was spooled: then `send` refuses it with the usual
    * FrameValidationError). Returns false when not connected: the caller keeps the frame.
    */
-  sendEncoded(frame: WireFrame, bytes: Uint8Array): boolean {
+  sendEncoded(bytes: Uint8Array, frame?: WireFrame): boolean {
     const length = bytes.length;
     if (length < 3 || (((bytes[0] as number) << 8) | (bytes[1] as number)) !== length - 2) {
       this.invalidFramesRefused += 1;
       throw new FrameValidationError(
         'encoding-mismatch',
         `sendEncoded got ${length} bytes that are not one whole frame (length prefix disagrees)`,
-        this.redactor.frame(frame),
+        frame ? this.redactor.frame(frame) : null,
       );
     }
-    if (length > this.opts.maxFrameBytes) return this.send(frame);
+    if (length > this.opts.maxFrameBytes) return this.send(frame ?? this.decodeForValidation(bytes));
+    let known = frame ?? null;
+    let verb = spooledFrameVerb(bytes);
+    if (verb === null) {
+      // Not the layout the core's encoder writes: the verb (for the counters) needs a decode.
+      known ??= this.decodeForValidation(bytes);
+      verb = known[0];
+    }
     const link = this.link;
-    if (!link || !this.isReady()) return false;
-    return this.writeBytes(link, frame, bytes);
+    if (!link || !this.isReady() || link.dead || link.io.destroyed) return false;
+    return this.writeBytes(link, verb, bytes, known);
+  }
+
+  /** Whole-frame bytes that do not decode are refused like any frame that must never be sent. */
+  private decodeForValidation(bytes: Uint8Array): WireFrame {
+    try {
+      return decodeFrame(bytes);
+    } catch (e) {
+      this.invalidFramesRefused += 1;
+      throw new FrameValidationError(
+        'encoding-mismatch',
+        `sendEncoded got bytes that do not decode as a frame: ${(e as Error).message}`,
+        null,
+      );
+    }
   }
 
   /**
@@ -715,15 +739,18 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   /** One encode, one write. */
   private write(link: Link, frame: WireFrame): boolean {
     if (link.dead || link.io.destroyed) return false;
-    return this.writeBytes(link, frame, encodeFrame(frame));
+    return this.writeBytes(link, frame[0], encodeFrame(frame), frame);
   }
 
-  /** One write of a whole encoded frame, counted and traced. */
-  private writeBytes(link: Link, frame: WireFrame, bytes: Uint8Array): boolean {
-    if (link.dead || link.io.destroyed) return false;
+  /**
+   * One write of a whole encoded frame (on a live link), counted and traced. `frame` null: the bytes are decoded only
+   * if a trace entry is built from them.
+   */
+  private writeBytes(link: Link, verb: string, bytes: Uint8Array, frame: WireFrame | null): boolean {
     link.io.write(bytes);
-    count(this.countersOut, frame[0], bytes.length);
-    this.traceFrame('out', frame, bytes);
+    count(this.countersOut, verb, bytes.length);
+    if (frame) this.traceFrame('out', frame, bytes);
+    else this.traceEncoded('out', bytes);
     return true;
   }
 
@@ -933,6 +960,18 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       this.emit('wire', this.wireTrace.record(this.redactor, direction, frame, wire, undefined, unsampled));
     } else {
       this.wireTrace.recordLazily(this.redactor, direction, frame, bytes, unsampled);
+    }
+  }
+
+  /** `traceFrame` for encoded bytes whose frame was not decoded (a spooled frame): decoded only when traced. */
+  private traceEncoded(direction: 'in' | 'out', bytes: Uint8Array): void {
+    if (!this.sampled()) return;
+    const unsampled = this.unsampledFrames;
+    this.unsampledFrames = 0;
+    if (this.listenerCount('wire') > 0) {
+      this.emit('wire', this.wireTrace.recordEncoded(this.redactor, direction, bytes, unsampled));
+    } else {
+      this.wireTrace.recordEncodedLazily(this.redactor, direction, bytes, unsampled);
     }
   }
 

@@ -4,7 +4,7 @@
  * can be shown, logged and exported freely.
  */
 import { type WireFrame, type WireTraceEntry } from '../../../src-shared/view-models';
-import { encodeFrame } from '../protocol/codec';
+import { decodeFrame, encodeFrame } from '../protocol/codec';
 import { isAuthFrame, REDACTED, redactFrame, redactedFrameHex } from '../protocol/frames';
 
 /** Hex of raw bytes that could not be decoded is cut to this many bytes (enough to see what it was). */
@@ -70,6 +70,8 @@ interface Slot {
   frame: WireFrame | null;
   /** The wire bytes; null for a decoded incoming frame (strict, so re-encoding reproduces them exactly). */
   bytes: Uint8Array | null;
+  /** `frame` is the decoding of `bytes`, not done yet (a frame sent as its stored bytes). */
+  decodeOnRead: boolean;
   redactor: KeyRedactor;
   /** Frames not traced (sampling) between the previous entry and this one. */
   unsampled: number;
@@ -133,6 +135,38 @@ export class WireTrace {
     this.keep(this.slot(redactor, direction, frame, bytes, unsampled));
   }
 
+  /**
+   * `record` for a frame known only as its encoded bytes (sent as stored): decoded here, since an entry is built now.
+   * Bytes that do not decode get an entry with the error, like undecodable input.
+   */
+  recordEncoded(
+    redactor: KeyRedactor,
+    direction: 'in' | 'out',
+    bytes: Uint8Array,
+    unsampled = 0,
+  ): WireTraceEntry {
+    const decoded = tryDecode(bytes);
+    return typeof decoded === 'string'
+      ? this.record(redactor, direction, null, bytes, decoded, unsampled)
+      : this.record(redactor, direction, decoded, bytes, undefined, unsampled);
+  }
+
+  /** `recordLazily` for a frame known only as its encoded bytes: decoded only if the entry is ever read. */
+  recordEncodedLazily(
+    redactor: KeyRedactor,
+    direction: 'in' | 'out',
+    bytes: Uint8Array,
+    unsampled = 0,
+  ): void {
+    if (this.capacity === 0) {
+      this.nextId++;
+      return;
+    }
+    const slot = this.slot(redactor, direction, null, bytes, unsampled);
+    slot.decodeOnRead = true;
+    this.keep(slot);
+  }
+
   /** Oldest first. */
   entries(): WireTraceEntry[] {
     return this.ordered().map((slot) => (slot.entry ??= build(slot)));
@@ -150,7 +184,17 @@ export class WireTrace {
     bytes: Uint8Array | null,
     unsampled: number,
   ): Slot {
-    return { id: this.nextId++, direction, at: Date.now(), frame, bytes, redactor, unsampled, entry: null };
+    return {
+      id: this.nextId++,
+      direction,
+      at: Date.now(),
+      frame,
+      bytes,
+      decodeOnRead: false,
+      redactor,
+      unsampled,
+      entry: null,
+    };
   }
 
   private keep(slot: Slot): void {
@@ -170,8 +214,24 @@ export class WireTrace {
   }
 }
 
+/** The decoded frame, or why the bytes are not one. */
+function tryDecode(bytes: Uint8Array): WireFrame | string {
+  try {
+    return decodeFrame(bytes);
+  } catch (e) {
+    return `undecodable frame: ${(e as Error).message}`;
+  }
+}
+
 function build(slot: Slot): WireTraceEntry {
-  const { frame, redactor } = slot;
+  const { redactor } = slot;
+  let { frame } = slot;
+  let error: string | undefined;
+  if (slot.decodeOnRead && slot.bytes) {
+    const decoded = tryDecode(slot.bytes);
+    if (typeof decoded === 'string') error = redactor.text(decoded);
+    else frame = decoded;
+  }
   const bytes = slot.bytes ?? (frame ? encodeFrame(frame) : new Uint8Array(0));
   const shown = frame ? bytes : bytes.subarray(0, MAX_RAW_HEX_BYTES);
   const entry: WireTraceEntry = {
@@ -182,6 +242,7 @@ function build(slot: Slot): WireTraceEntry {
     hex: redactor.hex(frame, shown),
     bytes: bytes.length,
   };
+  if (error !== undefined) entry.error = error;
   if (slot.unsampled > 0) entry.unsampled = slot.unsampled;
   return entry;
 }

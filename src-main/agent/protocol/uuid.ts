@@ -258,6 +258,44 @@ export function parseMinionUuid(s: string): ParsedMinionUuid {
   };
 }
 
+/** Char codes of the lowercase hex digits. */
+const HEX_DIGIT_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+function writeHex24(target: Uint8Array, offset: number, v: number): void {
+  for (let i = 5; i >= 0; i--) {
+    target[offset + i] = HEX_DIGIT_CODES[v & 15] as number;
+    v >>>= 4;
+  }
+}
+
+/** Value of the 6 lowercase hex digits at target[offset, offset + 6), or -1 when one is not one. */
+function hex24At(target: Uint8Array, offset: number): number {
+  let value = 0;
+  for (let i = offset; i < offset + 6; i++) {
+    const digit = lowerHexValue(target[i] as number);
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/**
+ * `withNewIdentifier` on UUID text that is already bytes (an encoded frame): overwrites the 12 lowercase hex digits
+ * of the identifier at target[offset, offset + 12) with a fresh identifier that differs from the one there. The
+ * caller has checked the UUID is canonical lowercase.
+ */
+export function writeNewIdentifierHex(target: Uint8Array, offset: number): void {
+  const oldHigh = hex24At(target, offset);
+  const oldLow = hex24At(target, offset + 6);
+  for (;;) {
+    const [hi, lo] = nextIdentifier();
+    if (hi === oldHigh && lo === oldLow) continue;
+    writeHex24(target, offset, hi);
+    writeHex24(target, offset + 6, lo);
+    return;
+  }
+}
+
 /**
  * Same time bytes (0–9), new identifier (10–15): a re-sent frame keeps its original time but cannot collide with
  * the copy the server may already have stored (a duplicate fails the server's whole insert batch, §14).

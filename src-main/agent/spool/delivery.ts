@@ -19,7 +19,6 @@ import { EventEmitter } from 'node:events';
 import {
   FRAME_CLASSES,
   type FrameClass,
-  type FrameView,
   type SpoolView,
   type WireFrame,
 } from '../../../src-shared/view-models';
@@ -27,8 +26,10 @@ import { decodeFrame } from '../protocol/codec';
 import { DeliveryMarksWriter } from './delivery-marks';
 import { logFrame } from '../protocol/frames';
 import { withNewIdentifier } from '../protocol/uuid';
+import { spooledFrameVerb, withNewIdentifierBytes } from '../protocol/wire-bytes';
 import { type SpoolReader, type SpoolRecord } from './reader';
 import { type PerClassTally, addToTally, emptyTally } from './segment-log';
+import { RecentSentRing } from './recent-sent';
 import { type Spool } from './spool';
 
 /** The subset of ConnectionManager the pump needs (a fake implements it in unit tests). */
@@ -38,11 +39,12 @@ export interface DeliveryTransport {
   /** false = not connected (the frame was not written). May throw for a frame that must never be sent. */
   send(frame: WireFrame): boolean;
   /**
-   * Optional fast path: `bytes` is exactly `encodeFrame(frame)` and the frame passed validation when it was spooled,
-   * so the transport may write the bytes as they are (no second validation and encoding per frame). Used for
-   * first transmissions; re-sends get a new identifier and go through `send`.
+   * Optional fast path: `bytes` is one whole encoded frame that passed validation when it was spooled (for a re-send,
+   * a copy with only the identifier changed), so the transport may write the bytes as they are: no second
+   * validation, encoding or decoding per frame. `frame`, when given, is the decoding of `bytes`; the pump passes it
+   * only when it had to decode anyway. Without this method every record is decoded and goes through `send`.
    */
-  sendEncoded?(frame: WireFrame, bytes: Uint8Array): boolean;
+  sendEncoded?(bytes: Uint8Array, frame?: WireFrame): boolean;
   /**
    * Optional: hold writes back until `uncork()` so a burst of frames leaves in one `writev` instead of one syscall per
    * frame (the pump corks around each chunk of up to 256 records it sends).
@@ -115,6 +117,9 @@ export const DELIVERY_DEFAULTS = {
 
 export const DROP_REPORT_SERVICE = 'minion-agent';
 
+/** `transmit`'s answer for a record that can never be sent: skipped, but counted through the barrier. */
+const SKIPPED = Symbol('skipped');
+
 export function dropReportMessage(report: { telemetry: number; log: number }): string {
   return `dropped ${report.telemetry} telemetry and ${report.log} log frames while the spool was full`;
 }
@@ -180,7 +185,6 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   private readonly windowCeiling: number;
   private readonly maxUnsettledBytes: number;
   private readonly barrierTimeoutMs: number;
-  private readonly recentLimit: number;
   private readonly statusIntervalMs: number;
   private readonly now: () => number;
   private readonly onProblem: (message: string) => void;
@@ -224,7 +228,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   private barrierTimerAt = 0;
   /** A clean stop is settling: barriers go out without waiting for the confirm interval. */
   private finishing = false;
-  private readonly recentSent: FrameView[] = [];
+  private readonly recentSent: RecentSentRing;
   private replay = { active: false, total: 0, done: 0 };
   private wakers: Array<() => void> = [];
   private statusTimer: NodeJS.Timeout | null = null;
@@ -270,7 +274,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       options.maxUnsettledBytes ?? DELIVERY_DEFAULTS.maxUnsettledBytes,
     );
     this.barrierTimeoutMs = options.barrierTimeoutMs ?? DELIVERY_DEFAULTS.barrierTimeoutMs;
-    this.recentLimit = options.recentFrames ?? 50;
+    this.recentSent = new RecentSentRing(options.recentFrames ?? 50);
     this.statusIntervalMs = options.statusIntervalMs ?? 250;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
@@ -367,7 +371,11 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       for (const cls of FRAME_CLASSES) awaiting[cls] += b.tally[cls].frames;
     }
     for (const cls of FRAME_CLASSES) awaiting[cls] += awaitingReceipt[cls];
-    const view = this.spool.view({ awaiting, replay: { ...this.replay }, recentSent: [...this.recentSent] });
+    const view = this.spool.view({
+      awaiting,
+      replay: { ...this.replay },
+      recentSent: this.recentSent.views(),
+    });
     for (const cls of FRAME_CLASSES) {
       const c = view.perClass[cls];
       c.awaitingReceipt = awaitingReceipt[cls];
@@ -507,17 +515,24 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
    * out every half window so the next half can be written while the server reads the first.
    */
   private sendChunk(records: SpoolRecord[], epoch: number, connectionId: number): number | null {
+    // Once per chunk, not per record: the clock, and the room left in the window. Nothing else changes the window
+    // while this synchronous loop runs (barrier answers and the rate estimate arrive between chunks), so the room
+    // only shrinks by what is written here: `room <= 0` is `windowFull()`.
+    const now = this.now();
+    const window = this.inFlightWindowBytes;
+    let room = Math.min(window - this.inFlightBytes(), this.maxUnsettledBytes - this.unconfirmedBytes());
     this.transport.cork?.();
     try {
       for (const record of records) {
         if (epoch !== this.epoch) return null;
-        if (!this.sendRecord(record, connectionId)) return record.seq;
-        if (this.open.bytes >= this.inFlightWindowBytes / 2) {
+        if (!this.sendRecord(record, connectionId, now)) return record.seq;
+        room -= record.payload.length;
+        if (this.open.bytes >= window / 2) {
           this.counters.bulkBarriers++;
           this.sendBarrier(epoch, true);
         }
         // The rest of the chunk waits until barriers free some of the window (the reader goes back to it).
-        if (this.windowFull()) return record.seq + 1;
+        if (room <= 0) return record.seq + 1;
       }
       return null;
     } finally {
@@ -526,44 +541,22 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   }
 
   /** Writes one record; false when the transport is not connected. */
-  private sendRecord(record: SpoolRecord, connectionId: number): boolean {
-    let frame: WireFrame | null = null;
-    try {
-      frame = decodeFrame(record.payload);
-    } catch (e) {
-      this.counters.skippedInvalid++;
-      this.problem(`spool record ${record.seq} cannot be decoded, skipped: ${(e as Error).message}`);
+  private sendRecord(record: SpoolRecord, connectionId: number, now: number): boolean {
+    const resend = record.seq <= this.maybeSentHigh;
+    const sent = this.transmit(record, resend);
+    if (sent === null) return false;
+    if (sent !== SKIPPED) {
+      this.counters.sent++;
+      this.classTotals.sent[record.cls]++;
+      if (resend) this.counters.resent++;
+      this.recentSent.push(record.seq, record.cls, sent, record.payload.length, now);
     }
-    let sentFrame = frame;
-    if (frame) {
-      const resend = record.seq <= this.maybeSentHigh;
-      sentFrame = resend ? [frame[0], withNewIdentifier(frame[1]), frame[2]] : frame;
-      let written: boolean;
-      try {
-        written =
-          !resend && this.transport.sendEncoded
-            ? this.transport.sendEncoded(sentFrame, record.payload)
-            : this.transport.send(sentFrame);
-      } catch (e) {
-        // A frame that must never be sent (validation): skip it for good, but count it through the barrier so the
-        // cursor moves past it.
-        this.counters.skippedInvalid++;
-        this.problem(`spool record ${record.seq} refused by validation, skipped: ${(e as Error).message}`);
-        written = true;
-        sentFrame = null;
-      }
-      if (!written) return false;
-      if (sentFrame) {
-        this.counters.sent++;
-        this.classTotals.sent[record.cls]++;
-        if (resend) this.counters.resent++;
-      }
-    }
+    // A skipped record is counted through the barrier too, so the cursor moves past it.
     this.maybeSentHigh = Math.max(this.maybeSentHigh, record.seq);
     this.sentHigh = Math.max(this.sentHigh, record.seq);
     const b = this.open;
     if (b.count === 0) {
-      b.startedAt = this.now();
+      b.startedAt = now;
       b.firstAppendedAt = record.appendedAt;
       b.connectionId = connectionId;
     }
@@ -575,19 +568,49 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       this.replay.done++;
       if (this.replay.done >= this.replay.total) this.replay.active = false;
     }
-    if (sentFrame) {
-      this.recentSent.push({
-        seq: record.seq,
-        cls: record.cls,
-        verb: sentFrame[0],
-        uuid: sentFrame[1],
-        data: sentFrame[2],
-        bytes: record.payload.length,
-        at: this.now(),
-      });
-      if (this.recentSent.length > this.recentLimit) this.recentSent.shift();
-    }
     return true;
+  }
+
+  /**
+   * Writes a record: as its stored bytes (a re-send: a copy with a new identifier patched in), without decoding it —
+   * it was validated when spooled and the spool's CRC vouches for the bytes. Only a record not in the layout the
+   * core's encoder writes (or a transport without the fast path) is decoded. Returns what was written (the bytes,
+   * or the frame when it went out decoded), SKIPPED for a record that must never be sent (reported and counted), or
+   * null when the transport is not connected.
+   */
+  private transmit(record: SpoolRecord, resend: boolean): Uint8Array | WireFrame | typeof SKIPPED | null {
+    const payload = record.payload;
+    const fastPath = this.transport.sendEncoded !== undefined;
+    try {
+      if (fastPath && spooledFrameVerb(payload) !== null) {
+        // Null when the UUID text is not canonical lowercase: the decoding path below handles (or refuses) it.
+        const bytes = resend ? withNewIdentifierBytes(payload) : payload;
+        if (bytes) return this.transport.sendEncoded?.(bytes) ? bytes : null;
+      }
+    } catch (e) {
+      return this.skip(record, 'refused by validation', e);
+    }
+    let frame: WireFrame;
+    try {
+      frame = decodeFrame(payload);
+    } catch (e) {
+      return this.skip(record, 'cannot be decoded', e);
+    }
+    try {
+      if (resend) frame = [frame[0], withNewIdentifier(frame[1]), frame[2]];
+      const written =
+        fastPath && !resend ? this.transport.sendEncoded?.(payload, frame) : this.transport.send(frame);
+      return written ? frame : null;
+    } catch (e) {
+      // A frame that must never be sent (validation): skip it for good.
+      return this.skip(record, 'refused by validation', e);
+    }
+  }
+
+  private skip(record: SpoolRecord, why: string, error: unknown): typeof SKIPPED {
+    this.counters.skippedInvalid++;
+    this.problem(`spool record ${record.seq} ${why}, skipped: ${(error as Error).message}`);
+    return SKIPPED;
   }
 
   // ---- barriers ------------------------------------------------------------------------------------------------

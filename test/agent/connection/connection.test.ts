@@ -413,7 +413,7 @@ describe('fast path: sendEncoded', () => {
     const tap = await tapTo(server.address.port);
     const m = manager(tap.port);
     const first = log();
-    expect(m.sendEncoded(first, encodeFrame(first))).toBe(false);
+    expect(m.sendEncoded(encodeFrame(first))).toBe(false);
     m.start();
     await nextReady(m);
     const link = (m as unknown as LinkInternals).link!;
@@ -425,7 +425,7 @@ describe('fast path: sendEncoded', () => {
     }) as typeof link.io.write;
     const frames = Array.from({ length: 20 }, () => log());
     const encoded = frames.map((f) => encodeFrame(f));
-    frames.forEach((f, i) => expect(m.sendEncoded(f, encoded[i]!)).toBe(true));
+    encoded.forEach((bytes) => expect(m.sendEncoded(bytes)).toBe(true));
     // One write per frame, of the very buffer given (no re-encoding).
     expect(writes).toHaveLength(20);
     writes.forEach((w, i) => expect(w).toBe(encoded[i]));
@@ -447,14 +447,39 @@ describe('fast path: sendEncoded', () => {
     await nextReady(m);
     const frame = log();
     const bytes = encodeFrame(frame);
-    expect(() => m.sendEncoded(frame, bytes.subarray(0, bytes.length - 1))).toThrow(FrameValidationError);
-    expect(() => m.sendEncoded(frame, Buffer.alloc(2))).toThrow(FrameValidationError);
+    expect(() => m.sendEncoded(bytes.subarray(0, bytes.length - 1))).toThrow(FrameValidationError);
+    expect(() => m.sendEncoded(Buffer.alloc(2))).toThrow(FrameValidationError);
     const big = logFrame(GROUP_ID, SERVER_ID, 'syslog', 'x'.repeat(300));
-    expect(() => m.sendEncoded(big, encodeFrame(big))).toThrow(FrameValidationError);
+    expect(() => m.sendEncoded(encodeFrame(big))).toThrow(FrameValidationError);
     expect(m.view().invalidFramesRefused).toBe(3);
-    expect(m.sendEncoded(frame, bytes)).toBe(true);
+    expect(m.sendEncoded(bytes)).toBe(true);
     await m.barrier();
     expect(server.logs.map((l) => l.message)).toEqual([frame[2][3]]);
+  });
+
+  it('bytes in another layout are decoded for their verb; whole-frame bytes that do not decode are refused', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    const frame = log();
+    const spooled = encodeFrame(frame);
+    // The same frame with its UUID as a str16 instead of a str8: valid msgpack, not the encoder's layout.
+    const body = Buffer.concat([spooled.subarray(2, 5), Buffer.from([0xda, 0x00]), spooled.subarray(6)]);
+    const other = Buffer.concat([Buffer.from([body.length >> 8, body.length & 255]), body]);
+    expect(m.sendEncoded(other)).toBe(true);
+    const result = resultFrame(GROUP_ID, SERVER_ID, newMinionUuid(), 'out', 'err');
+    expect(m.sendEncoded(encodeFrame(result), result)).toBe(true);
+    expect(() => m.sendEncoded(Buffer.from([0x00, 0x02, 0xc1, 0xc1]))).toThrow(FrameValidationError);
+    expect(m.view().invalidFramesRefused).toBe(1);
+    await m.barrier();
+    expect(server.logs.map((l) => l.message)).toEqual([frame[2][3]]);
+    const view = m.view();
+    expect(view.out.frames.L).toBe(1);
+    expect(view.out.bytes.L).toBe(other.length);
+    expect(view.out.frames.R).toBe(1);
+    const traced = m.trace().filter((e) => e.direction === 'out' && e.frame?.[0] !== 'C');
+    expect(traced.map((e) => e.frame)).toEqual([frame, result]);
   });
 
   it('keeps the key redacted in the trace and in wire events', async () => {
@@ -464,12 +489,12 @@ describe('fast path: sendEncoded', () => {
     await nextReady(m);
     const leaky = logFrame(GROUP_ID, SERVER_ID, 'syslog', `oops ${GROUP_KEY}`);
     // Read lazily from the ring (nobody listening)…
-    expect(m.sendEncoded(leaky, encodeFrame(leaky))).toBe(true);
+    expect(m.sendEncoded(encodeFrame(leaky))).toBe(true);
     // …and built at once for a listener.
     const events: WireTraceEntry[] = [];
     m.on('wire', (e) => events.push(e));
     const leaky2 = logFrame(GROUP_ID, SERVER_ID, 'syslog', `again ${GROUP_KEY}`);
-    expect(m.sendEncoded(leaky2, encodeFrame(leaky2))).toBe(true);
+    expect(m.sendEncoded(encodeFrame(leaky2))).toBe(true);
     await m.barrier();
     expect(events.map((e) => e.frame?.[2][3])).toContain('again ***');
     const text = JSON.stringify([m.trace(), events]);
@@ -492,7 +517,7 @@ describe('fast path: cork', () => {
     const encoded = frames.map((f) => encodeFrame(f));
     m.cork();
     m.cork(); // nested: only the outermost uncork releases
-    frames.forEach((f, i) => expect(i % 2 ? m.send(f) : m.sendEncoded(f, encoded[i]!)).toBe(true));
+    frames.forEach((f, i) => expect(i % 2 ? m.send(f) : m.sendEncoded(encoded[i]!, f)).toBe(true));
     expect(io.writableCorked).toBe(1);
     expect(io.writableLength).toBe(encoded.reduce((n, b) => n + b.length, 0));
     m.uncork();
@@ -551,14 +576,14 @@ describe('fast path: cork', () => {
     expect(internals.corkDepth).toBe(0);
     expect(internals.corkGuard).toBeNull();
     const frame = log();
-    expect(m.sendEncoded(frame, encodeFrame(frame))).toBe(false);
+    expect(m.sendEncoded(encodeFrame(frame))).toBe(false);
     expect(m.send(frame)).toBe(false);
     m.uncork();
     m.uncork();
     expect(await ready).toBe(2);
     const second = (m as unknown as LinkInternals).link!.io;
     expect(second.writableCorked).toBe(0);
-    expect(m.sendEncoded(frame, encodeFrame(frame))).toBe(true);
+    expect(m.sendEncoded(encodeFrame(frame))).toBe(true);
     await m.barrier();
     expect(server.logs.map((l) => l.message)).toContain(frame[2][3]);
   });

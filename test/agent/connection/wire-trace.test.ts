@@ -87,6 +87,37 @@ describe('WireTrace', () => {
     expect(trace.entries().map((e) => e.id)).toEqual([2, 3, 4]);
   });
 
+  it('records frames known only as bytes: decoded when the entry is built, now or when read', () => {
+    const trace = new WireTrace(4);
+    const redactor = new KeyRedactor(KEY);
+    const leaky = logFrame(GROUP_ID, SERVER_ID, 'syslog', `key=${KEY}`);
+    const leakyBytes = encodeFrame(leaky);
+    const eager = trace.recordEncoded(redactor, 'out', leakyBytes, 3);
+    expect(eager).toMatchObject({
+      id: 1,
+      frame: [leaky[0], leaky[1], [GROUP_ID, SERVER_ID, 'syslog', 'key=***']],
+      bytes: leakyBytes.length,
+      unsampled: 3,
+    });
+    expect(eager.error).toBeUndefined();
+    const plain = logFrame(GROUP_ID, SERVER_ID, 'syslog', 'plain');
+    trace.recordEncodedLazily(redactor, 'out', encodeFrame(plain));
+    // Whole by its prefix but not msgpack: an entry with the error instead of a frame.
+    const garbage = Buffer.from([0x00, 0x02, 0xc1, 0xc1]);
+    trace.recordEncodedLazily(redactor, 'out', garbage);
+    const entries = trace.entries();
+    expect(entries.map((e) => e.id)).toEqual([1, 2, 3]);
+    expect(entries[1]).toMatchObject({ frame: plain, hex: encodeFrame(plain).toString('hex') });
+    expect(entries[2]).toMatchObject({ frame: null, hex: garbage.toString('hex'), bytes: 4 });
+    expect(entries[2]?.error).toMatch(/^undecodable frame: /);
+    expect(JSON.stringify(entries)).not.toContain(KEY);
+    // Without a ring nothing is kept, but ids still advance.
+    const none = new WireTrace(0);
+    none.recordEncodedLazily(redactor, 'out', encodeFrame(plain));
+    expect(none.entries()).toEqual([]);
+    expect(none.record(redactor, 'out', plain, encodeFrame(plain)).id).toBe(2);
+  });
+
   it('records undecodable bytes with the error, hex cut to 256 bytes', () => {
     const trace = new WireTrace(10);
     const entry = trace.record(new KeyRedactor(KEY), 'in', null, Buffer.alloc(1000, 0xc1), 'bad msgpack');

@@ -177,26 +177,40 @@ describe('DeliveryPump', () => {
     expect(sent.at(-1)?.[1]).toBe(fresh[1]);
   });
 
-  it('uses the pre-encoded fast path for first sends only, with the exact wire bytes', async () => {
+  it('sends the stored bytes as they are, and a re-send as a copy with only a new identifier', async () => {
     const { spool, transport, pump } = await setup();
-    transport.useEncodedPath = true;
     pump.start();
     transport.connect();
-    for (let i = 0; i < 20; i++) spool.append('log', frameOf('log', `e${i}`));
+    const appended = Array.from({ length: 20 }, (_, i) => frameOf('log', `e${i}`));
+    for (const f of appended) spool.append('log', f);
     await waitFor(() => spool.confirmedSeq === 20, 5000);
     expect(transport.encodedSends).toHaveLength(20);
-    for (const { frame, bytes } of transport.encodedSends) {
-      expect(Buffer.compare(Buffer.from(bytes), encodeFrame(frame))).toBe(0);
-    }
-    // A re-send (new identifier) must not use the stored bytes.
+    transport.encodedSends.forEach(({ bytes, frame }, i) => {
+      expect(Buffer.compare(Buffer.from(bytes), encodeFrame(appended[i]!))).toBe(0);
+      // Forwarded without a decode: the pump had no frame to give along.
+      expect(frame).toBeUndefined();
+    });
+    // A re-send goes out with a new identifier, patched into a copy of the stored bytes.
     transport.blackhole = true;
-    spool.append('log', frameOf('log', 'again'));
+    const again = frameOf('log', 'again');
+    spool.append('log', again);
     await waitFor(() => pump.view().perClass.log.awaitingConfirmation === 1, 5000);
     transport.kill();
     transport.connect();
     await waitFor(() => spool.confirmedSeq === 21, 5000);
-    expect(transport.encodedSends).toHaveLength(21);
-    expect(transport.received.at(-1)?.[2][3]).toBe('again');
+    expect(transport.encodedSends).toHaveLength(22);
+    const stored = encodeFrame(again);
+    const resent = Buffer.from(transport.encodedSends.at(-1)!.bytes);
+    expect(transport.encodedSends.at(-1)!.frame).toBeUndefined();
+    expect(resent.length).toBe(stored.length);
+    const differing = [...resent.keys()].filter((i) => resent[i] !== stored[i]);
+    expect(differing.length).toBeGreaterThan(0);
+    expect(Math.min(...differing)).toBeGreaterThanOrEqual(31);
+    expect(Math.max(...differing)).toBeLessThanOrEqual(42);
+    const sentAgain = transport.received.at(-1)!;
+    expect(sentAgain[2]).toEqual(again[2]);
+    expect(sentAgain[1]).not.toBe(again[1]);
+    expect(sentAgain[1].slice(0, 24)).toBe(again[1].slice(0, 24));
     expect(pump.counters.resent).toBe(1);
   });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FrameClass, type WireFrame } from '../../../src-shared/view-models';
+import { decodeFrame } from '../../../src-main/agent/protocol/codec';
 import { logFrame, resultFrame, telemetryFrame } from '../../../src-main/agent/protocol/frames';
 import { newMinionUuid } from '../../../src-main/agent/protocol/uuid';
 import { type DeliveryTransport } from '../../../src-main/agent/spool/delivery';
@@ -44,9 +45,11 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
   private current: number | null = null;
   private nextId = 1;
   needsDrain = false;
-  /** Bytes passed through the optional fast path, to check they equal the frame's encoding. */
-  encodedSends: Array<{ frame: WireFrame; bytes: Uint8Array }> = [];
-  useEncodedPath = false;
+  /**
+   * Everything passed through the fast path: the bytes (the fake server decodes them like the real one) and the
+   * frame the pump gave along, if any (it gives one only when it had decoded the record anyway).
+   */
+  encodedSends: Array<{ bytes: Uint8Array; frame: WireFrame | undefined }> = [];
   /** cork() depth; frames written while corked count in `corkedWrites`. */
   corked = 0;
   corkedWrites = 0;
@@ -100,10 +103,11 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
     return true;
   }
 
-  sendEncoded?: (frame: WireFrame, bytes: Uint8Array) => boolean = (frame, bytes) => {
-    if (!this.useEncodedPath) return this.send(frame);
-    this.encodedSends.push({ frame, bytes });
-    return this.send(frame);
+  /** Optional like the interface's: a test sets it to undefined for a transport without the fast path. */
+  sendEncoded?: (bytes: Uint8Array, frame?: WireFrame) => boolean = (bytes, frame) => {
+    const written = this.send(decodeFrame(bytes));
+    if (written) this.encodedSends.push({ bytes, frame });
+    return written;
   };
 
   private deliverInTransit(): void {

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { encodeFrame } from '../../../src-main/agent/protocol/codec';
+import { RecentSentRing } from '../../../src-main/agent/spool/recent-sent';
+import { frameOf } from './helpers';
+
+describe('RecentSentRing', () => {
+  it('keeps the newest entries oldest first across wrap-arounds, as frame views', () => {
+    const ring = new RecentSentRing(3);
+    const frames = Array.from({ length: 8 }, (_, i) => frameOf('telemetry', `t${i}`));
+    frames.forEach((f, i) => ring.push(i + 1, 'telemetry', encodeFrame(f), encodeFrame(f).length, 1000 + i));
+    expect(ring.views()).toEqual(
+      frames.slice(5).map((f, k) => ({
+        seq: 6 + k,
+        cls: 'telemetry',
+        verb: 'T',
+        uuid: f[1],
+        data: f[2],
+        bytes: encodeFrame(f).length,
+        at: 1005 + k,
+      })),
+    );
+  });
+
+  it('takes a frame that was sent decoded as it is, and leaves out bytes that do not decode', () => {
+    const ring = new RecentSentRing(4);
+    const decoded = frameOf('result', 'r');
+    ring.push(1, 'result', decoded, 99, 5);
+    ring.push(2, 'log', Buffer.from([0x00, 0x02, 0xc1, 0xc1]), 4, 6);
+    const log = frameOf('log', 'l');
+    ring.push(3, 'log', encodeFrame(log), 77, 7);
+    const views = ring.views();
+    expect(views.map((v) => [v.seq, v.verb, v.bytes])).toEqual([
+      [1, 'R', 99],
+      [3, 'L', 77],
+    ]);
+    expect(views[0]?.data).toBe(decoded[2]);
+    // Built once per slot: the same objects on the next read, a fresh one for a new frame in a reused slot.
+    expect(ring.views()[1]).toBe(views[1]);
+    ring.push(4, 'log', encodeFrame(log), 77, 8);
+    ring.push(5, 'log', encodeFrame(frameOf('log', 'overwrites seq 1')), 70, 9);
+    expect(ring.views().map((v) => v.seq)).toEqual([3, 4, 5]);
+    expect(ring.views()[2]?.data[3]).toBe('overwrites seq 1');
+  });
+
+  it('copies bytes that are a view into a large buffer, so the ring never keeps a whole reader chunk alive', () => {
+    const ring = new RecentSentRing(2);
+    const frames = [frameOf('log', 'in a chunk'), frameOf('log', 'a longer one in the same chunk')];
+    const encoded = frames.map((f) => encodeFrame(f));
+    const chunk = Buffer.alloc(256 * 1024);
+    encoded[0]!.copy(chunk, 100);
+    encoded[1]!.copy(chunk, 1000);
+    ring.push(1, 'log', chunk.subarray(100, 100 + encoded[0]!.length), encoded[0]!.length, 1);
+    ring.push(2, 'log', chunk.subarray(1000, 1000 + encoded[1]!.length), encoded[1]!.length, 2);
+    // The chunk is reused for something else: the ring still shows what was sent.
+    chunk.fill(0);
+    expect(ring.views().map((v) => v.data)).toEqual(frames.map((f) => f[2]));
+    // Slots reuse their copy buffer for the next frames.
+    ring.push(3, 'log', chunk.subarray(0, 0), 0, 3);
+    encoded[1]!.copy(chunk, 5000);
+    ring.push(4, 'log', chunk.subarray(5000, 5000 + encoded[1]!.length), encoded[1]!.length, 4);
+    expect(ring.views().map((v) => v.seq)).toEqual([4]);
+    expect(ring.views()[0]?.data).toEqual(frames[1]![2]);
+  });
+
+  it('keeps nothing with a capacity of 0', () => {
+    const ring = new RecentSentRing(0);
+    ring.push(1, 'log', encodeFrame(frameOf('log', 'x')), 10, 1);
+    expect(ring.views()).toEqual([]);
+  });
+});
