@@ -6,6 +6,9 @@
 // durable spool and barrier confirmation included. Plus the idle agent (default telemetry, one tailed file):
 // RSS and CPU share over BENCH_IDLE_SECONDS (default 60).
 // BENCH_PROFILE_DIR=dir adds --cpu-prof/--heap-prof to the agent's burst rounds (profiles land in dir).
+// BENCH_NODE_ARGS="--max-semi-space-size=4 …" passes V8/Node flags to both the agent and the raw pipeline (e.g. to
+// weigh young-generation sizing: peak RSS against CPU per line, both sides alike). The idle figures come with the
+// floor they stand on: a bare `node` with the same probe, measured in the same run.
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,7 @@ const LINES = Number(process.env.BENCH_BURST_LINES ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 3);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
 const GROUP = 'bench-group';
 const KEY = 'bench-key-0123456789';
 const MB = 1024 * 1024;
@@ -232,7 +236,7 @@ async function rawRound(
 ): Promise<BurstFigures> {
   const file = join(dir, `raw-${round}.log`);
   writeFileSync(file, burstText(round));
-  const child = new ProbedChild([], [bundle, String(sandbox.port), GROUP, serverIdFor(1000 + round)]);
+  const child = new ProbedChild(NODE_ARGS, [bundle, String(sandbox.port), GROUP, serverIdFor(1000 + round)]);
   try {
     await child.message((m) => m.raw === 'connected');
     await delay(500);
@@ -284,7 +288,7 @@ async function startAgent(
     profile && PROFILE_DIR
       ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--heap-prof', `--heap-prof-dir=${PROFILE_DIR}`]
       : [];
-  const child = new ProbedChild([...profiling, ...nodeArgs], args);
+  const child = new ProbedChild([...NODE_ARGS, ...profiling, ...nodeArgs], args);
   const deadline = Date.now() + 20_000;
   while (!(await sandbox.connected(serverId))) {
     if (Date.now() > deadline || !child.alive) {
@@ -337,6 +341,19 @@ async function idleAgent(
     await child.mark(true);
     await delay(IDLE_SECONDS * 1000);
     return { report: await child.report(), runner: agentArgs(configPath).runner };
+  } finally {
+    await child.stop();
+  }
+}
+
+/** A bare `node` with the probe and one idle timer: the RSS and CPU floor under any Node process here. */
+async function idleNodeFloor(): Promise<ProbeReport> {
+  const child = new ProbedChild(NODE_ARGS, ['-e', 'setInterval(() => {}, 60_000)']);
+  try {
+    await delay(3_000);
+    await child.mark(true);
+    await delay(Math.min(IDLE_SECONDS, 10) * 1000);
+    return await child.report();
   } finally {
     await child.stop();
   }
@@ -428,7 +445,9 @@ export async function run(): Promise<BenchResult[]> {
     const results: BenchResult[] = ROUNDS > 0 ? burstResults(summarize(agentRuns), summarize(rawRuns)) : [];
     if (IDLE_SECONDS > 0) {
       const idle = await idleAgent(sandbox, dir);
+      const floor = await idleNodeFloor();
       const share = idle.report.cpuMicros / 1e3 / idle.report.wallMs;
+      const floorShare = floor.cpuMicros / 1e3 / floor.wallMs;
       const what = `default telemetry, one tailed file, ${(idle.report.wallMs / 1000).toFixed(0)} s, ${idle.runner}`;
       results.push(
         {
@@ -436,14 +455,14 @@ export async function run(): Promise<BenchResult[]> {
           ratio: idle.report.rssBytes / TARGET.idleRssBytes,
           target: 1,
           lowerIsBetter: true,
-          details: `${mib(idle.report.rssBytes)} (${what})`,
+          details: `${mib(idle.report.rssBytes)} (${what}; a bare node with the probe: ${mib(floor.rssBytes)})`,
         },
         {
           name: `idle agent CPU share of one core (÷ ${(TARGET.idleCpuShare * 100).toFixed(1)} % budget)`,
           ratio: share / TARGET.idleCpuShare,
           target: 1,
           lowerIsBetter: true,
-          details: `${(share * 100).toFixed(3)} % (${what})`,
+          details: `${(share * 100).toFixed(3)} % (${what}; a bare node with the probe: ${(floorShare * 100).toFixed(3)} %)`,
         },
       );
     }
