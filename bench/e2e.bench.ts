@@ -9,6 +9,8 @@
 // BENCH_NODE_ARGS="--max-semi-space-size=4 …" passes V8/Node flags to both the agent and the raw pipeline (e.g. to
 // weigh young-generation sizing: peak RSS against CPU per line, both sides alike). The idle figures come with the
 // floor they stand on: a bare `node` with the same probe, measured in the same run.
+// BENCH_PROBE_CALLBACKS=1 times every event-loop callback in both processes (async_hooks; slows them, so only to
+// find what makes a long tick) and prints the longest per resource type.
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,6 +151,26 @@ interface ProbeReport {
   eventLoopDelayMaxMs: number;
   peakRssBytes: number;
   rssBytes: number;
+  /** With BENCH_PROBE_CALLBACKS=1: per async resource type, callbacks run, how many took > 10 ms, the longest. */
+  callbacks?: Record<string, { count: number; over10: number; maxMs: number }>;
+  /** GC pauses in the window by kind (not in the quiet idle window). */
+  gc?: Record<string, { count: number; totalMs: number; maxMs: number }>;
+}
+
+/** The GC pauses and (with BENCH_PROBE_CALLBACKS=1) callback timings the probe saw, longest first. */
+function printCallbacks(who: string, report: ProbeReport): void {
+  const gc = Object.entries(report.gc ?? {}).sort((a, b) => b[1].maxMs - a[1].maxMs);
+  if (gc.length > 0) {
+    const rows = gc.map(
+      ([kind, g]) => `${kind} ${g.count}× ${g.totalMs.toFixed(0)} ms, max ${g.maxMs.toFixed(1)} ms`,
+    );
+    console.log(`  ${who} GC pauses: ${rows.join('; ')}`);
+  }
+  if (!report.callbacks || Object.keys(report.callbacks).length === 0) return;
+  const rows = Object.entries(report.callbacks)
+    .sort((a, b) => b[1].maxMs - a[1].maxMs)
+    .map(([type, c]) => `${type} ${c.count}× max ${c.maxMs.toFixed(1)} ms, ${c.over10} over 10 ms`);
+  console.log(`  ${who} callbacks: ${rows.join('; ')}`);
 }
 
 /** A child process with bench/burst-probe.cjs preloaded, talked to over IPC. */
@@ -246,7 +268,9 @@ async function rawRound(
     child.child.send(`go ${file}`);
     await arrived;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return figures(await child.report(), seconds);
+    const report = await child.report();
+    printCallbacks(`raw round ${round}`, report);
+    return figures(report, seconds);
   } finally {
     await child.stop();
   }
@@ -319,7 +343,9 @@ async function agentRound(sandbox: SandboxChild, dir: string, round: number): Pr
     appendFileSync(logFile, text);
     await arrived;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return figures(await child.report(), seconds);
+    const report = await child.report();
+    printCallbacks(`agent round ${round}`, report);
+    return figures(report, seconds);
   } finally {
     await child.stop();
   }
