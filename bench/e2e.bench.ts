@@ -6,6 +6,11 @@
 // durable spool and barrier confirmation included. Plus the idle agent (default telemetry, one tailed file):
 // RSS and CPU share over BENCH_IDLE_SECONDS (default 60).
 // BENCH_PROFILE_DIR=dir adds --cpu-prof/--heap-prof to the agent's burst rounds (profiles land in dir).
+// BENCH_NODE_ARGS="--max-semi-space-size=4 …" passes V8/Node flags to both the agent and the raw pipeline (e.g. to
+// weigh young-generation sizing: peak RSS against CPU per line, both sides alike). The idle figures come with the
+// floor they stand on: a bare `node` with the same probe, measured in the same run.
+// BENCH_PROBE_CALLBACKS=1 times every event-loop callback in both processes (async_hooks; slows them, so only to
+// find what makes a long tick) and prints the longest per resource type.
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +22,7 @@ const LINES = Number(process.env.BENCH_BURST_LINES ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 3);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
 const GROUP = 'bench-group';
 const KEY = 'bench-key-0123456789';
 const MB = 1024 * 1024;
@@ -145,6 +151,26 @@ interface ProbeReport {
   eventLoopDelayMaxMs: number;
   peakRssBytes: number;
   rssBytes: number;
+  /** With BENCH_PROBE_CALLBACKS=1: per async resource type, callbacks run, how many took > 10 ms, the longest. */
+  callbacks?: Record<string, { count: number; over10: number; maxMs: number }>;
+  /** GC pauses in the window by kind (not in the quiet idle window). */
+  gc?: Record<string, { count: number; totalMs: number; maxMs: number }>;
+}
+
+/** The GC pauses and (with BENCH_PROBE_CALLBACKS=1) callback timings the probe saw, longest first. */
+function printCallbacks(who: string, report: ProbeReport): void {
+  const gc = Object.entries(report.gc ?? {}).sort((a, b) => b[1].maxMs - a[1].maxMs);
+  if (gc.length > 0) {
+    const rows = gc.map(
+      ([kind, g]) => `${kind} ${g.count}× ${g.totalMs.toFixed(0)} ms, max ${g.maxMs.toFixed(1)} ms`,
+    );
+    console.log(`  ${who} GC pauses: ${rows.join('; ')}`);
+  }
+  if (!report.callbacks || Object.keys(report.callbacks).length === 0) return;
+  const rows = Object.entries(report.callbacks)
+    .sort((a, b) => b[1].maxMs - a[1].maxMs)
+    .map(([type, c]) => `${type} ${c.count}× max ${c.maxMs.toFixed(1)} ms, ${c.over10} over 10 ms`);
+  console.log(`  ${who} callbacks: ${rows.join('; ')}`);
 }
 
 /** A child process with bench/burst-probe.cjs preloaded, talked to over IPC. */
@@ -232,7 +258,7 @@ async function rawRound(
 ): Promise<BurstFigures> {
   const file = join(dir, `raw-${round}.log`);
   writeFileSync(file, burstText(round));
-  const child = new ProbedChild([], [bundle, String(sandbox.port), GROUP, serverIdFor(1000 + round)]);
+  const child = new ProbedChild(NODE_ARGS, [bundle, String(sandbox.port), GROUP, serverIdFor(1000 + round)]);
   try {
     await child.message((m) => m.raw === 'connected');
     await delay(500);
@@ -242,7 +268,9 @@ async function rawRound(
     child.child.send(`go ${file}`);
     await arrived;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return figures(await child.report(), seconds);
+    const report = await child.report();
+    printCallbacks(`raw round ${round}`, report);
+    return figures(report, seconds);
   } finally {
     await child.stop();
   }
@@ -284,7 +312,7 @@ async function startAgent(
     profile && PROFILE_DIR
       ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--heap-prof', `--heap-prof-dir=${PROFILE_DIR}`]
       : [];
-  const child = new ProbedChild([...profiling, ...nodeArgs], args);
+  const child = new ProbedChild([...NODE_ARGS, ...profiling, ...nodeArgs], args);
   const deadline = Date.now() + 20_000;
   while (!(await sandbox.connected(serverId))) {
     if (Date.now() > deadline || !child.alive) {
@@ -315,7 +343,9 @@ async function agentRound(sandbox: SandboxChild, dir: string, round: number): Pr
     appendFileSync(logFile, text);
     await arrived;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return figures(await child.report(), seconds);
+    const report = await child.report();
+    printCallbacks(`agent round ${round}`, report);
+    return figures(report, seconds);
   } finally {
     await child.stop();
   }
@@ -337,6 +367,19 @@ async function idleAgent(
     await child.mark(true);
     await delay(IDLE_SECONDS * 1000);
     return { report: await child.report(), runner: agentArgs(configPath).runner };
+  } finally {
+    await child.stop();
+  }
+}
+
+/** A bare `node` with the probe and one idle timer: the RSS and CPU floor under any Node process here. */
+async function idleNodeFloor(): Promise<ProbeReport> {
+  const child = new ProbedChild(NODE_ARGS, ['-e', 'setInterval(() => {}, 60_000)']);
+  try {
+    await delay(3_000);
+    await child.mark(true);
+    await delay(Math.min(IDLE_SECONDS, 10) * 1000);
+    return await child.report();
   } finally {
     await child.stop();
   }
@@ -428,7 +471,9 @@ export async function run(): Promise<BenchResult[]> {
     const results: BenchResult[] = ROUNDS > 0 ? burstResults(summarize(agentRuns), summarize(rawRuns)) : [];
     if (IDLE_SECONDS > 0) {
       const idle = await idleAgent(sandbox, dir);
+      const floor = await idleNodeFloor();
       const share = idle.report.cpuMicros / 1e3 / idle.report.wallMs;
+      const floorShare = floor.cpuMicros / 1e3 / floor.wallMs;
       const what = `default telemetry, one tailed file, ${(idle.report.wallMs / 1000).toFixed(0)} s, ${idle.runner}`;
       results.push(
         {
@@ -436,14 +481,14 @@ export async function run(): Promise<BenchResult[]> {
           ratio: idle.report.rssBytes / TARGET.idleRssBytes,
           target: 1,
           lowerIsBetter: true,
-          details: `${mib(idle.report.rssBytes)} (${what})`,
+          details: `${mib(idle.report.rssBytes)} (${what}; a bare node with the probe: ${mib(floor.rssBytes)})`,
         },
         {
           name: `idle agent CPU share of one core (÷ ${(TARGET.idleCpuShare * 100).toFixed(1)} % budget)`,
           ratio: share / TARGET.idleCpuShare,
           target: 1,
           lowerIsBetter: true,
-          details: `${(share * 100).toFixed(3)} % (${what})`,
+          details: `${(share * 100).toFixed(3)} % (${what}; a bare node with the probe: ${(floorShare * 100).toFixed(3)} %)`,
         },
       );
     }

@@ -48,6 +48,13 @@ await Promise.all([
     outdir: 'dist/cli',
     // electron-updater requires `electron` lazily on Electron-only paths; never bundle (or run) its downloader.
     external: ['electron'],
+    // V8 keeps the whole source of the running script on its heap, two bytes per character as soon as one
+    // character is not Latin-1 (comments esbuild keeps held `…`, `–`, `≤`): 5.1 MB for the 2.5 MB bundle.
+    // Without comments and indentation, all ASCII, it is 1.7 MB, one byte each: ~3 MB less heap and RSS for every
+    // running agent, and less to parse at startup. Names are kept; stack positions map back through the .map file
+    // (`node --enable-source-maps`).
+    charset: 'ascii',
+    minifyWhitespace: true,
     banner: { js: '#!/usr/bin/env node' },
   }),
 ]);

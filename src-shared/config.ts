@@ -1,12 +1,18 @@
 /**
  * The agent's configuration: one zod schema shared by the core, the CLI and the GUI (the renderer imports this file
- * too, so: zod and plain TypeScript only, no Node imports).
+ * too, so: zod and plain TypeScript only, no Node imports). Written with zod's functional `zod/mini` API (same
+ * core, same checks and issue texts as the chained API): the chained `zod` package costs every running agent ~10 MB
+ * of RSS just to initialise, `zod/mini` bundles only what the schema uses (docs/performance.md, round 2).
  *
  * Compatibility: every key of the original Crystal agent's `config.yml` (protocol.md §9.1) is accepted unchanged,
  * and a key present with a `null` value falls back to its default, as in the original. Everything this agent adds
  * has a default, so an original file runs as is. Unknown keys are warnings, not errors. Documented in docs/config.md.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
+
+// The English issue texts (the chained API installs them on first use; zod/mini leaves that to the caller).
+z.config(en());
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -84,132 +90,183 @@ export function parseByteSize(value: unknown): number | undefined {
 }
 
 const byteSize = (min: number, max: number) =>
-  z
-    .union([z.number(), z.string()])
-    .transform((value, ctx) => {
-      const bytes = parseByteSize(value);
-      if (bytes === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'expected a size in bytes, e.g. 1073741824 or "1GiB"' });
-        return z.NEVER;
-      }
-      return bytes;
-    })
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(min, { message: `expected at least ${min} bytes` })
-        .max(max, { message: `expected at most ${max} bytes` }),
-    );
+  z.pipe(
+    z.pipe(
+      z.union([z.number(), z.string()]),
+      z.transform((value: number | string, ctx) => {
+        const bytes = parseByteSize(value);
+        if (bytes === undefined) {
+          ctx.issues.push({
+            code: 'custom',
+            message: 'expected a size in bytes, e.g. 1073741824 or "1GiB"',
+            input: value,
+          });
+          return z.NEVER;
+        }
+        return bytes;
+      }),
+    ),
+    z
+      .number()
+      .check(
+        z.int(),
+        z.gte(min, { message: `expected at least ${min} bytes` }),
+        z.lte(max, { message: `expected at most ${max} bytes` }),
+      ),
+  );
+
+/** A whole number (the chained API's `.int()`) between `min` and `max`, each check with its own message. */
+const wholeNumber = (
+  params: { message: string } | undefined,
+  int: { message: string } | undefined,
+  min: number,
+  minParams: { message: string } | undefined,
+  max: number,
+  maxParams: { message: string } | undefined,
+) => z.number(params).check(z.int(int), z.gte(min, minParams), z.lte(max, maxParams));
 
 const seconds = (min: number, def: number) =>
-  z
-    .number({ message: 'expected a number of seconds' })
-    .min(min, { message: `expected at least ${min} seconds` })
-    .max(365 * 24 * 3600, { message: 'expected at most one year in seconds' })
-    .default(def);
+  z._default(
+    z
+      .number({ message: 'expected a number of seconds' })
+      .check(
+        z.gte(min, { message: `expected at least ${min} seconds` }),
+        z.lte(365 * 24 * 3600, { message: 'expected at most one year in seconds' }),
+      ),
+    def,
+  );
 
-const text = (def = '') => z.string({ message: 'expected a string' }).default(def);
+const text = (def = '') => z._default(z.string({ message: 'expected a string' }), def);
 /** Optional path/name: empty string and absence both mean "not set". */
 const optionalText = () =>
-  z.preprocess((v) => (v === '' ? undefined : v), z.string({ message: 'expected a string' }).optional());
+  z.pipe(
+    z.transform((v: unknown) => (v === '' ? undefined : v)),
+    z.optional(z.string({ message: 'expected a string' })),
+  );
 
 const port = (def: number) =>
-  z
-    .number({ message: 'expected a TCP port number' })
-    .int({ message: 'expected a whole number' })
-    .min(1, { message: 'expected a port between 1 and 65535' })
-    .max(65_535, { message: 'expected a port between 1 and 65535' })
-    .default(def);
+  z._default(
+    wholeNumber(
+      { message: 'expected a TCP port number' },
+      { message: 'expected a whole number' },
+      1,
+      { message: 'expected a port between 1 and 65535' },
+      65_535,
+      { message: 'expected a port between 1 and 65535' },
+    ),
+    def,
+  );
+
+const bool = (def: boolean, params?: { message: string }) => z._default(z.boolean(params), def);
+const trueOrFalse = { message: 'expected true or false' };
 
 /** YAML turns `args: [1, true]` into numbers/booleans; the shell only sees text anyway. */
-const argText = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+const argText = z.pipe(
+  z.union([z.string(), z.number(), z.boolean()]),
+  z.transform((v: string | number | boolean) => String(v)),
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Sections
 // ---------------------------------------------------------------------------------------------------------------
 
-const builtinTelemetrySchema = z
-  .union(
+const builtinTelemetrySchema = z.pipe(
+  z.union(
     [
-      z.string().min(1, { message: 'expected a telemetry label, e.g. memory' }),
+      z.string().check(z.minLength(1, { message: 'expected a telemetry label, e.g. memory' })),
       z.strictObject({
-        label: z.string({ message: 'expected a telemetry label, e.g. pick_files' }).min(1),
-        arguments: z.record(z.string(), z.unknown()).default({}),
+        label: z.string({ message: 'expected a telemetry label, e.g. pick_files' }).check(z.minLength(1)),
+        arguments: z._default(z.record(z.string(), z.unknown()), {}),
       }),
     ],
     { message: 'expected a label string or {label, arguments}' },
-  )
+  ),
   // Normalised to one shape so consumers never branch; labels are case-insensitive as in the original.
-  .transform((entry) =>
+  z.transform((entry: string | { label: string; arguments: Record<string, unknown> }) =>
     typeof entry === 'string'
       ? { label: entry.toLowerCase(), arguments: {} as Record<string, unknown> }
       : { label: entry.label.toLowerCase(), arguments: entry.arguments },
-  );
+  ),
+);
 
 const tailLogSchema = z.strictObject({
   service: z
     .string({ message: 'expected the service name (sent as the log frame service)' })
-    .min(1, { message: 'must not be empty (an empty service poisons the server)' }),
-  file: z.string({ message: 'expected a file path or glob' }).min(1, { message: 'must not be empty' }),
+    .check(z.minLength(1, { message: 'must not be empty (an empty service poisons the server)' })),
+  file: z
+    .string({ message: 'expected a file path or glob' })
+    .check(z.minLength(1, { message: 'must not be empty' })),
 });
 
 const customTelemetrySchema = z.strictObject({
   name: z
     .string({ message: 'expected the telemetry name' })
-    .min(1, { message: 'must not be empty (an empty name poisons the server)' }),
-  command: z.string({ message: 'expected a shell command' }).min(1, { message: 'must not be empty' }),
-  args: z.array(argText, { message: 'expected a list of arguments' }).default([]),
+    .check(z.minLength(1, { message: 'must not be empty (an empty name poisons the server)' })),
+  command: z
+    .string({ message: 'expected a shell command' })
+    .check(z.minLength(1, { message: 'must not be empty' })),
+  args: z._default(z.array(argText, { message: 'expected a list of arguments' }), []),
   interval: seconds(1, 60),
 });
 
-const tlsSchema = z
-  .strictObject({
-    enabled: z.boolean({ message: 'expected true or false' }).default(false),
-    ca_file: optionalText(),
-    cert_file: optionalText(),
-    key_file: optionalText(),
-    /** SNI / certificate name to check when it differs from `streamserver_host`. */
-    server_name: optionalText(),
-    reject_unauthorized: z.boolean({ message: 'expected true or false' }).default(true),
-  })
-  .superRefine((tls, ctx) => {
-    if (Boolean(tls.cert_file) !== Boolean(tls.key_file)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [tls.cert_file ? 'key_file' : 'cert_file'],
-        message: 'client certificates need both cert_file and key_file',
-      });
-    }
-  })
-  .default({ enabled: false, reject_unauthorized: true });
+const tlsSchema = z._default(
+  z
+    .strictObject({
+      enabled: bool(false, trueOrFalse),
+      ca_file: optionalText(),
+      cert_file: optionalText(),
+      key_file: optionalText(),
+      /** SNI / certificate name to check when it differs from `streamserver_host`. */
+      server_name: optionalText(),
+      reject_unauthorized: bool(true, trueOrFalse),
+    })
+    .check(
+      z.superRefine((tls, ctx) => {
+        if (Boolean(tls.cert_file) !== Boolean(tls.key_file)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [tls.cert_file ? 'key_file' : 'cert_file'],
+            message: 'client certificates need both cert_file and key_file',
+          });
+        }
+      }),
+    ),
+  { enabled: false, reject_unauthorized: true },
+);
 
-const fsyncSchema = z
-  .union(
+const fsyncSchema = z._default(
+  z.union(
     [
       z.enum(['always', 'never'], { message: "expected 'always', 'never' or a number of milliseconds" }),
-      z.number().int().min(1).max(60_000),
+      z.number().check(z.int(), z.gte(1), z.lte(60_000)),
     ],
     { message: "expected 'always', 'never' or a number of milliseconds (1–60000)" },
-  )
-  .default(100);
+  ),
+  100,
+);
 
-const spoolSchema = z
-  .strictObject({
-    max_bytes: byteSize(1024 ** 2, 1024 ** 5).default(1024 ** 3),
+const spoolSchema = z._default(
+  z.strictObject({
+    max_bytes: z._default(byteSize(1024 ** 2, 1024 ** 5), 1024 ** 3),
     fsync: fsyncSchema,
     /** Replay `minion-<group>-*.log` spool files the original agent left in $TMPDIR. */
-    import_legacy: z.boolean({ message: 'expected true or false' }).default(true),
-  })
-  .default({ max_bytes: 1024 ** 3, fsync: 100, import_legacy: true });
+    import_legacy: bool(true, trueOrFalse),
+  }),
+  { max_bytes: 1024 ** 3, fsync: 100, import_legacy: true },
+);
 
 const millis = (min: number, max: number, def: number) =>
-  z
-    .number({ message: 'expected milliseconds' })
-    .int({ message: 'expected a whole number of milliseconds' })
-    .min(min, { message: `expected at least ${min} ms` })
-    .max(max, { message: `expected at most ${max} ms` })
-    .default(def);
+  z._default(
+    wholeNumber(
+      { message: 'expected milliseconds' },
+      { message: 'expected a whole number of milliseconds' },
+      min,
+      { message: `expected at least ${min} ms` },
+      max,
+      { message: `expected at most ${max} ms` },
+    ),
+    def,
+  );
 
 export const RECONNECT_DEFAULTS = {
   base_ms: 500,
@@ -219,84 +276,99 @@ export const RECONNECT_DEFAULTS = {
   rejoin_window_ms: 4_500,
 } as const;
 
-const reconnectSchema = z
-  .strictObject({
-    /** Exponential backoff (full jitter) for failures after the TCP connect: first window and cap. */
-    base_ms: millis(10, 3_600_000, RECONNECT_DEFAULTS.base_ms),
-    cap_ms: millis(10, 24 * 3_600_000, RECONNECT_DEFAULTS.cap_ms),
-    /** Refused / unanswered TCP connects (nobody home) are retried every refused_min_ms–refused_max_ms, forever. */
-    refused_min_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_min_ms),
-    refused_max_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_max_ms),
-    /** Authentications after refused connects are spread over this window after the server's return (0 = at once). */
-    rejoin_window_ms: millis(0, 600_000, RECONNECT_DEFAULTS.rejoin_window_ms),
-  })
-  .superRefine((r, ctx) => {
-    if (r.cap_ms < r.base_ms)
-      ctx.addIssue({ code: 'custom', message: 'cap_ms must be at least base_ms', path: ['cap_ms'] });
-    if (r.refused_max_ms < r.refused_min_ms)
-      ctx.addIssue({
-        code: 'custom',
-        message: 'refused_max_ms must be at least refused_min_ms',
-        path: ['refused_max_ms'],
-      });
-  })
-  .default({ ...RECONNECT_DEFAULTS });
+const reconnectSchema = z._default(
+  z
+    .strictObject({
+      /** Exponential backoff (full jitter) for failures after the TCP connect: first window and cap. */
+      base_ms: millis(10, 3_600_000, RECONNECT_DEFAULTS.base_ms),
+      cap_ms: millis(10, 24 * 3_600_000, RECONNECT_DEFAULTS.cap_ms),
+      /** Refused / unanswered TCP connects (nobody home) are retried every refused_min_ms–refused_max_ms, forever. */
+      refused_min_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_min_ms),
+      refused_max_ms: millis(10, 600_000, RECONNECT_DEFAULTS.refused_max_ms),
+      /** Authentications after refused connects are spread over this window after the server's return (0 = at once). */
+      rejoin_window_ms: millis(0, 600_000, RECONNECT_DEFAULTS.rejoin_window_ms),
+    })
+    .check(
+      z.superRefine((r, ctx) => {
+        if (r.cap_ms < r.base_ms)
+          ctx.addIssue({ code: 'custom', message: 'cap_ms must be at least base_ms', path: ['cap_ms'] });
+        if (r.refused_max_ms < r.refused_min_ms)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'refused_max_ms must be at least refused_min_ms',
+            path: ['refused_max_ms'],
+          });
+      }),
+    ),
+  { ...RECONNECT_DEFAULTS },
+);
 
 export const DELIVERY_CONFIG_DEFAULTS = { settle_ms: 2_000, confirm_interval: 5 } as const;
 
-const deliverySchema = z
-  .strictObject({
+const deliverySchema = z._default(
+  z.strictObject({
     /**
      * Second step of a confirmation: a frame counts as stored once a barrier sent this long after the server read it
      * was answered on the same connection. Must exceed the server's `syncinterval` and `queue_process_wait`.
      */
     settle_ms: millis(0, 600_000, DELIVERY_CONFIG_DEFAULTS.settle_ms),
     /** Seconds: at most one barrier (a heartbeat, a database commit on the server) per interval while data flows. */
-    confirm_interval: z
-      .number({ message: 'expected a number of seconds' })
-      .min(0.1, { message: 'expected at least 0.1 seconds' })
-      .max(3600, { message: 'expected at most 3600 seconds' })
-      .default(DELIVERY_CONFIG_DEFAULTS.confirm_interval),
-  })
-  .default({ ...DELIVERY_CONFIG_DEFAULTS });
+    confirm_interval: z._default(
+      z
+        .number({ message: 'expected a number of seconds' })
+        .check(
+          z.gte(0.1, { message: 'expected at least 0.1 seconds' }),
+          z.lte(3600, { message: 'expected at most 3600 seconds' }),
+        ),
+      DELIVERY_CONFIG_DEFAULTS.confirm_interval,
+    ),
+  }),
+  { ...DELIVERY_CONFIG_DEFAULTS },
+);
 
-const internalCommandsSchema = z
-  .strictObject({
-    status: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.status),
-    version: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.version),
-    'get-config': z.boolean().default(INTERNAL_COMMAND_DEFAULTS['get-config']),
-    'validate-config': z.boolean().default(INTERNAL_COMMAND_DEFAULTS['validate-config']),
-    'set-config': z.boolean().default(INTERNAL_COMMAND_DEFAULTS['set-config']),
-    restart: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.restart),
-    upgrade: z.boolean().default(INTERNAL_COMMAND_DEFAULTS.upgrade),
-  })
-  .default({ ...INTERNAL_COMMAND_DEFAULTS });
+const internalCommandsSchema = z._default(
+  z.strictObject({
+    status: bool(INTERNAL_COMMAND_DEFAULTS.status),
+    version: bool(INTERNAL_COMMAND_DEFAULTS.version),
+    'get-config': bool(INTERNAL_COMMAND_DEFAULTS['get-config']),
+    'validate-config': bool(INTERNAL_COMMAND_DEFAULTS['validate-config']),
+    'set-config': bool(INTERNAL_COMMAND_DEFAULTS['set-config']),
+    restart: bool(INTERNAL_COMMAND_DEFAULTS.restart),
+    upgrade: bool(INTERNAL_COMMAND_DEFAULTS.upgrade),
+  }),
+  { ...INTERNAL_COMMAND_DEFAULTS },
+);
 
 const commandsSchema = (host: AgentHost) =>
-  z
-    .strictObject({
-      policy: z
-        .enum(['deny', 'allowlist', 'ask', 'allow'], {
+  z._default(
+    z.strictObject({
+      policy: z._default(
+        z.enum(['deny', 'allowlist', 'ask', 'allow'], {
           message: 'expected one of deny, allowlist, ask, allow',
-        })
-        .default(defaultCommandPolicy(host)),
+        }),
+        defaultCommandPolicy(host),
+      ),
       /** Exact argv[0] (e.g. `uptime`) or patterns matched by the command module; see docs/config.md. */
-      allowlist: z
-        .array(z.string().min(1, { message: 'must not be empty' }), {
+      allowlist: z._default(
+        z.array(z.string().check(z.minLength(1, { message: 'must not be empty' })), {
           message: 'expected a list of patterns',
-        })
-        .default([]),
+        }),
+        [],
+      ),
       ask_timeout: seconds(1, 60),
       timeout: seconds(1, 300),
       kill_grace: seconds(0, 5),
-      concurrency: z.number({ message: 'expected a whole number' }).int().min(1).max(256).default(4),
+      concurrency: z._default(
+        z.number({ message: 'expected a whole number' }).check(z.int(), z.gte(1), z.lte(256)),
+        4,
+      ),
       cwd: optionalText(),
-      env: z.record(z.string(), argText, { message: 'expected a map of NAME: value' }).default({}),
+      env: z._default(z.record(z.string(), argText, { message: 'expected a map of NAME: value' }), {}),
       /** Output kept locally per stream (the UI shows it); the server gets what fits the frame budget. */
-      max_output_bytes: byteSize(1024, 1024 ** 3).default(1024 ** 2),
+      max_output_bytes: z._default(byteSize(1024, 1024 ** 3), 1024 ** 2),
       internal: internalCommandsSchema,
-    })
-    .default({
+    }),
+    {
       policy: defaultCommandPolicy(host),
       allowlist: [],
       ask_timeout: 60,
@@ -306,50 +378,56 @@ const commandsSchema = (host: AgentHost) =>
       env: {},
       max_output_bytes: 1024 ** 2,
       internal: { ...INTERNAL_COMMAND_DEFAULTS },
-    });
+    },
+  );
 
-const updatesSchema = z
-  .strictObject({
+const updatesSchema = z._default(
+  z.strictObject({
     /** Where to look for releases (electron-updater generic feed); unset = the URL built into the package. */
     feed_url: optionalText(),
-    channel: z.enum(['latest', 'beta'], { message: 'expected latest or beta' }).default('latest'),
-    policy: z.enum(['manual', 'auto', 'off'], { message: 'expected manual, auto or off' }).default('manual'),
-    check_interval_hours: z
-      .number({ message: 'expected hours' })
-      .min(1)
-      .max(24 * 30)
-      .default(6),
+    channel: z._default(z.enum(['latest', 'beta'], { message: 'expected latest or beta' }), 'latest'),
+    policy: z._default(
+      z.enum(['manual', 'auto', 'off'], { message: 'expected manual, auto or off' }),
+      'manual',
+    ),
+    check_interval_hours: z._default(
+      z.number({ message: 'expected hours' }).check(z.gte(1), z.lte(24 * 30)),
+      6,
+    ),
     /** Download found updates in the background (installing still follows `policy`). */
-    auto_download: z.boolean({ message: 'expected true or false' }).default(false),
-    allow_downgrade: z.boolean({ message: 'expected true or false' }).default(false),
-  })
-  .default({
+    auto_download: bool(false, trueOrFalse),
+    allow_downgrade: bool(false, trueOrFalse),
+  }),
+  {
     channel: 'latest',
     policy: 'manual',
     check_interval_hours: 6,
     auto_download: false,
     allow_downgrade: false,
-  });
+  },
+);
 
-const uiSchema = z
-  .strictObject({
+const uiSchema = z._default(
+  z.strictObject({
     /** The headless web dashboard (the desktop app does not need it). Bound to `host` only. */
-    enabled: z.boolean({ message: 'expected true or false' }).default(false),
+    enabled: bool(false, trueOrFalse),
     host: text('127.0.0.1'),
     port: port(47991),
-  })
-  .default({ enabled: false, host: '127.0.0.1', port: 47991 });
+  }),
+  { enabled: false, host: '127.0.0.1', port: 47991 },
+);
 
-const tailSchema = z
-  .strictObject({
+const tailSchema = z._default(
+  z.strictObject({
     /** How often files are checked for new data. */
-    poll_interval_ms: z.number().int().min(20).max(60_000).default(250),
+    poll_interval_ms: z._default(z.number().check(z.int(), z.gte(20), z.lte(60_000)), 250),
     /** A last line without its newline is sent after the file has been quiet this long. */
-    partial_line_flush_ms: z.number().int().min(50).max(600_000).default(2000),
+    partial_line_flush_ms: z._default(z.number().check(z.int(), z.gte(50), z.lte(600_000)), 2000),
     /** Files that already exist the first time an entry is seen: ship from their end (original) or beginning. */
-    start_at: z.enum(['end', 'beginning'], { message: 'expected end or beginning' }).default('end'),
-  })
-  .default({ poll_interval_ms: 250, partial_line_flush_ms: 2000, start_at: 'end' });
+    start_at: z._default(z.enum(['end', 'beginning'], { message: 'expected end or beginning' }), 'end'),
+  }),
+  { poll_interval_ms: 250, partial_line_flush_ms: 2000, start_at: 'end' },
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // The whole config
@@ -364,43 +442,52 @@ export function agentConfigObjectSchema(host: AgentHost = 'headless') {
     group_id: text(''),
     group_key: text(''),
     /** Empty = generate once and persist (the loader does it); otherwise a canonical UUID, stored lowercase. */
-    server_id: z
-      .string({ message: 'expected a UUID like 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11' })
-      .refine((v) => v === '' || CANONICAL_UUID.test(v), {
-        message:
-          'expected a canonical UUID like 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11 (or leave it out to generate one)',
-      })
-      .transform((v) => v.toLowerCase())
-      .default(''),
+    server_id: z._default(
+      z.pipe(
+        z.string({ message: 'expected a UUID like 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11' }).check(
+          z.refine((v) => v === '' || CANONICAL_UUID.test(v), {
+            message:
+              'expected a canonical UUID like 5d1d4b42-51d1-4b8a-9a57-0e0e8c1c6a11 (or leave it out to generate one)',
+          }),
+        ),
+        z.transform((v: string) => v.toLowerCase()),
+      ),
+      '',
+    ),
     server_name: text(''),
     upgrade: text(DEFAULT_UPGRADE_URL),
     telemetry_interval: seconds(1, 60),
-    builtin_telemetries: z
-      .array(builtinTelemetrySchema, { message: 'expected a list of telemetry labels' })
-      .default(['memory', 'load_avg', 'disk_usage'].map((label) => ({ label, arguments: {} }))),
-    tail_logs: z.array(tailLogSchema, { message: 'expected a list of {service, file}' }).default([]),
-    telemetries: z
-      .array(customTelemetrySchema, { message: 'expected a list of {name, command, args, interval}' })
-      .default([]),
+    builtin_telemetries: z._default(
+      z.array(builtinTelemetrySchema, { message: 'expected a list of telemetry labels' }),
+      ['memory', 'load_avg', 'disk_usage'].map((label) => ({ label, arguments: {} })),
+    ),
+    tail_logs: z._default(z.array(tailLogSchema, { message: 'expected a list of {service, file}' }), []),
+    telemetries: z._default(
+      z.array(customTelemetrySchema, { message: 'expected a list of {name, command, args, interval}' }),
+      [],
+    ),
 
     // --- added by this agent ---
     /** Spool, checkpoints, audit log. Empty = the platform default (see docs/config.md). */
     data_dir: text(''),
     heartbeat_interval: seconds(5, 60),
     /** Upper bound of one frame on the wire including the 2-byte prefix; long lines/outputs are split or cut. */
-    max_frame_bytes: z
-      .number({ message: 'expected a number of bytes' })
-      .int()
-      .min(1024, { message: 'expected at least 1024 bytes' })
-      .max(MAX_WIRE_FRAME_BYTES, {
-        message: `expected at most ${MAX_WIRE_FRAME_BYTES} bytes (the u16 length prefix limit)`,
-      })
-      .default(8192),
+    max_frame_bytes: z._default(
+      z.number({ message: 'expected a number of bytes' }).check(
+        z.int(),
+        z.gte(1024, { message: 'expected at least 1024 bytes' }),
+        z.lte(MAX_WIRE_FRAME_BYTES, {
+          message: `expected at most ${MAX_WIRE_FRAME_BYTES} bytes (the u16 length prefix limit)`,
+        }),
+      ),
+      8192,
+    ),
     auth_timeout: seconds(1, 10),
     connect_timeout: seconds(1, 10),
-    log_level: z
-      .enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' })
-      .default('info'),
+    log_level: z._default(
+      z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }),
+      'info',
+    ),
     /** Service name of the agent's own notable events sent as log frames; empty = do not ship them. */
     agent_log_service: text('minion-agent'),
     tls: tlsSchema,
@@ -428,8 +515,8 @@ export function dropNullKeys(value: unknown): unknown {
 }
 
 export function agentConfigSchemaFor(host: AgentHost) {
-  return z.preprocess(
-    (raw) => (raw === null || raw === undefined ? {} : dropNullKeys(raw)),
+  return z.pipe(
+    z.transform((raw: unknown) => (raw === null || raw === undefined ? {} : dropNullKeys(raw))),
     agentConfigObjectSchema(host),
   );
 }

@@ -13,6 +13,7 @@ import {
   type IpcResult,
   type UpdatesApi,
 } from '../../src-shared/ipc';
+import { InvokeFailure } from './invoke-failure';
 
 export type SandboxInfo = InvokeResponses[typeof InvokeChannel.SandboxStart];
 
@@ -32,13 +33,7 @@ export type InvokeHandlers = {
   [C in InvokeChannel]: (payload: PayloadOf<C>) => Promise<InvokeResponses[C]> | InvokeResponses[C];
 };
 
-/** An error a handler throws on purpose, carrying a message meant for people. */
-export class InvokeFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvokeFailure';
-  }
-}
+export { InvokeFailure };
 
 export function createInvokeHandlers(deps: InvokeHandlerDeps): InvokeHandlers {
   const { core, updates } = deps;

@@ -22,7 +22,7 @@ import {
 } from '../agent/config';
 import { AGENT_VERSION } from '../agent/version';
 import { type UpdatesApi } from '../../src-shared/ipc';
-import { InvokeFailure } from '../bridge/handlers';
+import { InvokeFailure } from '../bridge/invoke-failure';
 import type { SpoolAction } from './commands/spool';
 import { headlessUpdaterHook, upgradeExtension } from './commands/upgrade';
 import { missingConnectionKeys } from './config-cmd';

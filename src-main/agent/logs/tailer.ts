@@ -185,6 +185,12 @@ export class LogTailer {
   private readonly rotatedGraceMs: number;
   private readonly startAt: 'end' | 'beginning';
   private readonly chunk: Buffer;
+  /**
+   * Where the followed files are read while lines flow: a file's carried-over partial line is copied to its start
+   * and the next chunk read in behind it, so a read costs no allocation. Lines are decoded into strings before the
+   * next read; a remainder that outlives the read (a yield, a refusal, a partial line) is copied out of it.
+   */
+  private readonly readBuffer: Buffer;
   private readonly maxBytesPerPoll: number;
   private readonly maxSliceMs: number;
   private readonly clock: () => number;
@@ -232,6 +238,7 @@ export class LogTailer {
     this.rotatedGraceMs = options.rotatedGraceMs ?? 5000;
     this.startAt = options.startAt ?? 'end';
     this.chunk = Buffer.allocUnsafe(options.readChunkBytes ?? 64 * 1024);
+    this.readBuffer = Buffer.allocUnsafe(2 * this.chunk.length);
     this.maxBytesPerPoll = options.maxBytesPerPoll ?? 4 * 1024 * 1024;
     this.maxSliceMs = options.maxSliceMs ?? 8;
     this.clock = options.clock ?? (() => performance.now());
@@ -631,17 +638,27 @@ export class LogTailer {
     let budget = this.maxBytesPerPoll;
     while (file.readPos < size && budget > 0 && !file.blocked && !file.yielded && !this.sliceSpent()) {
       const want = Math.min(this.chunk.length, size - file.readPos, budget);
-      const n = readSync(file.fd, this.chunk, 0, want, file.readPos);
-      if (n <= 0) break;
+      const carried = file.buffer.length;
+      let n: number;
+      if (carried + want <= this.readBuffer.length) {
+        // The usual case: the carried partial line is shorter than a chunk.
+        file.buffer.copy(this.readBuffer, 0);
+        n = readSync(file.fd, this.readBuffer, carried, want, file.readPos);
+        if (n <= 0) break;
+        file.buffer = this.readBuffer.subarray(0, carried + n);
+      } else {
+        // A long line is being gathered (up to maxLineBytes): it needs a buffer of its own.
+        n = readSync(file.fd, this.chunk, 0, want, file.readPos);
+        if (n <= 0) break;
+        file.buffer = Buffer.concat([file.buffer, this.chunk.subarray(0, n)]);
+      }
       file.readPos += n;
       budget -= n;
       this.counters.bytesRead += n;
-      file.buffer =
-        file.buffer.length === 0
-          ? Buffer.from(this.chunk.subarray(0, n))
-          : Buffer.concat([file.buffer, this.chunk.subarray(0, n)]);
       file.lastGrowthAt = now;
       this.processBuffer(file, false, true);
+      // The next read (of this file or another) overwrites the read buffer: keep what is left in a copy.
+      if (file.buffer.buffer === this.readBuffer.buffer) file.buffer = Buffer.from(file.buffer);
     }
     if (file.headLength < Math.min(HEAD_BYTES, file.offset)) this.updateHead(file);
     return file.yielded || (file.readPos < size && !file.blocked);

@@ -168,6 +168,40 @@ describe('LogTailer: bounded work per poll', () => {
   });
 });
 
+describe('LogTailer: one reused read buffer', () => {
+  it("a file's refused lines stay intact while the next file is read into the same buffer", () => {
+    const pathA = join(dir, 'a.log');
+    const pathB = join(dir, 'b.log');
+    const expectedA = numbered(0, 400).map((line) => `a ${line}`);
+    const expectedB = numbered(0, 400).map((line) => `b ${line}`);
+    writeFileSync(pathA, expectedA.join('\n') + '\n');
+    writeFileSync(pathB, expectedB.join('\n') + '\n');
+    const byFile: Record<string, string[]> = { a: [], b: [] };
+    let refuseOnce = expectedA[120];
+    const h = makeTailer(
+      [
+        { service: 'a', file: pathA },
+        { service: 'b', file: pathB },
+      ],
+      {
+        readChunkBytes: 1024,
+        sink: (service, line) => {
+          if (line === refuseOnce) {
+            refuseOnce = undefined;
+            throw new Error('spool full');
+          }
+          byFile[service]?.push(line);
+        },
+      },
+    );
+    h.tailer.start(); // a is refused mid-chunk and waits; b is read in the same poll
+    expect(byFile.b?.length).toBeGreaterThan(0);
+    drain(h);
+    expect(byFile.a).toEqual(expectedA);
+    expect(byFile.b).toEqual(expectedB);
+  });
+});
+
 describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
   const checkpointFile = (): string => join(dir, 'state', 'tail-checkpoint.json');
   const savedOffset = (): number | undefined =>
