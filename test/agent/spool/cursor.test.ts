@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -118,5 +118,31 @@ describe('cursor', () => {
     await w.flush();
     expect(w.durableState.confirmedSeq).toBe(7);
     expect(JSON.parse(readFileSync(join(d, 'cursor.json'), 'utf8')).confirmedSeq).toBe(7);
+  });
+
+  it('writes a file only its owner can read, one line of JSON', async () => {
+    const d = dir();
+    await writeCursorAtomic(d, sample);
+    expect(statSync(join(d, 'cursor.json')).mode & 0o777).toBe(0o600);
+    const text = readFileSync(join(d, 'cursor.json'), 'utf8');
+    expect(text.endsWith('}\n')).toBe(true);
+    expect(text.trimEnd()).not.toContain('\n');
+  });
+
+  it('says why a cursor is damaged: unreadable, or failing its checksum', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'cursor.json'));
+    expect(await readCursor(d)).toEqual({
+      status: 'damaged',
+      state: initialCursor(),
+      detail: expect.stringMatching(/^cannot read cursor: EISDIR/) as unknown as string,
+    });
+    const e = dir();
+    writeFileSync(join(e, 'cursor.json'), serializeCursor(sample).replace('12345', '12346'));
+    expect(await readCursor(e)).toEqual({
+      status: 'damaged',
+      state: initialCursor(),
+      detail: 'cursor file failed its checksum',
+    });
   });
 });
