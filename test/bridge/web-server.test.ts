@@ -734,6 +734,41 @@ describe('startWebDashboard', () => {
     expect(await closed).toEqual([1008, 'session ended by a fresh link']);
   });
 
+  it('skips log batches to a client that stopped reading, but still sends it other events', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${dashboard.port}/bridge?token=${TOKEN}`, {
+      origin: dashboard.origin,
+    });
+    sockets.push(ws);
+    await new Promise((resolve) => ws.once('open', resolve));
+    await expect.poll(() => dashboard.clientCount()).toBe(1);
+    let logLines = 0;
+    const updateArrived = new Promise<void>((resolve) =>
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { channel: string; payload: unknown[] };
+        if (message.channel === EventChannel.Logs) logLines += message.payload.length;
+        if (message.channel === EventChannel.Updates) resolve();
+      }),
+    );
+    ws.pause(); // the page stops reading (a stalled tab or tunnel)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // Four batches of ~10 MB each: more than the 8 MiB a client may fall behind, whatever the kernel buffers.
+      const text = 'x'.repeat(10_000);
+      for (let batch = 0; batch < 4; batch++) {
+        for (let i = 0; i < 1000; i++) core.emitCore('log', logLine(batch * 1000 + i, text));
+        vi.advanceTimersByTime(100);
+      }
+      updates.set({ state: 'ready', availableVersion: '2.0.0' });
+      vi.advanceTimersByTime(100);
+    } finally {
+      vi.useRealTimers();
+    }
+    ws.resume();
+    await updateArrived;
+    expect(logLines).toBeGreaterThan(0);
+    expect(logLines).toBeLessThan(4000);
+  });
+
   describe('liveness', () => {
     // Only the ping interval is faked; sockets stay real.
     beforeEach(() => vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }));
