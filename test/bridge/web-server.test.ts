@@ -1,5 +1,6 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -767,6 +768,21 @@ describe('startWebDashboard', () => {
     await updateArrived;
     expect(logLines).toBeGreaterThan(0);
     expect(logLines).toBeLessThan(4000);
+  });
+
+  it('survives clients that reset the connection during a refused upgrade', async () => {
+    for (let i = 0; i < 5; i++) {
+      const socket = connect(dashboard.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(
+        `GET /bridge HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      socket.resetAndDestroy();
+      await closed;
+    }
+    expect((await get(dashboard.port, `/?token=${TOKEN}`)).status).toBe(303);
   });
 
   describe('liveness', () => {
