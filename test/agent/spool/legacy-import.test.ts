@@ -176,10 +176,28 @@ describe('legacy spool import: files and framing', () => {
     const { tmp, spool } = await setup();
     writeFileSync(
       join(tmp, `minion-${GROUP}-7.log`),
-      Buffer.concat([encodeFrame(legacyLog('only')), Buffer.from([0x01])]),
+      Buffer.concat([encodeFrame(legacyLog('one')), encodeFrame(legacyLog('two')), Buffer.from([0x01])]),
     );
     const report = await run(spool, tmp);
-    expect(report.files[0]).toMatchObject({ imported: 1, corruptTailBytes: 1, removed: true });
+    expect(report.files[0]).toMatchObject({ imported: 2, corruptTailBytes: 1, removed: true });
+  });
+
+  it('reports a file with invalid frames even when its end is intact, and says nothing about clean files', async () => {
+    const { tmp, spool } = await setup();
+    const invalid = Buffer.from([0, 3, 0xc1, 0xc1, 0xc1]); // a frame whose payload is not msgpack
+    writeFileSync(
+      join(tmp, `minion-${GROUP}-11.log`),
+      Buffer.concat([encodeFrame(legacyLog('fine')), invalid]),
+    );
+    writeFileSync(join(tmp, `minion-${GROUP}-12.log`), encodeFrame(legacyLog('clean')));
+    const problems: string[] = [];
+    const report = await run(spool, tmp, { onProblem: (m) => problems.push(m) });
+    expect(report.files.map((f) => [f.imported, f.invalid, f.corruptTailBytes])).toEqual([
+      [1, 1, 0],
+      [1, 0, 0],
+    ]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/-11\.log: 1 frames imported, 1 invalid frames skipped, 0 bytes/);
   });
 
   it('imports the files of the group oldest first and reports the total', async () => {
@@ -211,6 +229,10 @@ describe('legacy spool import: files and framing', () => {
   it('imports a file whose name carries no pid without asking whether a process runs', async () => {
     const { tmp, spool } = await setup();
     writeFileSync(join(tmp, `minion-${GROUP}-old.log`), encodeFrame(legacyLog('no pid')));
+    // Digits with something around them are not a pid either.
+    for (const name of [`minion-${GROUP}-old1.log`, `minion-${GROUP}-1old.log`])
+      writeFileSync(join(tmp, name), encodeFrame(legacyLog(name)));
+    expect((await findLegacyFiles(tmp, GROUP)).map((f) => f.pid)).toEqual([null, null, null]);
     const asked: number[] = [];
     const report = await run(spool, tmp, {
       isProcessAlive: (pid) => {
@@ -219,7 +241,11 @@ describe('legacy spool import: files and framing', () => {
       },
     });
     expect(asked).toEqual([]);
-    expect(report.files[0]).toMatchObject({ imported: 1, removed: true, skippedBecause: null });
+    expect(report.files.map((f) => [f.imported, f.removed, f.skippedBecause])).toEqual([
+      [1, true, null],
+      [1, true, null],
+      [1, true, null],
+    ]);
   });
 
   it('finds nothing in a missing directory', async () => {
@@ -259,7 +285,8 @@ describe('legacy spool import: files and framing', () => {
     await spool.close();
     const problems: string[] = [];
     const report = await run(spool, tmp, { onProblem: (m) => problems.push(m) });
-    expect(report.files[0]).toMatchObject({ removed: false, imported: 0 });
+    // The closed spool refuses each frame (counted invalid), then the durability step fails.
+    expect(report.files[0]).toMatchObject({ removed: false, imported: 0, invalid: 1 });
     expect(report.files[0]?.skippedBecause).toMatch(/^import failed: .*closed/);
     expect(problems[0]).toMatch(new RegExp(`^legacy spool ${path} not imported: .*closed`));
     expect(existsSync(path)).toBe(true);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runSpoolCommand } from '../../../src-main/cli/commands/spool';
@@ -104,6 +104,42 @@ describe('spool tools and CLI', () => {
     const { code, text } = await run('stats', t.dir);
     expect(code).toBe(0);
     expect(text).toMatch(/does not exist yet/);
+    expect(await inspectSpool(t.dir)).toMatchObject({
+      exists: false,
+      segments: 0,
+      quarantineFiles: [],
+      leftoverFiles: [],
+      damaged: [],
+    });
+  });
+
+  it('fails, rather than calling the spool missing, when its segments cannot be listed', async () => {
+    const t = tempDir('tools-notdir-');
+    cleanups.push(t.cleanup);
+    mkdirSync(spoolPaths(t.dir).dir, { recursive: true });
+    writeFileSync(spoolPaths(t.dir).segments, 'not a directory');
+    await expect(inspectSpool(t.dir)).rejects.toThrow(/ENOTDIR/);
+  });
+
+  it('plans to quarantine a last segment whose damage has valid records after it, and truncates a torn tail by its size', async () => {
+    const dir = await filled();
+    const segDir = spoolPaths(dir).segments;
+    const last = join(segDir, readdirSync(segDir).sort().at(-1) as string);
+    const buf = readFileSync(last);
+    const second = scanSegment(buf).records[1]!;
+    buf[second.offset + 27] = (buf[second.offset + 27] as number) ^ 0x10;
+    writeFileSync(last, buf);
+    const damaged = (await inspectSpool(dir)).damaged;
+    expect(damaged).toHaveLength(1);
+    expect(damaged[0]?.action).toMatch(/^move to quarantine\/ and keep the \d+ valid records$/);
+
+    // Now a torn write at the end of the (again healthy) last segment.
+    buf[second.offset + 27] = (buf[second.offset + 27] as number) ^ 0x10;
+    writeFileSync(last, buf.subarray(0, buf.length - 5));
+    const torn = scanSegment(buf.subarray(0, buf.length - 5));
+    expect((await inspectSpool(dir)).damaged[0]?.action).toBe(
+      `truncate the torn tail (${buf.length - 5 - torn.validPrefixEnd} bytes)`,
+    );
   });
 });
 
@@ -138,6 +174,10 @@ describe('inspectSpool figures', () => {
     writeFileSync(join(paths.segments, '0000000000000001.seg.tmp'), 'x');
     writeFileSync(join(paths.quarantine, 'old.seg'), 'x');
     const i = await inspectSpool(t.dir);
+    expect(i.exists).toBe(true);
+    // The leftover is listed, not read as a segment.
+    expect(i.segments).toBe(readdirSync(paths.segments).filter((n) => n.endsWith('.seg')).length);
+    expect(i.damaged).toEqual([]);
     expect(i.leftoverFiles).toEqual(['0000000000000001.seg.tmp']);
     expect(i.quarantineFiles).toEqual(['old.seg']);
     expect([i.firstSeq, i.lastSeq, i.oldestQueuedAt]).toEqual([null, null, null]);
