@@ -198,4 +198,18 @@ describe('cursor', () => {
     ).flush();
     expect(readdirSync(d)).toEqual([]);
   });
+
+  it('writes an update on its own, without waiting for a flush', async () => {
+    const d = dir();
+    const durable: number[] = [];
+    const w = new CursorWriter(
+      d,
+      initialCursor(),
+      (s) => durable.push(s.confirmedSeq),
+      () => undefined,
+    );
+    w.update({ ...sample, confirmedSeq: 9 });
+    await waitFor(() => durable.includes(9), 5000, 'the update to become durable');
+    expect((await readCursor(d)).state.confirmedSeq).toBe(9);
+  });
 });
