@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runSpoolCommand } from '../../../src-main/cli/commands/spool';
 import { scanSegment } from '../../../src-main/agent/spool/segment-log';
 import { initialCursor, writeCursorAtomic } from '../../../src-main/agent/spool/cursor';
@@ -16,7 +16,10 @@ import {
 import { frameOf, tempDir } from './helpers';
 
 const cleanups: Array<() => void> = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+afterEach(() => {
+  vi.restoreAllMocks();
+  cleanups.splice(0).forEach((c) => c());
+});
 
 async function filled(): Promise<string> {
   const t = tempDir('tools-');
@@ -164,6 +167,18 @@ describe('inspectSpool figures', () => {
     expect(i.segmentBytes).toBe(
       readdirSync(paths.segments).reduce((n, name) => n + readFileSync(join(paths.segments, name)).length, 0),
     );
+  });
+
+  it('scans segments in sequence order whatever order the directory lists them in', async () => {
+    const dir = await filled();
+    const expected = await inspectSpool(dir);
+    const readdir = fsp.readdir.bind(fsp) as (path: string) => Promise<string[]>;
+    // ext4 lists by hash, not by name: hand the segments over reversed.
+    vi.spyOn(fsp, 'readdir').mockImplementation((async (path: string) =>
+      (await readdir(path)).reverse()) as unknown as typeof fsp.readdir);
+    const i = await inspectSpool(dir);
+    expect([i.firstSeq, i.lastSeq, i.damaged]).toEqual([1, 60, []]);
+    expect(i).toEqual(expected);
   });
 
   it('lists leftover and quarantined files, and has no sequence range while empty', async () => {
