@@ -136,11 +136,20 @@ describe('spool tools and CLI', () => {
     expect(damaged).toHaveLength(1);
     expect(damaged[0]?.action).toMatch(/^move to quarantine\/ and keep the \d+ valid records$/);
 
+    // An earlier segment damaged in its last record is quarantined too: only the newest one can have a torn tail.
+    const first = join(segDir, readdirSync(segDir).sort()[0] as string);
+    const firstBuf = readFileSync(first);
+    const lastRecord = scanSegment(firstBuf).records.at(-1)!;
+    firstBuf[lastRecord.offset + 27] = (firstBuf[lastRecord.offset + 27] as number) ^ 0x10;
+    writeFileSync(first, firstBuf);
+    const both = (await inspectSpool(dir)).damaged;
+    expect(both.map((d) => d.action.startsWith('move to quarantine/'))).toEqual([true, true]);
+
     // Now a torn write at the end of the (again healthy) last segment.
     buf[second.offset + 27] = (buf[second.offset + 27] as number) ^ 0x10;
     writeFileSync(last, buf.subarray(0, buf.length - 5));
     const torn = scanSegment(buf.subarray(0, buf.length - 5));
-    expect((await inspectSpool(dir)).damaged[0]?.action).toBe(
+    expect((await inspectSpool(dir)).damaged.at(-1)?.action).toBe(
       `truncate the torn tail (${buf.length - 5 - torn.validPrefixEnd} bytes)`,
     );
   });
