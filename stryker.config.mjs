@@ -28,6 +28,7 @@ export default {
   incrementalFile: 'reports/mutation/incremental.json',
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
-  // The sandbox copy needs only what the tests read, not build output or earlier reports.
-  ignorePatterns: ['dist', 'release', 'reports', 'coverage', 'test/e2e/artifacts', '.tools'],
+  // The sandbox copy needs only what the tests read, not build output, earlier reports or the sandboxes of areas
+  // running at the same time (copying one while it changes fails the run).
+  ignorePatterns: ['dist', 'release', 'reports', 'coverage', 'test/e2e/artifacts', '.tools', '.stryker-tmp*'],
 };

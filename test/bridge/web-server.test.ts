@@ -1,8 +1,9 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   isLoopbackHostHeader,
@@ -45,12 +46,12 @@ function get(
 function openWs(
   url: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; ws?: WebSocket }> {
+): Promise<{ status: number; statusMessage?: string; ws?: WebSocket }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.once('open', () => resolve({ status: 101, ws }));
     ws.once('unexpected-response', (_req, res) => {
-      resolve({ status: res.statusCode ?? 0 });
+      resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage });
       res.resume();
       ws.terminate();
     });
@@ -353,7 +354,10 @@ describe('startWebDashboard', () => {
       ws.send(JSON.stringify({ t: 'invoke', id, channel: InvokeChannel.Pause }));
     await waitFor(1);
     expect([...replies.keys()]).toEqual([65]);
-    expect(replies.get(65)).toMatchObject({ ok: false, error: { message: 'Too many requests in flight.' } });
+    expect(replies.get(65)).toMatchObject({
+      ok: false,
+      error: { code: 'failed', message: 'Too many requests in flight.' },
+    });
     release();
     await waitFor(65);
     expect(replies.get(64)).toMatchObject({ ok: true });
@@ -589,5 +593,248 @@ describe('startWebDashboard', () => {
     expect(result.ok).toBe(false);
     api.close();
     dashboard = await startWebDashboard({ core, updates, rendererDir: dir, token: TOKEN });
+  });
+
+  it('refuses an upgrade with wrong credentials even from the page origin', async () => {
+    const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+    const origin = dashboard.origin;
+    expect(await openWs(`${base}?token=wrong-token-0123456789`, { origin })).toMatchObject({ status: 403 });
+    const cookieName = (await sessionCookie()).split('=')[0]!;
+    expect(await openWs(base, { origin, cookie: `${cookieName}=forged` })).toMatchObject({ status: 403 });
+    // The printed token was spent by sessionCookie().
+    expect(await openWs(`${base}?token=${TOKEN}`, { origin })).toMatchObject({ status: 403 });
+    expect(dashboard.clientCount()).toBe(0);
+  });
+
+  it('refuses upgrades with the reason in the status line', async () => {
+    const base = `ws://127.0.0.1:${dashboard.port}`;
+    const origin = dashboard.origin;
+    expect(await openWs(`${base}/bridge`, { origin })).toEqual({
+      status: 401,
+      statusMessage: 'Unauthorized',
+    });
+    expect(await openWs(`${base}/other?token=${TOKEN}`, { origin })).toEqual({
+      status: 404,
+      statusMessage: 'Not Found',
+    });
+    expect(await openWs(`${base}/bridge?token=nope-0123456789`, { origin })).toEqual({
+      status: 403,
+      statusMessage: 'Forbidden',
+    });
+    expect(await openWs(`${base}/bridge?token=${TOKEN}`, { origin: 'http://evil.example' })).toEqual({
+      status: 403,
+      statusMessage: 'Forbidden',
+    });
+    expect(await openWs(`${base}/bridge?token=${TOKEN}`, { origin, host: 'evil.example' })).toEqual({
+      status: 403,
+      statusMessage: 'Forbidden',
+    });
+  });
+
+  it('spends the token only on an upgrade it accepts, and then for that one socket', async () => {
+    const base = `ws://127.0.0.1:${dashboard.port}/bridge`;
+    // Refused for its Origin: the token is still good.
+    expect((await openWs(`${base}?token=${TOKEN}`, { origin: 'http://evil.example' })).status).toBe(403);
+    const first = await openWs(`${base}?token=${TOKEN}`, { origin: dashboard.origin });
+    sockets.push(first.ws!);
+    expect(first.status).toBe(101);
+    expect((await openWs(`${base}?token=${TOKEN}`, { origin: dashboard.origin })).status).toBe(403);
+    expect((await get(dashboard.port, `/?token=${TOKEN}`)).status).toBe(403);
+  });
+
+  it('an upgrade with a session cookie leaves the current link unspent', async () => {
+    const cookie = await sessionCookie();
+    const link = new URL(dashboard.freshLink());
+    const opened = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, {
+      origin: dashboard.origin,
+      cookie,
+    });
+    sockets.push(opened.ws!);
+    expect(opened.status).toBe(101);
+    expect((await get(dashboard.port, link.pathname + link.search)).status).toBe(303);
+  });
+
+  it('keeps at most 64 sessions, forgetting the oldest', async () => {
+    const oldest = await sessionCookie();
+    const cookies: string[] = [];
+    for (let i = 0; i < 64; i++) {
+      const link = new URL(dashboard.freshLink());
+      const exchange = await get(dashboard.port, link.pathname + link.search);
+      cookies.push(String(exchange.headers['set-cookie']).split(';')[0]!);
+    }
+    expect(dashboard.sessionCount()).toBe(64);
+    expect((await get(dashboard.port, '/', { cookie: oldest })).status).toBe(403);
+    expect((await get(dashboard.port, '/', { cookie: cookies[0]! })).status).toBe(200);
+    expect((await get(dashboard.port, '/', { cookie: cookies[63]! })).status).toBe(200);
+  });
+
+  it('keeps delivering events to the clients still open when another leaves', async () => {
+    const cookie = await sessionCookie();
+    const leaving = client(cookie);
+    const staying = client(cookie);
+    await Promise.all([leaving.snapshot(), staying.snapshot()]);
+    leaving.close();
+    await expect.poll(() => dashboard.clientCount()).toBe(1);
+    const received = new Promise<number[]>((resolve) =>
+      staying.on(EventChannel.Logs, (lines) => resolve(lines.map((l) => l.id))),
+    );
+    core.emitCore('log', logLine(7));
+    expect(await received).toEqual([7]);
+    staying.close();
+  });
+
+  it('closes a socket that sends more than 2 MiB at once, and keeps serving', async () => {
+    const cookie = await sessionCookie();
+    const opened = await openWs(`ws://127.0.0.1:${dashboard.port}/bridge`, {
+      cookie,
+      origin: dashboard.origin,
+    });
+    const ws = opened.ws!;
+    sockets.push(ws);
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.on('error', () => undefined);
+    ws.send('x'.repeat(2 * 1024 * 1024 + 1));
+    expect(await closed).toBe(1009);
+    expect((await get(dashboard.port, '/', { cookie })).status).toBe(200);
+  });
+
+  it('rejects when the port is taken', async () => {
+    await expect(
+      startWebDashboard({ core, updates, rendererDir: dir, port: dashboard.port, token: TOKEN }),
+    ).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  it('makes its own 32-byte token when given none, a new one per fresh link', async () => {
+    const own = await startWebDashboard({ core, updates, rendererDir: dir });
+    try {
+      expect(own.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(own.url).toBe(`${own.origin}/?token=${own.token}`);
+      const link = own.freshLink();
+      expect(own.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(link).toBe(`${own.origin}/?token=${own.token}`);
+      expect(link).not.toBe(own.url);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('a cookie without a value is not a dashboard cookie', async () => {
+    const reply = await get(dashboard.port, '/', { cookie: 'minion_dashboard_abc' });
+    expect(reply.status).toBe(401);
+  });
+
+  it('tells the page why a fresh link ended its session', async () => {
+    const ws = (
+      await openWs(`ws://127.0.0.1:${dashboard.port}/bridge?token=${TOKEN}`, { origin: dashboard.origin })
+    ).ws!;
+    sockets.push(ws);
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.once('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    dashboard.freshLink({ endSessions: true });
+    expect(await closed).toEqual([1008, 'session ended by a fresh link']);
+  });
+
+  it('skips log batches to a client that stopped reading, but still sends it other events', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${dashboard.port}/bridge?token=${TOKEN}`, {
+      origin: dashboard.origin,
+    });
+    sockets.push(ws);
+    await new Promise((resolve) => ws.once('open', resolve));
+    await expect.poll(() => dashboard.clientCount()).toBe(1);
+    let logLines = 0;
+    const updateArrived = new Promise<void>((resolve) =>
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { channel: string; payload: unknown[] };
+        if (message.channel === EventChannel.Logs) logLines += message.payload.length;
+        if (message.channel === EventChannel.Updates) resolve();
+      }),
+    );
+    ws.pause(); // the page stops reading (a stalled tab or tunnel)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // Four batches of ~10 MB each: more than the 8 MiB a client may fall behind, whatever the kernel buffers.
+      const text = 'x'.repeat(10_000);
+      for (let batch = 0; batch < 4; batch++) {
+        for (let i = 0; i < 1000; i++) core.emitCore('log', logLine(batch * 1000 + i, text));
+        vi.advanceTimersByTime(100);
+      }
+      updates.set({ state: 'ready', availableVersion: '2.0.0' });
+      vi.advanceTimersByTime(100);
+    } finally {
+      vi.useRealTimers();
+    }
+    ws.resume();
+    await updateArrived;
+    expect(logLines).toBeGreaterThan(0);
+    expect(logLines).toBeLessThan(4000);
+  });
+
+  it('survives clients that reset the connection during a refused upgrade', async () => {
+    for (let i = 0; i < 5; i++) {
+      const socket = connect(dashboard.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(
+        `GET /bridge HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      socket.resetAndDestroy();
+      await closed;
+    }
+    expect((await get(dashboard.port, `/?token=${TOKEN}`)).status).toBe(303);
+  });
+
+  describe('liveness', () => {
+    // Only the ping interval is faked; sockets stay real.
+    beforeEach(() => vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }));
+    afterEach(() => vi.useRealTimers());
+
+    const connect = async (autoPong: boolean): Promise<{ ws: WebSocket; pings: () => number }> => {
+      const ws = new WebSocket(`ws://127.0.0.1:${dashboard.port}/bridge?token=${TOKEN}`, {
+        origin: dashboard.origin,
+        autoPong,
+      });
+      sockets.push(ws);
+      let pings = 0;
+      ws.on('ping', () => pings++);
+      await new Promise((resolve) => ws.once('open', resolve));
+      await expect.poll(() => dashboard.clientCount()).toBe(1);
+      return { ws, pings: () => pings };
+    };
+
+    const roundTrip = (ws: WebSocket, id: number): Promise<void> =>
+      new Promise((resolve) => {
+        const onMessage = (data: unknown): void => {
+          if ((JSON.parse(String(data)) as { id?: number }).id !== id) return;
+          ws.off('message', onMessage);
+          resolve();
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ t: 'invoke', id, channel: InvokeChannel.Snapshot }));
+      });
+
+    it('pings every 30 s and keeps a client that answers', async () => {
+      const { ws, pings } = await connect(true);
+      for (let round = 1; round <= 3; round++) {
+        vi.advanceTimersByTime(30_000);
+        await expect.poll(pings).toBe(round);
+        // The pong went out before this call, so its reply proves the server has read the pong.
+        await roundTrip(ws, round);
+      }
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      expect(dashboard.clientCount()).toBe(1);
+    });
+
+    it('drops a client that missed a pong', async () => {
+      const { ws, pings } = await connect(false);
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      vi.advanceTimersByTime(30_000);
+      await expect.poll(pings).toBe(1);
+      expect(dashboard.clientCount()).toBe(1);
+      vi.advanceTimersByTime(30_000);
+      expect(await closed).toBe(1006);
+      await expect.poll(() => dashboard.clientCount()).toBe(0);
+    });
   });
 });

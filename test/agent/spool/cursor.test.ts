@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CursorWriter,
   type CursorState,
@@ -14,7 +15,10 @@ import {
 import { tempDir, waitFor } from './helpers';
 
 const cleanups: Array<() => void> = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+afterEach(() => {
+  vi.restoreAllMocks();
+  cleanups.splice(0).forEach((c) => c());
+});
 
 function dir(): string {
   const t = tempDir('cursor-');
@@ -118,5 +122,94 @@ describe('cursor', () => {
     await w.flush();
     expect(w.durableState.confirmedSeq).toBe(7);
     expect(JSON.parse(readFileSync(join(d, 'cursor.json'), 'utf8')).confirmedSeq).toBe(7);
+  });
+
+  it('writes a file only its owner can read, one line of JSON', async () => {
+    const d = dir();
+    await writeCursorAtomic(d, sample);
+    expect(statSync(join(d, 'cursor.json')).mode & 0o777).toBe(0o600);
+    const text = readFileSync(join(d, 'cursor.json'), 'utf8');
+    expect(text.endsWith('}\n')).toBe(true);
+    expect(text.trimEnd()).not.toContain('\n');
+  });
+
+  it('says why a cursor is damaged: unreadable, or failing its checksum', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'cursor.json'));
+    expect(await readCursor(d)).toEqual({
+      status: 'damaged',
+      state: initialCursor(),
+      detail: expect.stringMatching(/^cannot read cursor: EISDIR/) as unknown as string,
+    });
+    const e = dir();
+    writeFileSync(join(e, 'cursor.json'), serializeCursor(sample).replace('12345', '12346'));
+    expect(await readCursor(e)).toEqual({
+      status: 'damaged',
+      state: initialCursor(),
+      detail: 'cursor file failed its checksum',
+    });
+  });
+
+  it('starts a missing cursor from zero counters that survive a write and a read', async () => {
+    const d = dir();
+    const missing = await readCursor(d);
+    expect(missing.status).toBe('missing');
+    await writeCursorAtomic(d, missing.state);
+    expect(await readCursor(d)).toEqual({ status: 'ok', state: missing.state });
+    expect(missing.state.dropped).toEqual({ log: 0, telemetry: 0, result: 0 });
+    expect(missing.state.unreportedDrops).toEqual({ telemetry: 0, log: 0 });
+  });
+
+  it('keeps at most one write in flight however fast updates come', async () => {
+    const d = dir();
+    let inFlight = 0;
+    let most = 0;
+    const open = fsp.open.bind(fsp);
+    const rename = fsp.rename.bind(fsp);
+    vi.spyOn(fsp, 'open').mockImplementation(async (path, ...rest) => {
+      if (String(path).endsWith('.tmp')) most = Math.max(most, ++inFlight);
+      return open(path, ...rest);
+    });
+    vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
+      await rename(from, to);
+      if (String(from).endsWith('.tmp')) inFlight--;
+    });
+    const w = new CursorWriter(
+      d,
+      initialCursor(),
+      () => undefined,
+      (e) => {
+        throw e;
+      },
+    );
+    for (let i = 1; i <= 20; i++) w.update({ ...sample, confirmedSeq: i });
+    await w.flush();
+    expect(most).toBe(1);
+    expect((await readCursor(d)).state.confirmedSeq).toBe(20);
+  });
+
+  it('a flush without updates writes nothing', async () => {
+    const d = dir();
+    await new CursorWriter(
+      d,
+      sample,
+      () => undefined,
+      () => undefined,
+    ).flush();
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('writes an update on its own, without waiting for a flush', async () => {
+    const d = dir();
+    const durable: number[] = [];
+    const w = new CursorWriter(
+      d,
+      initialCursor(),
+      (s) => durable.push(s.confirmedSeq),
+      () => undefined,
+    );
+    w.update({ ...sample, confirmedSeq: 9 });
+    await waitFor(() => durable.includes(9), 5000, 'the update to become durable');
+    expect((await readCursor(d)).state.confirmedSeq).toBe(9);
   });
 });
