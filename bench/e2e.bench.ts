@@ -18,7 +18,16 @@
 // BENCH_PROBE_CALLBACKS=1 times every event-loop callback in both processes (async_hooks; slows them, so only to
 // find what makes a long tick) and prints the longest per resource type.
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -207,9 +216,12 @@ class ProbedChild {
   private readonly exited: Promise<void>;
 
   constructor(nodeArgs: string[], args: string[]) {
+    const stdout = childStdout();
     this.child = spawn(process.execPath, [...nodeArgs, '-r', join(benchDir(), 'burst-probe.cjs'), ...args], {
-      stdio: ['ignore', childStdout(), 'pipe', 'ipc'],
+      stdio: ['ignore', stdout, 'pipe', 'ipc'],
     });
+    // The child has its own copy of the file descriptor.
+    if (stdout !== 'ignore') closeSync(stdout);
     this.child.stderr?.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-4000)));
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
   }
