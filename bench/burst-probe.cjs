@@ -59,6 +59,90 @@ if (process.env.BENCH_PROBE_CALLBACKS === '1') {
     .enable();
 }
 
+// BENCH_PROBE_MEMORY=1: sample the memory every 5 ms inside a window (process.memoryUsage, the V8 heap spaces and
+// /proc/self/status' anonymous vs file-backed resident pages) and report the sample taken at the highest RSS, plus
+// each component's own maximum: what the peak consists of. Off for the figures (the samples cost a little CPU).
+let memoryPeak = null;
+let memoryMax = null;
+let memoryAtMark = null;
+let memoryTimer = null;
+function sampleMemory() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  const v8 = require('node:v8');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  const { readFileSync } = require('node:fs');
+  const usage = process.memoryUsage();
+  const sample = {
+    rss: usage.rss,
+    heapTotal: usage.heapTotal,
+    heapUsed: usage.heapUsed,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+  };
+  for (const space of v8.getHeapSpaceStatistics()) {
+    sample[`space.${space.space_name}`] = space.space_size;
+  }
+  try {
+    const status = readFileSync('/proc/self/status', 'latin1');
+    for (const key of ['RssAnon', 'RssFile', 'RssShmem']) {
+      const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(status);
+      if (m) sample[key] = Number(m[1]) * 1024;
+    }
+  } catch {
+    // not Linux: the process figures are enough
+  }
+  if (!memoryPeak || sample.rss > memoryPeak.rss) memoryPeak = sample;
+  memoryMax ??= {};
+  for (const [key, value] of Object.entries(sample)) memoryMax[key] = Math.max(memoryMax[key] ?? 0, value);
+}
+function startMemorySampling() {
+  memoryPeak = null;
+  memoryMax = null;
+  if (memoryTimer) clearInterval(memoryTimer);
+  if (process.env.BENCH_PROBE_MEMORY !== '1') return;
+  sampleMemory();
+  memoryAtMark = memoryPeak;
+  memoryTimer = setInterval(sampleMemory, 5);
+  memoryTimer.unref();
+}
+
+// BENCH_PROBE_ALLOCATIONS=dir: a sampling heap profile of everything allocated inside a window, garbage included
+// (the inspector's HeapProfiler with the objects later collected by minor and major GCs kept), written to dir as
+// a .heapprofile: where the allocation rate that sizes the young generation comes from. `--heap-prof` keeps only
+// what is still alive at exit.
+let allocationSession = null;
+function startAllocationSampling() {
+  if (!process.env.BENCH_PROBE_ALLOCATIONS) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  const inspector = require('node:inspector');
+  allocationSession = new inspector.Session();
+  allocationSession.connect();
+  allocationSession.post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+function stopAllocationSampling() {
+  const session = allocationSession;
+  if (!session) return;
+  allocationSession = null;
+  session.post('HeapProfiler.stopSampling', (error, result) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+    const { writeFileSync } = require('node:fs');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+    const { join } = require('node:path');
+    if (!error) {
+      const file = join(
+        process.env.BENCH_PROBE_ALLOCATIONS,
+        `alloc-${process.pid}-${Date.now()}.heapprofile`,
+      );
+      writeFileSync(file, JSON.stringify(result.profile));
+    }
+    session.disconnect();
+  });
+}
+
 if (typeof process.send === 'function') {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   let monitoring = false;
@@ -78,10 +162,18 @@ if (typeof process.send === 'function') {
       gcPauses.clear();
       gcObserver.disconnect();
       if (monitoring) gcObserver.observe({ entryTypes: ['gc'] });
+      if (monitoring) startMemorySampling();
+      if (monitoring) startAllocationSampling();
       process.send({ probe: 'marked' });
     } else if (message === 'report') {
       const cpu = process.cpuUsage(cpuAtMark);
       histogram.disable();
+      stopAllocationSampling();
+      if (memoryTimer) {
+        clearInterval(memoryTimer);
+        memoryTimer = null;
+        sampleMemory();
+      }
       process.send({
         probe: 'report',
         cpuMicros: cpu.user + cpu.system,
@@ -93,6 +185,9 @@ if (typeof process.send === 'function') {
         rssBytes: process.memoryUsage.rss(),
         callbacks: Object.fromEntries(callbackTimes),
         gc: Object.fromEntries(gcPauses),
+        memoryAtMark,
+        memoryAtPeak: memoryPeak,
+        memoryMax,
       });
     }
   });

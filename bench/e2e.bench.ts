@@ -9,10 +9,25 @@
 // BENCH_NODE_ARGS="--max-semi-space-size=4 …" passes V8/Node flags to both the agent and the raw pipeline (e.g. to
 // weigh young-generation sizing: peak RSS against CPU per line, both sides alike). The idle figures come with the
 // floor they stand on: a bare `node` with the same probe, measured in the same run.
+// BENCH_CHILD_STDOUT_DIR=dir keeps the stdout of the raw pipeline and agent processes there, one file each in the
+// order they start (raw, agent per round), e.g. with BENCH_NODE_ARGS="--trace-gc --trace-gc-nvp".
+// BENCH_PROBE_ALLOCATIONS=dir writes a sampling heap profile of everything allocated in each burst window (garbage
+// included) to dir: where the allocation rate comes from (it inflates the memory figures of that run).
+// BENCH_PROBE_MEMORY=1 samples both processes' memory every 5 ms in the burst window and prints what the peak RSS
+// consisted of (heap spaces, external, array buffers, anonymous vs file-backed pages).
 // BENCH_PROBE_CALLBACKS=1 times every event-loop callback in both processes (async_hooks; slows them, so only to
 // find what makes a long tick) and prints the longest per resource type.
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -22,6 +37,7 @@ const LINES = Number(process.env.BENCH_BURST_LINES ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 3);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const STDOUT_DIR = process.env.BENCH_CHILD_STDOUT_DIR;
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
 const GROUP = 'bench-group';
 const KEY = 'bench-key-0123456789';
@@ -155,6 +171,10 @@ interface ProbeReport {
   callbacks?: Record<string, { count: number; over10: number; maxMs: number }>;
   /** GC pauses in the window by kind (not in the quiet idle window). */
   gc?: Record<string, { count: number; totalMs: number; maxMs: number }>;
+  /** With BENCH_PROBE_MEMORY=1: the memory sample taken at the window's highest RSS, and each figure's maximum. */
+  memoryAtMark?: Record<string, number> | null;
+  memoryAtPeak?: Record<string, number> | null;
+  memoryMax?: Record<string, number> | null;
 }
 
 /** The GC pauses and (with BENCH_PROBE_CALLBACKS=1) callback timings the probe saw, longest first. */
@@ -166,11 +186,27 @@ function printCallbacks(who: string, report: ProbeReport): void {
     );
     console.log(`  ${who} GC pauses: ${rows.join('; ')}`);
   }
+  const inMib = (sample: Record<string, number>): string =>
+    Object.entries(sample)
+      .map(([key, bytes]) => `${key} ${(bytes / MB).toFixed(1)}`)
+      .join(', ');
+  if (report.memoryAtMark)
+    console.log(`  ${who} memory at the window's start (MiB): ${inMib(report.memoryAtMark)}`);
+  if (report.memoryAtPeak) console.log(`  ${who} memory at peak RSS (MiB): ${inMib(report.memoryAtPeak)}`);
+  if (report.memoryMax) console.log(`  ${who} memory maxima (MiB): ${inMib(report.memoryMax)}`);
   if (!report.callbacks || Object.keys(report.callbacks).length === 0) return;
   const rows = Object.entries(report.callbacks)
     .sort((a, b) => b[1].maxMs - a[1].maxMs)
     .map(([type, c]) => `${type} ${c.count}× max ${c.maxMs.toFixed(1)} ms, ${c.over10} over 10 ms`);
   console.log(`  ${who} callbacks: ${rows.join('; ')}`);
+}
+
+let childOutputs = 0;
+/** BENCH_CHILD_STDOUT_DIR: each child's stdout to a file there (e.g. `BENCH_NODE_ARGS=--trace-gc-nvp`), else none. */
+function childStdout(): 'ignore' | number {
+  if (!STDOUT_DIR) return 'ignore';
+  mkdirSync(STDOUT_DIR, { recursive: true });
+  return openSync(join(STDOUT_DIR, `child-${process.pid}-${++childOutputs}.out`), 'w');
 }
 
 /** A child process with bench/burst-probe.cjs preloaded, talked to over IPC. */
@@ -180,9 +216,12 @@ class ProbedChild {
   private readonly exited: Promise<void>;
 
   constructor(nodeArgs: string[], args: string[]) {
+    const stdout = childStdout();
     this.child = spawn(process.execPath, [...nodeArgs, '-r', join(benchDir(), 'burst-probe.cjs'), ...args], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: ['ignore', stdout, 'pipe', 'ipc'],
     });
+    // The child has its own copy of the file descriptor.
+    if (stdout !== 'ignore') closeSync(stdout);
     this.child.stderr?.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-4000)));
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
   }

@@ -68,11 +68,15 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     // (The typed emitter does not list EventEmitter's own listener events.) 'newListener' fires just before the
     // listener is added, 'removeListener' just after it is removed.
     const untyped = this as unknown as EventEmitter;
+    // Likewise the delivery pump's status (a spool view with decoded recent frames, every 250 ms while frames flow)
+    // is built only while someone listens to 'spool'.
     untyped.on('newListener', (event: string | symbol) => {
       if (event === 'wire') this.state.setWireWatched(true);
+      if (event === 'spool') this.state.setSpoolWatched(true);
     });
     untyped.on('removeListener', (event: string | symbol) => {
       if (event === 'wire') this.state.setWireWatched(this.listenerCount('wire') > 0);
+      if (event === 'spool') this.state.setSpoolWatched(this.listenerCount('spool') > 0);
     });
   }
 

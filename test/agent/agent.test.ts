@@ -20,8 +20,9 @@ import { encodeFrame } from '../../src-main/agent/protocol/codec';
 import { heartbeatFrame, logFrame, resultFrame } from '../../src-main/agent/protocol/frames';
 import { newMinionUuid } from '../../src-main/agent/protocol/uuid';
 import { parseAgentConfig } from '../../src-shared/config';
-import { type ApprovalRequestView, type WireTraceEntry } from '../../src-shared/view-models';
+import { type ApprovalRequestView, type SpoolView, type WireTraceEntry } from '../../src-shared/view-models';
 import { type ConnectionManager } from '../../src-main/agent/connection/connection';
+import { type DeliveryPump } from '../../src-main/agent/spool/delivery';
 import { Spool } from '../../src-main/agent/spool/spool';
 
 const GROUP = 'test-group';
@@ -586,6 +587,38 @@ describe('AgentCore against the sandbox server', () => {
     expect(rebuilt).not.toBe(connection);
     expect(rebuilt.listenerCount('wire')).toBe(1);
     expect(connection.listenerCount('wire')).toBe(0);
+  });
+
+  it("builds the pump's status only while someone listens to the core's 'spool' event", async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => core.snapshot().connection.state === 'connected', 10_000, 'connected');
+    const pumpOf = (): DeliveryPump => (core as unknown as { parts: { pump: DeliveryPump } }).parts.pump;
+    const pump = pumpOf();
+    // Nobody watching (a headless `run`): the pump has no listener, so it never builds a view while frames flow.
+    expect(pump.listenerCount('status')).toBe(0);
+    const seen: SpoolView[] = [];
+    const onSpool = (view: SpoolView): void => {
+      seen.push(view);
+    };
+    core.on('spool', onSpool);
+    expect(pump.listenerCount('status')).toBe(1);
+    await core.consoleSend('log::console::watched');
+    await waitFor(
+      () => seen.some((v) => v.recentSent.some((f) => f.data[3] === 'watched')),
+      10_000,
+      'a status with the sent frame',
+    );
+    core.off('spool', onSpool);
+    expect(pump.listenerCount('status')).toBe(0);
+    // A listener that is already there when the parts are rebuilt is attached to the new pump only.
+    core.on('spool', onSpool);
+    await core.restart();
+    expect(pumpOf()).not.toBe(pump);
+    expect(pumpOf().listenerCount('status')).toBe(1);
+    expect(pump.listenerCount('status')).toBe(0);
+    core.off('spool', onSpool);
   });
 
   it('consoleSend queues REPL-syntax frames through the spool', async () => {

@@ -131,8 +131,8 @@ export class CoreLifecycle {
       barrierTimeoutMs: connection.heartbeatTimeoutMs,
       onProblem: (m) => state.log.warn(`delivery: ${m}`),
     });
-    // Views of frames (queued, sent, on the wire) carry argv and output: the key is masked before the UI sees them.
-    pump.on('status', (view) => state.emit('spool', state.masked(view)));
+    // The pump's status reaches the core's 'spool' listeners through `state.updateSpoolForwarding()` (below), masked:
+    // views of frames (queued, sent, on the wire) carry argv and output.
 
     const commands = new CommandService({
       policy: commandPolicyFromConfig(config, state.host),
@@ -186,6 +186,7 @@ export class CoreLifecycle {
     statusTimer.unref();
     state.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
     state.updateWireForwarding();
+    state.updateSpoolForwarding();
     for (const message of state.unshippedWarnings.splice(0)) state.shipOwnLine(message);
     pump.start();
     const missing = [
@@ -210,6 +211,7 @@ export class CoreLifecycle {
     this.state.parts = null;
     clearInterval(parts.statusTimer);
     this.state.updateWireForwarding();
+    this.state.updateSpoolForwarding();
     // Producers first: no new frames, checkpoints saved. Then commands: killed children still get their answer.
     await parts.stopProducers();
     await parts.commands.stop();

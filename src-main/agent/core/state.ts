@@ -13,6 +13,7 @@ import {
   type ConnectionView,
   type LogLevel,
   type LogLineView,
+  type SpoolView,
   type TelemetrySampleView,
   type UpdateView,
   type WireTraceEntry,
@@ -117,6 +118,13 @@ export class CoreState {
     this.emit('wire', this.masked(entry));
   };
   private wireForwardedFrom: ConnectionManager | null = null;
+  /** Someone listens to the core's 'spool' event (the desktop window, the dashboard). */
+  private spoolWatched = false;
+  /** Relays the delivery pump's status; attached only while someone listens to the core's 'spool' event. */
+  private readonly forwardSpoolStatus = (view: SpoolView): void => {
+    this.emit('spool', this.masked(view));
+  };
+  private spoolForwardedFrom: DeliveryPump | null = null;
   /** The effective group key came from (or was saved to) `groupKeyStore`, not the YAML. */
   keyInStore = false;
   audit: AuditLog;
@@ -203,6 +211,23 @@ export class CoreState {
     this.wireForwardedFrom?.off('wire', this.forwardWire);
     wanted?.on('wire', this.forwardWire);
     this.wireForwardedFrom = wanted;
+  }
+
+  setSpoolWatched(watched: boolean): void {
+    this.spoolWatched = watched;
+    this.updateSpoolForwarding();
+  }
+
+  /**
+   * Subscribes to the running pump's status exactly while the core itself has 'spool' listeners: the pump builds its
+   * view (recent frames decoded, the whole status masked) only for a listener.
+   */
+  updateSpoolForwarding(): void {
+    const wanted = this.spoolWatched ? (this.parts?.pump ?? null) : null;
+    if (wanted === this.spoolForwardedFrom) return;
+    this.spoolForwardedFrom?.off('status', this.forwardSpoolStatus);
+    wanted?.on('status', this.forwardSpoolStatus);
+    this.spoolForwardedFrom = wanted;
   }
 
   /** Config warnings (unknown keys…) go to the agent's own log as `warn`: printed by the CLI, shown by the UI. */

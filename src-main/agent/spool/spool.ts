@@ -94,10 +94,18 @@ const DIR_MODE = 0o700;
 /** Pid of the process that has the spool open (advisory, for the offline tools). */
 export const OWNER_FILE = 'owner.pid';
 /**
- * Appended records go into an arena of this size: written to the file at the end of the tick, then kept (never
- * rewritten) so a caught-up reader gets them from memory. A full arena is flushed and replaced by a fresh one.
+ * Appended records go into an arena of this size (a larger record gets an arena of its own size): written to the
+ * file at the end of the tick, then kept (never rewritten) so a caught-up reader gets them from memory. A full arena
+ * is flushed and replaced by a fresh one. Small, so that an arena the readers have passed is garbage while it is
+ * still young: a 512 KiB arena outlived two scavenges while it filled, was promoted, and every arena of a burst then
+ * waited for a full GC (~23 MiB of the burst's peak RSS).
  */
-const ARENA_BYTES = 512 * 1024;
+const ARENA_BYTES = 64 * 1024;
+/**
+ * The in-memory tail: at most this many of the newest appended bytes stay in memory for readers that have not
+ * reached them yet (a pump behind by more reads the file); arenas every reader has passed are let go at once.
+ */
+const MEMORY_TAIL_BYTES = 1024 * 1024;
 const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Overflow drops this order: oldest telemetry, then oldest logs; results never make room for anything. */
@@ -169,6 +177,8 @@ interface MemoryExtent {
   arena: Buffer;
   arenaStart: number;
   arenaEnd: number;
+  /** Sequence of the last record in it: once every reader is past it, nobody reads it from memory any more. */
+  lastSeq: number;
 }
 
 /** One appended record, for the "recently queued" view (decoded only when the view is built). */
@@ -210,8 +220,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private arenaFlushed = 0;
   private arenaUsed = 0;
   /**
-   * What of the newest segments is still in memory (this arena and the previous one), oldest first: the in-memory
-   * tail a caught-up reader is served from.
+   * What of the newest segments is still in memory (this arena and the earlier ones some reader has not passed yet,
+   * up to MEMORY_TAIL_BYTES), oldest first: the in-memory tail a caught-up reader is served from.
    */
   private extents: MemoryExtent[] = [];
   private flushScheduled: NodeJS.Immediate | null = null;
@@ -357,7 +367,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     if (this.active.liveBytes + size > this.segmentBytes && this.active.lastSeq >= this.active.firstSeq) {
       this.rotate();
     }
-    if (this.arenaUsed + size > this.arena.length) this.nextArena();
+    if (this.arenaUsed + size > this.arena.length) this.nextArena(size);
     const seq = this.nextSeq++;
     const at = this.now();
     const recordAt = this.arenaUsed;
@@ -365,6 +375,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const extent = this.extentFor(seg);
     this.arenaUsed = writeRecord(this.arena, recordAt, seq, cls, at, payload);
     extent.arenaEnd = this.arenaUsed;
+    extent.lastSeq = seq;
     seg.lastSeq = seq;
     seg.liveBytes += size;
     addToTally(seg.perClass, cls, size);
@@ -425,17 +436,36 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /**
-   * The arena is full: write it out and continue in a fresh one (throws when the write fails, which keeps every
-   * staged record). The old arena is never written again; it stays reachable for the in-memory tail until the next
-   * switch, and for whoever still holds views of it (the socket) until they let go.
+   * The arena has no room for a record of `recordBytes`: write it out and continue in a fresh one (throws when the
+   * write fails, which keeps every staged record). The old arena is never written again; it stays in the in-memory
+   * tail while a reader still has to reach it, and reachable for whoever holds views of it (the socket) until they
+   * let go.
    */
-  private nextArena(): void {
+  private nextArena(recordBytes: number): void {
     this.flushStaging();
-    const previous = this.arena;
-    this.extents = this.extents.filter((e) => e.arena === previous);
-    this.arena = Buffer.allocUnsafe(ARENA_BYTES);
+    this.releasePassedExtents();
+    this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, recordBytes));
     this.arenaFlushed = 0;
     this.arenaUsed = 0;
+  }
+
+  /**
+   * Drops from the in-memory tail what every reader has passed, and the oldest part beyond MEMORY_TAIL_BYTES (a
+   * reader that gets there reads the file: everything in the tail was written to it before this runs).
+   */
+  private releasePassedExtents(): void {
+    let slowest = Number.POSITIVE_INFINITY;
+    for (const r of this.readers) slowest = Math.min(slowest, r.position);
+    const wanted = this.extents.filter((e) => e.lastSeq >= slowest);
+    let bytes = 0;
+    let from = wanted.length;
+    while (from > 0) {
+      const e = wanted[from - 1] as MemoryExtent;
+      bytes += e.arenaEnd - e.arenaStart;
+      if (bytes > MEMORY_TAIL_BYTES) break;
+      from--;
+    }
+    this.extents = wanted.slice(from);
   }
 
   /** The extent the next record of `seg` goes into (a new one after a rotation or an arena switch). */
@@ -450,6 +480,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       arena: this.arena,
       arenaStart: this.arenaUsed,
       arenaEnd: this.arenaUsed,
+      lastSeq: seg.lastSeq,
     };
     this.extents.push(extent);
     return extent;

@@ -291,6 +291,32 @@ describe('UUID edges (each guards a check the server relies on)', () => {
     );
   });
 
+  it('renders like the byte layout read as hex, for any time and identifier (written in one pass)', () => {
+    // The reference: the 16 bytes of protocol.md §2.3 hex-encoded and dashed 8-4-4-4-12.
+    const reference = (secondsSince0001: number, nanos: number, identifier: string): string => {
+      const bytes = Buffer.alloc(16);
+      bytes.writeUInt32BE(nanos, 0);
+      bytes.writeUIntBE(secondsSince0001, 4, 6);
+      Buffer.from(identifier, 'hex').copy(bytes, 10);
+      const hex = bytes.toString('hex');
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 315_537_897_599 }),
+        fc.integer({ min: 0, max: 999_999_999 }),
+        fc.uint8Array({ minLength: 6, maxLength: 6 }),
+        (since, nanos, id) => {
+          const identifier = Buffer.from(id).toString('hex');
+          expect(minionUuidFromParts(since - UNIX_EPOCH_SINCE_0001, nanos, identifier)).toBe(
+            reference(since, nanos, identifier),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('the current time keeps its sub-millisecond part', () => {
     const subMillisecond = Array.from(
       { length: 50 },

@@ -127,6 +127,57 @@ describe('SpoolReader: caught up → from memory, backlog → from the file', ()
     expect(reader.stats.memoryBytes).toBeLessThan(2 * 1024 * 1024);
   });
 
+  it('serves a reader that fell behind by up to the in-memory tail (~1 MiB, many arenas) from memory', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir);
+    const reader = spool.createReader();
+    expect(await reader.read(10)).toEqual([]);
+    // ~0.8 MiB while the reader waits: a dozen arenas, all kept because the reader has not reached them.
+    const frames = appendMany(spool, 800, 1000);
+    const records = await readToEnd(reader);
+    expect(records.map((r) => r.seq)).toEqual([...frames.keys()]);
+    expect(mismatches(records, frames)).toEqual([]);
+    expect(reader.stats.fileReads).toBe(0);
+  });
+
+  it('lets go of the arenas every reader has passed: going back means reading the file', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir);
+    const reader = spool.createReader();
+    const frames = new Map<number, WireFrame>();
+    // ~0.3 MiB in steps the reader keeps up with (from memory); the arena switches in between drop what it passed.
+    for (let round = 0; round < 10; round++) {
+      for (const [seq, frame] of appendMany(spool, 30, 1000, `p${round}-`)) frames.set(seq, frame);
+      await readToEnd(reader);
+    }
+    expect(reader.stats.fileReads).toBe(0);
+    await reader.seek(1);
+    const again = await readToEnd(reader);
+    expect(again.map((r) => r.seq)).toEqual([...frames.keys()]);
+    expect(mismatches(again, frames)).toEqual([]);
+    expect(reader.stats.fileReads).toBeGreaterThan(0);
+  });
+
+  it('stores and hands out a record larger than an arena (up to the 64 KiB frame limit), from memory and file', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir, { maxFrameBytes: 65_535 });
+    const reader = spool.createReader();
+    const frames = new Map<number, WireFrame>();
+    for (const [seq, frame] of appendMany(spool, 3, 100, 'small-')) frames.set(seq, frame);
+    const big = frameOf('log', 'B'.repeat(65_400));
+    const appended = spool.append('log', big);
+    if (appended.dropped) throw new Error('unexpected drop');
+    frames.set(appended.seq, big);
+    for (const [seq, frame] of appendMany(spool, 3, 100, 'after-')) frames.set(seq, frame);
+    const records = await readToEnd(reader);
+    expect(records.map((r) => r.seq)).toEqual([...frames.keys()]);
+    expect(mismatches(records, frames)).toEqual([]);
+    expect(reader.stats.fileReads).toBe(0);
+    await spool.close();
+    const onDisk = fileRecords(dir);
+    expect(records.filter((r) => !onDisk.get(r.seq)?.equals(r.payload))).toEqual([]);
+  });
+
   it('never hands out a view that later appends, reads, arena switches or rotations change', async () => {
     const dir = dataDir();
     const spool = await openSpool(dir, { segmentBytes: 64 * 1024 });

@@ -62,6 +62,22 @@ describe('RecentSentRing', () => {
     expect(ring.views()[0]?.data).toEqual(frames[1]![2]);
   });
 
+  it('a slot reusing its copy buffer for a shorter frame shows only that frame', () => {
+    const ring = new RecentSentRing(1);
+    const long = frameOf('log', 'a long line '.repeat(40));
+    const short = frameOf('log', 'short');
+    const arena = Buffer.alloc(64 * 1024);
+    const longBytes = encodeFrame(long);
+    longBytes.copy(arena, 0);
+    ring.push(1, 'log', arena.subarray(0, longBytes.length), longBytes.length, 1);
+    expect(ring.views()[0]?.data).toEqual(long[2]);
+    const shortBytes = encodeFrame(short);
+    shortBytes.copy(arena, 8000);
+    ring.push(2, 'log', arena.subarray(8000, 8000 + shortBytes.length), shortBytes.length, 2);
+    arena.fill(0);
+    expect(ring.views().map((v) => [v.seq, v.data])).toEqual([[2, short[2]]]);
+  });
+
   it('keeps nothing with a capacity of 0', () => {
     const ring = new RecentSentRing(0);
     ring.push(1, 'log', encodeFrame(frameOf('log', 'x')), 10, 1);
