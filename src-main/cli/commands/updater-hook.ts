@@ -10,6 +10,7 @@ import type { UpdateView } from '../../../src-shared/view-models';
 import type { AgentUpdaterHook } from '../../agent/agent';
 import { loadConfigFile } from '../../agent/config';
 import { AGENT_VERSION } from '../../agent/version';
+import { BUILT_IN_FEED_URL } from '../../updates/feed';
 import { serverUpgradeHandler } from '../../updates/policy';
 import type { UpdateService } from '../../updates/update-service';
 import type { UpgradeCommandOptions } from './upgrade';
