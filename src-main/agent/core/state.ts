@@ -81,7 +81,6 @@ export interface Parts {
   connection: ConnectionManager;
   pump: DeliveryPump;
   commands: CommandService;
-  statusTimer: NodeJS.Timeout;
   /** Stops the producers (tailer, telemetry) and resolves once their state is saved. */
   stopProducers: () => Promise<void>;
 }
@@ -108,8 +107,6 @@ export class CoreState {
   readonly legacySpoolDir: string | undefined;
   readonly groupKeyStore: GroupKeyBackend | undefined;
   readonly commandDefaults: CommandDefaults | undefined;
-  /** Whether anyone listens to one of the core's events (set by the facade; views nobody reads are not built). */
-  hasListeners: (event: keyof AgentCoreEvents) => boolean = () => true;
   /** Someone watches the wire trace (console, --debug, the dashboard's Messages view). */
   private wireWatched = false;
   /** Relays the connection's wire trace; attached only while someone listens to the core's 'wire' event. */
@@ -117,6 +114,10 @@ export class CoreState {
     this.emit('wire', this.masked(entry));
   };
   private wireForwardedFrom: ConnectionManager | null = null;
+  /** Someone listens to the core's 'spool' event (the dashboard's Spool view). */
+  private spoolWatched = false;
+  /** Sends the pump's view once a second; runs only while the parts run and someone listens. */
+  private spoolStatusTimer: NodeJS.Timeout | null = null;
   /** The effective group key came from (or was saved to) `groupKeyStore`, not the YAML. */
   keyInStore = false;
   audit: AuditLog;
@@ -203,6 +204,26 @@ export class CoreState {
     this.wireForwardedFrom?.off('wire', this.forwardWire);
     wanted?.on('wire', this.forwardWire);
     this.wireForwardedFrom = wanted;
+  }
+
+  setSpoolWatched(watched: boolean): void {
+    this.spoolWatched = watched;
+    this.updateSpoolStatus();
+  }
+
+  /** Starts or stops the once-a-second spool status: an idle agent nobody looks at has no timer for it. */
+  updateSpoolStatus(): void {
+    const wanted = this.spoolWatched && this.parts !== null;
+    if (wanted && !this.spoolStatusTimer) {
+      this.spoolStatusTimer = setInterval(() => {
+        const pump = this.parts?.pump;
+        if (pump) this.emit('spool', this.masked(pump.view()));
+      }, 1000);
+      this.spoolStatusTimer.unref();
+    } else if (!wanted && this.spoolStatusTimer) {
+      clearInterval(this.spoolStatusTimer);
+      this.spoolStatusTimer = null;
+    }
   }
 
   /** Config warnings (unknown keys…) go to the agent's own log as `warn`: printed by the CLI, shown by the UI. */
