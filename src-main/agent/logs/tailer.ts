@@ -1083,16 +1083,17 @@ export class LogTailer {
 
   /**
    * The next poll after one that read everything: the safety poll when every followed file is quiet (no partial
-   * line waiting for its flush, no rotated file being finished, no refused line) and every directory is watched;
-   * otherwise the poll interval.
+   * line waiting for its flush, no rotated file being finished, no refused line, no checkpoint to write) and every
+   * directory is watched; otherwise the poll interval.
    */
   private scheduleResting(): void {
     const watch = this.changeWatch;
     if (!watch) return this.schedule(this.pollIntervalMs);
     watch.update(this.watchPlan());
-    const quiet = [...this.files.values()].every(
-      (f) => f.buffer.length === 0 && !f.rotated && !f.blocked && !f.yielded,
-    );
+    // A checkpoint still to write (rate-limited) is written at the poll interval too: a crash repeats no more.
+    const quiet =
+      !this.dirty &&
+      [...this.files.values()].every((f) => f.buffer.length === 0 && !f.rotated && !f.blocked && !f.yielded);
     if (watch.complete && quiet) this.schedule(this.safetyPollIntervalMs, true);
     else this.schedule(this.pollIntervalMs);
   }

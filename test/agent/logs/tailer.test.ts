@@ -672,6 +672,23 @@ describe('LogTailer: change notifications decide when to poll', () => {
     expect(h.lines).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('a checkpoint held back by its rate limit is written at the poll interval, not at the next safety poll', async () => {
+    const path = join(dir, 'c.log');
+    writeFileSync(path, 'a\n');
+    const h = makeTailer([{ service: 's', file: path }], { ...watched, checkpointIntervalMs: 200 });
+    h.tailer.start();
+    const offset = (): number =>
+      (
+        JSON.parse(readFileSync(join(dir, 'state', 'tail-checkpoint.json'), 'utf8')) as {
+          files: { offset: number }[];
+        }
+      ).files[0]?.offset ?? -1;
+    expect(offset()).toBe(2);
+    appendFileSync(path, 'b\n');
+    await waitFor(() => h.lines.length === 2, 'the notified append was read');
+    await waitFor(() => offset() === 4, 'the checkpoint covering the append');
+  });
+
   it('a file that appears later in a watched directory is found on its notification', async () => {
     const path = join(dir, 'later.log');
     const h = makeTailer([{ service: 's', file: path }], watched);
