@@ -25,6 +25,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -390,23 +391,48 @@ async function agentRound(sandbox: SandboxChild, dir: string, round: number): Pr
   }
 }
 
+/** RSS of a process from /proc (Linux), or null elsewhere. */
+function procRssBytes(pid: number): number | null {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib ? Number(kib) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The idle agent measured by the probe (CPU and RSS), and beside it, over the same window, a second idle agent
+ * without the probe whose RSS is read from /proc: the probe's own modules and IPC channel are not the agent's.
+ */
 async function idleAgent(
   sandbox: SandboxChild,
   dir: string,
-): Promise<{ report: ProbeReport; runner: string }> {
+): Promise<{ report: ProbeReport; runner: string; unprobedRssBytes: number | null }> {
   const file = join(dir, 'idle.log');
   writeFileSync(file, 'one line\n');
   const serverId = serverIdFor(9999);
   const configPath = join(dir, 'idle.yml');
   // Default telemetry (builtin_telemetries and telemetry_interval left to their defaults), one tailed file.
   writeFileSync(configPath, configYaml(sandbox.port, join(dir, 'idle'), serverId, [file]));
+  const bareFile = join(dir, 'idle-bare.log');
+  writeFileSync(bareFile, 'one line\n');
+  const bareServerId = serverIdFor(9998);
+  const bareConfigPath = join(dir, 'idle-bare.yml');
+  writeFileSync(bareConfigPath, configYaml(sandbox.port, join(dir, 'idle-bare'), bareServerId, [bareFile]));
+  const { nodeArgs, args } = agentArgs(bareConfigPath);
+  const bare = spawn(process.execPath, [...NODE_ARGS, ...nodeArgs, ...args], { stdio: 'ignore' });
   const child = await startAgent(sandbox, configPath, serverId, false);
   try {
+    const deadline = Date.now() + 20_000;
+    while (!(await sandbox.connected(bareServerId)) && Date.now() < deadline) await delay(50);
     await delay(3_000); // startup work done
     await child.mark(true);
     await delay(IDLE_SECONDS * 1000);
-    return { report: await child.report(), runner: agentArgs(configPath).runner };
+    const unprobedRssBytes = bare.pid !== undefined ? procRssBytes(bare.pid) : null;
+    return { report: await child.report(), runner: agentArgs(configPath).runner, unprobedRssBytes };
   } finally {
+    bare.kill('SIGTERM');
     await child.stop();
   }
 }
@@ -513,7 +539,9 @@ export async function run(): Promise<BenchResult[]> {
       const floor = await idleNodeFloor();
       const share = idle.report.cpuMicros / 1e3 / idle.report.wallMs;
       const floorShare = floor.cpuMicros / 1e3 / floor.wallMs;
-      const what = `default telemetry, one tailed file, ${(idle.report.wallMs / 1000).toFixed(0)} s, ${idle.runner}`;
+      // The window starts 3 s after the agent connected, so it includes V8's memory-reducer collections of the
+      // startup heap (~8–10 s after start) and one telemetry minute (the `df` spawn): the steady state plus that.
+      const what = `default telemetry, one tailed file, ${(idle.report.wallMs / 1000).toFixed(0)} s from 3 s after connect, RSS at its end, ${idle.runner}`;
       results.push(
         {
           name: `idle agent RSS (÷ ${mib(TARGET.idleRssBytes)} budget)`,
@@ -521,6 +549,10 @@ export async function run(): Promise<BenchResult[]> {
           target: 1,
           lowerIsBetter: true,
           details: `${mib(idle.report.rssBytes)} (${what}; a bare node with the probe: ${mib(floor.rssBytes)})`,
+        },
+        {
+          name: 'idle agent RSS without the probe (a second idle agent, /proc at the same moment)',
+          details: idle.unprobedRssBytes === null ? 'not measured (no /proc)' : mib(idle.unprobedRssBytes),
         },
         {
           name: `idle agent CPU share of one core (÷ ${(TARGET.idleCpuShare * 100).toFixed(1)} % budget)`,

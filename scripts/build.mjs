@@ -3,6 +3,7 @@ import { build as viteBuild } from 'vite';
 import { build as esbuild } from 'esbuild';
 import { chmodSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cliBundleOptions } from './cli-bundles.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quiet = process.argv.includes('--quiet');
@@ -33,6 +34,10 @@ await Promise.all([
     entryPoints: { main: 'src-main/app/main.ts' },
     outdir: 'dist/main',
     external: ['electron'],
+    // The same core as the CLI, kept on V8's heap as source: all ASCII and without comments it is stored one byte
+    // per character (see scripts/cli-bundles.mjs).
+    charset: 'ascii',
+    minifyWhitespace: true,
   }),
   // Sandboxed preloads must be a single CommonJS file that only requires `electron`.
   esbuild({
@@ -41,22 +46,9 @@ await Promise.all([
     outdir: 'dist/preload',
     external: ['electron'],
   }),
-  // The headless CLI must never load Electron; bundling everything makes `npx minion-agent` self-contained.
-  esbuild({
-    ...common,
-    entryPoints: { 'minion-agent': 'src-main/cli/minion-agent.ts' },
-    outdir: 'dist/cli',
-    // electron-updater requires `electron` lazily on Electron-only paths; never bundle (or run) its downloader.
-    external: ['electron'],
-    // V8 keeps the whole source of the running script on its heap, two bytes per character as soon as one
-    // character is not Latin-1 (comments esbuild keeps held `…`, `–`, `≤`): 5.1 MB for the 2.5 MB bundle.
-    // Without comments and indentation, all ASCII, it is 1.7 MB, one byte each: ~3 MB less heap and RSS for every
-    // running agent, and less to parse at startup. Names are kept; stack positions map back through the .map file
-    // (`node --enable-source-maps`).
-    charset: 'ascii',
-    minifyWhitespace: true,
-    banner: { js: '#!/usr/bin/env node' },
-  }),
+  // The headless CLI must never load Electron; bundling everything makes `npx minion-agent` self-contained. Split
+  // into the run-only entry, the full program and the dashboard (scripts/cli-bundles.mjs).
+  ...cliBundleOptions(common).map((options) => esbuild(options)),
 ]);
 chmodSync(new URL('../dist/cli/minion-agent.js', import.meta.url), 0o755);
 

@@ -63,13 +63,12 @@ export class AgentCore extends EventEmitter<AgentCoreEvents> implements AgentCor
     );
     this.configService = new ConfigService(this.state, this.lifecycle);
     this.interaction = new CoreInteraction(this.state);
-    this.state.hasListeners = (event) => this.listenerCount(event) > 0;
     // Nobody watching the wire (no console, no --debug, no dashboard): the connection builds no trace entries.
     // (The typed emitter does not list EventEmitter's own listener events.) 'newListener' fires just before the
     // listener is added, 'removeListener' just after it is removed.
     const untyped = this as unknown as EventEmitter;
     // Likewise the delivery pump's status (a spool view with decoded recent frames, every 250 ms while frames flow)
-    // is built only while someone listens to 'spool'.
+    // and the once-a-second spool status are built only while someone listens to 'spool'.
     untyped.on('newListener', (event: string | symbol) => {
       if (event === 'wire') this.state.setWireWatched(true);
       if (event === 'spool') this.state.setSpoolWatched(true);

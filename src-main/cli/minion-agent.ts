@@ -1,16 +1,20 @@
 /**
- * Entry point of the headless `minion-agent` (bundled to dist/cli/minion-agent.js with a node shebang).
- * Plugs the other modules' commands into the program and sets the exit code.
+ * Entry point of the headless `minion-agent` (bundled to dist/cli/minion-agent.js with a node shebang). A plain
+ * `run` (also bare `minion-agent` and `-r`), the long-running agent, starts from this bundle, which holds only the
+ * core and what `run` needs: its idle footprint is what it compiles and initialises (docs/performance.md, round 3).
+ * Every other command line goes to the full program (commander, every subcommand), a bundle of its own
+ * (dist/cli/full-program.js) loaded only then.
  */
-import { buildProgram } from './program';
 import { processIo } from './io';
-import { cliExtensions } from './wiring';
+import { parseRunArguments } from './run-arguments';
+import { runExtensions } from './run-extensions';
+import { startRun } from './run';
 
 export async function main(argv: string[] = process.argv): Promise<number> {
-  let exitCode = 0;
-  const program = buildProgram((code) => (exitCode = code), processIo, cliExtensions());
-  await program.parseAsync(argv);
-  return exitCode;
+  const invocation = parseRunArguments(argv.slice(2));
+  if (invocation) return startRun(invocation, processIo, runExtensions());
+  const { runFullProgram } = await import('./full-program');
+  return runFullProgram(argv);
 }
 
 // Bundled as CommonJS: run when executed, not when imported (tests import `main`).

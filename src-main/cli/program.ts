@@ -3,15 +3,14 @@
  * `-u/--upgrade`, `-v/--version`), and so does `CONFIG=/path/config.yml`; subcommands add the rest.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { defaultConfigPath, resolveConfigPath } from '../agent/config';
+import { resolveConfigPath } from '../agent/config';
 import { AGENT_NAME } from '../agent/version';
 import { type LogFormat } from '../agent/agent-log';
 import { validateConfigCommand } from './config-cmd';
 import { type CliIo, EXIT_USAGE, processIo } from './io';
-import { runAgentCommand } from './run';
+import { type RunInvocation, startRun } from './run';
 import { printVersion } from './version-cmd';
 import { type CliExtensions } from './extensions';
-import { type AgentCore } from '../agent/agent';
 
 interface GlobalOptions {
   config?: string;
@@ -74,31 +73,12 @@ export function buildProgram(
 
   const run = async (opts: { ui?: boolean; uiPort?: number; dataDir?: string }): Promise<void> => {
     const g = globals();
-    // With the dashboard, a missing config is a first run (like the desktop app): the default file is created and
-    // filled in from the Settings view. Without it, nobody could configure the agent: say what is missing.
-    const firstRunUi = Boolean(opts.ui) && configPathOf(g, io) === null && extensions.startUi !== undefined;
-    const configPath = firstRunUi
-      ? defaultConfigPath({ env: io.env, home: io.env.HOME || undefined })
-      : requireConfig(g, io);
-    if (!configPath) return setExitCode(EXIT_USAGE);
-    const start = extensions.startUi;
-    const startUi = start ? (core: AgentCore) => start(core, opts.uiPort) : undefined;
-    if (opts.ui && !extensions.startUi) io.err('--ui: the web dashboard is not part of this build');
-    setExitCode(
-      await runAgentCommand(
-        {
-          configPath,
-          logFormat: g.logFormat,
-          debug: Boolean(g.debug),
-          dataDir: opts.dataDir,
-          updater: extensions.updater?.(configPath),
-          startUi,
-          uiRequested: Boolean(opts.ui),
-          configurableFromUi: Boolean(opts.ui) && extensions.startUi !== undefined,
-        },
-        io,
-      ),
-    );
+    const invocation: RunInvocation = { logFormat: g.logFormat, debug: Boolean(g.debug) };
+    if (g.config !== undefined) invocation.config = g.config;
+    if (opts.ui) invocation.ui = true;
+    if (opts.uiPort !== undefined) invocation.uiPort = opts.uiPort;
+    if (opts.dataDir !== undefined) invocation.dataDir = opts.dataDir;
+    setExitCode(await startRun(invocation, io, extensions));
   };
 
   const test = async (): Promise<void> => {

@@ -7,9 +7,60 @@ import { type LogLineView, type WireTraceEntry } from '../../src-shared/view-mod
 import { AgentCore, type AgentUpdaterHook } from '../agent/agent';
 import { formatLogLine, type LogFormat } from '../agent/agent-log';
 import { ConfigError } from '../../src-shared/config';
+import { defaultConfigPath, resolveConfigPath } from '../agent/config';
 import { missingConnectionKeys } from './config-cmd';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
-import { type StartedUi } from './extensions';
+import { type CliExtensions, type StartedUi } from './extensions';
+
+/** What a `run` command line asks for (global options and the run subcommand's), however it was parsed. */
+export interface RunInvocation {
+  /** `-c/--config`; without it `CONFIG`. */
+  config?: string;
+  logFormat: LogFormat;
+  debug: boolean;
+  ui?: boolean;
+  uiPort?: number;
+  dataDir?: string;
+}
+
+/**
+ * `run`, bare `minion-agent` and `-r`: resolves the config path (`-c` wins over `CONFIG`; with `--ui` and neither,
+ * the default file is a first run, as in the desktop app) and runs the agent until a signal. Resolves to the exit
+ * code.
+ */
+export async function startRun(
+  invocation: RunInvocation,
+  io: CliIo,
+  extensions: Pick<CliExtensions, 'updater' | 'startUi'>,
+): Promise<number> {
+  const givenPath = invocation.config ?? resolveConfigPath([], io.env);
+  // With the dashboard, a missing config is a first run (like the desktop app): the default file is created and
+  // filled in from the Settings view. Without it, nobody could configure the agent: say what is missing.
+  const firstRunUi = Boolean(invocation.ui) && givenPath === null && extensions.startUi !== undefined;
+  const configPath = firstRunUi
+    ? defaultConfigPath({ env: io.env, home: io.env.HOME || undefined })
+    : givenPath;
+  if (!configPath) {
+    io.err('no config file: pass -c FILE or set CONFIG=FILE (see docs/config.md)');
+    return EXIT_USAGE;
+  }
+  const start = extensions.startUi;
+  const startUi = start ? (core: AgentCore) => start(core, invocation.uiPort) : undefined;
+  if (invocation.ui && !extensions.startUi) io.err('--ui: the web dashboard is not part of this build');
+  return runAgentCommand(
+    {
+      configPath,
+      logFormat: invocation.logFormat,
+      debug: invocation.debug,
+      dataDir: invocation.dataDir,
+      updater: extensions.updater?.(configPath),
+      startUi,
+      uiRequested: Boolean(invocation.ui),
+      configurableFromUi: Boolean(invocation.ui) && extensions.startUi !== undefined,
+    },
+    io,
+  );
+}
 
 export interface RunCommandOptions {
   configPath: string;

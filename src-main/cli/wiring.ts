@@ -1,17 +1,14 @@
 /**
- * Which module provides which CLI extension. Kept apart from the entry point so the whole program (with every
- * extension) can be built in tests. What only a subcommand or the dashboard needs (ws and the web server, the
+ * Which module provides which CLI extension: the full program's (every subcommand; full-program.ts). Kept apart
+ * from the entry point so the whole program (with every extension) can be built in tests. What only a subcommand or the dashboard needs (ws and the web server, the
  * sandbox server, the REPL, the spool tools, the connection test) is imported when that command runs: the
  * long-running `run` without `--ui` never loads it.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type AgentConfig } from '../../src-shared/config';
-import { type UpdateView } from '../../src-shared/view-models';
-import { blankUpdateView } from '../../src-shared/update-view';
-import { type AgentCore, connectionOptionsFromConfig } from '../agent/agent';
+import { connectionOptionsFromConfig } from '../agent/agent';
 import {
   configFromYaml,
   defaultConfigPath,
@@ -20,15 +17,12 @@ import {
   resolveConfigPath,
   resolveDataDir,
 } from '../agent/config';
-import { AGENT_VERSION } from '../agent/version';
-import { type UpdatesApi } from '../../src-shared/ipc';
-import { InvokeFailure } from '../bridge/invoke-failure';
 import type { SpoolAction } from './commands/spool';
-import { headlessUpdaterHook, upgradeExtension } from './commands/upgrade';
+import { upgradeExtension } from './commands/upgrade';
 import { missingConnectionKeys } from './config-cmd';
 import { type CliExtensions } from './extensions';
+import { runExtensions } from './run-extensions';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
-import { type StartedUi } from './extensions';
 
 function loadForCommand(configPath: string, io: CliIo): AgentConfig | null {
   try {
@@ -50,76 +44,6 @@ export async function testCommand(configPath: string, io: CliIo): Promise<number
   }
   const { runTestCommand } = await import('./commands/test');
   return runTestCommand(connectionOptionsFromConfig(config), (line) => io.out(line));
-}
-
-export function rendererDir(): string {
-  // dist/cli/minion-agent.js → dist/renderer
-  return join(__dirname, '..', 'renderer');
-}
-
-function offView(): UpdateView {
-  return blankUpdateView({ state: 'off', currentVersion: AGENT_VERSION, policy: 'off' });
-}
-
-/**
- * The dashboard's update panel in the headless agent: it shows the state; updating a service is done with
- * `minion-agent upgrade` (or by the server's `internal upgrade`), so the buttons explain that instead.
- */
-function headlessDashboardUpdates(core: AgentCore): UpdatesApi {
-  const refuse = (): Promise<UpdateView> =>
-    Promise.reject(
-      new InvokeFailure('In the headless agent, run `minion-agent upgrade` on the machine to update.'),
-    );
-  return {
-    view: () => core.snapshot().updates ?? offView(),
-    check: refuse,
-    download: refuse,
-    install: refuse,
-    on: () => undefined,
-    off: () => undefined,
-  };
-}
-
-/**
- * `run --ui`: the web dashboard for `core` (`dir`: the built renderer; tests pass their own), and the local link
- * channel through which `minion-agent ui` gets a fresh link. Without the channel the dashboard still serves; the
- * notice says why no fresh link can be had.
- */
-export async function startUi(
-  core: AgentCore,
-  port: number | undefined,
-  dir: string = rendererDir(),
-): Promise<StartedUi> {
-  if (!existsSync(join(dir, 'index.html'))) {
-    throw new Error(`the dashboard files are missing in ${dir} (run npm run build)`);
-  }
-  const { startWebDashboard } = await import('../bridge/web-server');
-  const dashboard = await startWebDashboard({
-    core,
-    updates: headlessDashboardUpdates(core),
-    port: port ?? core.effectiveConfig.ui.port,
-    rendererDir: dir,
-  });
-  const notices: string[] = [];
-  const { startLinkChannel } = await import('../bridge/link-channel');
-  const channel = await startLinkChannel({
-    dataDir: core.dataDir,
-    mint: ({ endSessions }) => dashboard.freshLink({ endSessions }),
-  }).catch((err: unknown) => {
-    notices.push(
-      `dashboard: \`minion-agent ui\` cannot give fresh links to this agent: ${err instanceof Error ? err.message : String(err)}`,
-    );
-    return null;
-  });
-  if (channel) notices.push('dashboard: the link works once; `minion-agent ui` prints a fresh one');
-  return {
-    url: dashboard.url,
-    notices,
-    close: async () => {
-      await channel?.close();
-      await dashboard.close();
-    },
-  };
 }
 
 /** The data dir the agent of `configPath` uses (`--data-dir` wins, as it does for `run`). */
@@ -285,10 +209,9 @@ function registerSpool(program: Command, setExitCode: (code: number) => void, io
 
 export function cliExtensions(): CliExtensions {
   return {
+    ...runExtensions(),
     test: testCommand,
     upgrade: upgradeExtension,
-    updater: headlessUpdaterHook,
-    startUi: (core, port) => startUi(core, port),
     register: [registerSandbox, registerRepl, registerSpool, registerUi],
   };
 }

@@ -621,6 +621,32 @@ describe('AgentCore against the sandbox server', () => {
     core.off('spool', onSpool);
   });
 
+  it("runs the once-a-second spool status only while someone listens to the core's 'spool' event", async () => {
+    const env = await setup();
+    const core = startCore(env);
+    await core.start();
+    const state = (core as unknown as { state: { spoolStatusTimer: NodeJS.Timeout | null } }).state;
+    // An idle headless agent nobody looks at: no timer wakes it for a view nobody reads.
+    expect(state.spoolStatusTimer).toBeNull();
+    const views: unknown[] = [];
+    const onSpool = (view: unknown): void => {
+      views.push(view);
+    };
+    core.on('spool', onSpool);
+    expect(state.spoolStatusTimer).not.toBeNull();
+    await waitFor(() => views.length > 0, 10_000, 'a spool status');
+    core.off('spool', onSpool);
+    expect(state.spoolStatusTimer).toBeNull();
+    // A listener that is there when the parts are rebuilt gets the status of the new parts.
+    core.on('spool', onSpool);
+    await core.restart();
+    expect(state.spoolStatusTimer).not.toBeNull();
+    views.length = 0;
+    await waitFor(() => views.length > 0, 10_000, 'a spool status after the restart');
+    await core.stop();
+    expect(state.spoolStatusTimer).toBeNull();
+  });
+
   it('consoleSend queues REPL-syntax frames through the spool', async () => {
     const env = await setup();
     const core = startCore(env);

@@ -27,7 +27,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import {
   type ConnectionStateName,
   type ConnectionView,
@@ -564,17 +564,25 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     raw.once('connect', () => {
       if (link.dead) return;
       raw.setKeepAlive(true, 10_000);
-      if (opts.tls) this.startTls(link, opts.tls);
-      else this.onTransportReady(link);
+      if (opts.tls) {
+        const tlsOptions = opts.tls;
+        link.phase = 'tls';
+        // node:tls is loaded by the first TLS connection: a plain-TCP agent never pays for it (~0.5 MB RSS).
+        import('node:tls').then(
+          ({ connect }) => {
+            if (!link.dead) this.startTls(link, tlsOptions, connect);
+          },
+          (e: unknown) => this.fail(link, { state: 'tls-error', detail: String(e) }),
+        );
+      } else this.onTransportReady(link);
     });
     raw.connect({ host: opts.host, port: opts.port });
   }
 
-  private startTls(link: Link, options: ConnectionTlsOptions): void {
-    link.phase = 'tls';
+  private startTls(link: Link, options: ConnectionTlsOptions, connectTls: typeof tls.connect): void {
     let secure: tls.TLSSocket;
     try {
-      secure = tls.connect({
+      secure = connectTls({
         socket: link.raw,
         host: this.opts.host,
         // SNI must not be an IP address; the certificate is checked against servername, else host.

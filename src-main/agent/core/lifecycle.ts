@@ -179,14 +179,11 @@ export class CoreLifecycle {
     });
 
     const stopProducers = await this.startProducers(config, spool);
-    // The status is built only for someone listening (the UI); an idle headless agent skips it.
-    const statusTimer = setInterval(() => {
-      if (state.hasListeners('spool')) state.emit('spool', state.masked(pump.view()));
-    }, 1000);
-    statusTimer.unref();
-    state.parts = { spool, connection, pump, commands, statusTimer, stopProducers };
+    state.parts = { spool, connection, pump, commands, stopProducers };
     state.updateWireForwarding();
+    // The status is built only for someone listening (the UI); an idle headless agent has no timer for it.
     state.updateSpoolForwarding();
+    state.updateSpoolStatus();
     for (const message of state.unshippedWarnings.splice(0)) state.shipOwnLine(message);
     pump.start();
     const missing = [
@@ -209,7 +206,7 @@ export class CoreLifecycle {
     const parts = this.state.parts;
     if (!parts) return;
     this.state.parts = null;
-    clearInterval(parts.statusTimer);
+    this.state.updateSpoolStatus();
     this.state.updateWireForwarding();
     this.state.updateSpoolForwarding();
     // Producers first: no new frames, checkpoints saved. Then commands: killed children still get their answer.

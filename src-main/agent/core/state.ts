@@ -82,7 +82,6 @@ export interface Parts {
   connection: ConnectionManager;
   pump: DeliveryPump;
   commands: CommandService;
-  statusTimer: NodeJS.Timeout;
   /** Stops the producers (tailer, telemetry) and resolves once their state is saved. */
   stopProducers: () => Promise<void>;
 }
@@ -109,8 +108,6 @@ export class CoreState {
   readonly legacySpoolDir: string | undefined;
   readonly groupKeyStore: GroupKeyBackend | undefined;
   readonly commandDefaults: CommandDefaults | undefined;
-  /** Whether anyone listens to one of the core's events (set by the facade; views nobody reads are not built). */
-  hasListeners: (event: keyof AgentCoreEvents) => boolean = () => true;
   /** Someone watches the wire trace (console, --debug, the dashboard's Messages view). */
   private wireWatched = false;
   /** Relays the connection's wire trace; attached only while someone listens to the core's 'wire' event. */
@@ -125,6 +122,8 @@ export class CoreState {
     this.emit('spool', this.masked(view));
   };
   private spoolForwardedFrom: DeliveryPump | null = null;
+  /** Sends the pump's view once a second; runs only while the parts run and someone listens. */
+  private spoolStatusTimer: NodeJS.Timeout | null = null;
   /** The effective group key came from (or was saved to) `groupKeyStore`, not the YAML. */
   keyInStore = false;
   audit: AuditLog;
@@ -216,6 +215,7 @@ export class CoreState {
   setSpoolWatched(watched: boolean): void {
     this.spoolWatched = watched;
     this.updateSpoolForwarding();
+    this.updateSpoolStatus();
   }
 
   /**
@@ -228,6 +228,21 @@ export class CoreState {
     this.spoolForwardedFrom?.off('status', this.forwardSpoolStatus);
     wanted?.on('status', this.forwardSpoolStatus);
     this.spoolForwardedFrom = wanted;
+  }
+
+  /** Starts or stops the once-a-second spool status: an idle agent nobody looks at has no timer for it. */
+  updateSpoolStatus(): void {
+    const wanted = this.spoolWatched && this.parts !== null;
+    if (wanted && !this.spoolStatusTimer) {
+      this.spoolStatusTimer = setInterval(() => {
+        const pump = this.parts?.pump;
+        if (pump) this.emit('spool', this.masked(pump.view()));
+      }, 1000);
+      this.spoolStatusTimer.unref();
+    } else if (!wanted && this.spoolStatusTimer) {
+      clearInterval(this.spoolStatusTimer);
+      this.spoolStatusTimer = null;
+    }
   }
 
   /** Config warnings (unknown keys…) go to the agent's own log as `warn`: printed by the CLI, shown by the UI. */

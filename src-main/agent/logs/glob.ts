@@ -12,8 +12,22 @@ const MAX_RECURSIVE_DEPTH = 16;
 
 const toSlashes = (path: string) => (process.platform === 'win32' ? path.split('\\').join('/') : path);
 
+/**
+ * Patterns already classified. The tailer asks about the same few patterns at every scan, all day: scanning them
+ * again each time is work an idle agent need not do (and enough of it got picomatch's scanner optimised by
+ * TurboFan after a minute, which cost an idle agent ~4 MB of RSS).
+ */
+const globness = new Map<string, boolean>();
+const MAX_REMEMBERED_PATTERNS = 1024;
+
 export function isGlobPattern(pattern: string): boolean {
-  return picomatch.scan(toSlashes(pattern)).isGlob;
+  let isGlob = globness.get(pattern);
+  if (isGlob === undefined) {
+    isGlob = picomatch.scan(toSlashes(pattern)).isGlob;
+    if (globness.size >= MAX_REMEMBERED_PATTERNS) globness.clear();
+    globness.set(pattern, isGlob);
+  }
+  return isGlob;
 }
 
 /** Absolute paths of the regular files matching an absolute pattern, sorted. */

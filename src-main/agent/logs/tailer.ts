@@ -1,7 +1,9 @@
 /**
  * Follows the `tail_logs` files and hands every line to a synchronous sink (the facade turns lines into `L` frames
- * in the durable spool). Polling, not fs.watch: it behaves the same on every platform and filesystem (NFS, bind
- * mounts, containers), and a poll of an idle file is two stat calls.
+ * in the durable spool). Polling is what finds the lines: it behaves the same on every platform and filesystem (NFS,
+ * bind mounts, containers), and a poll of an idle file is two stat calls. Change notifications (change-watch.ts:
+ * fs.watch of the files' directories) only decide when to poll: at once after a change, and while everything is
+ * quiet only every `safetyPollIntervalMs`; where they are unavailable or prove unreliable, every `pollIntervalMs`.
  *
  * Guarantees: lines arrive in file order, once. Files are identified by device + inode and followed through rename
  * rotation (the old file is read to its end first), copytruncate (the remainder is recovered from the copy when it
@@ -18,6 +20,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { expandGlob, isGlobPattern } from './glob';
+import {
+  ChangeWatch,
+  planPath,
+  type WatchDirectory,
+  watchDirectoryWithFs,
+  type WatchPlan,
+} from './change-watch';
 import {
   type FileCheckpoint,
   loadCheckpoint,
@@ -66,6 +75,16 @@ export interface LogTailerOptions {
   log?: (level: TailLogLevel, message: string) => void;
   /** Default 250 ms. */
   pollIntervalMs?: number;
+  /**
+   * Change notifications (fs.watch of the followed files' directories): a change is polled at once (at most every
+   * `pollIntervalMs`), and while every file is quiet and watched the tailer polls only every
+   * `safetyPollIntervalMs`. Default true; false polls every `pollIntervalMs`.
+   */
+  watch?: boolean;
+  /** The poll that catches what notifications missed. Default 2000 ms (never below `pollIntervalMs`). */
+  safetyPollIntervalMs?: number;
+  /** How a directory is watched; default fs.watch (tests inject failures and silence). */
+  watchDirectory?: WatchDirectory;
   /** How often globs are expanded and missing files looked for. Default 1000 ms. */
   scanIntervalMs?: number;
   /** A last line without newline is sent after the file was quiet this long. Default 2000 ms. */
@@ -210,6 +229,16 @@ export class LogTailer {
   private loadedRecords: FileCheckpoint[] = [];
   private started = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** When the pending timer fires (`now()` ms). */
+  private timerDueAt = 0;
+  private lastPollAt = Number.NEGATIVE_INFINITY;
+  private readonly safetyPollIntervalMs: number;
+  /** Null when notifications are off, or were given up on. */
+  private changeWatch: ChangeWatch | null = null;
+  /** A notification arrived since the last poll. */
+  private changeSeen = false;
+  /** Safety polls in a row that found changes no notification announced. */
+  private missedChanges = 0;
   private nextScanAt = 0;
   private dirty = false;
   private lastCheckpointAt = Number.NEGATIVE_INFINITY;
@@ -233,6 +262,7 @@ export class LogTailer {
   constructor(private readonly options: LogTailerOptions) {
     this.entries = [...options.entries];
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.safetyPollIntervalMs = Math.max(this.pollIntervalMs, options.safetyPollIntervalMs ?? 2000);
     this.scanIntervalMs = options.scanIntervalMs ?? 1000;
     this.quietFlushMs = options.quietFlushMs ?? 2000;
     this.rotatedGraceMs = options.rotatedGraceMs ?? 5000;
@@ -269,8 +299,16 @@ export class LogTailer {
     this.loadedRecords = [];
     for (const entry of this.entries) this.knownPatterns.add(entry.file);
     this.dirty = true;
+    if (this.options.watch !== false) {
+      this.changeWatch = new ChangeWatch(
+        this.options.watchDirectory ?? watchDirectoryWithFs,
+        () => this.changed(),
+        (message) => this.log('info', message),
+      );
+    }
+    this.lastPollAt = this.now();
     this.pollNow();
-    this.schedule(this.pollIntervalMs);
+    this.scheduleResting();
   }
 
   /** Stops polling, writes the checkpoint and closes every file. Lines not yet handed over are read again next start. */
@@ -305,12 +343,18 @@ export class LogTailer {
   private halt(): boolean {
     if (!this.started) return false;
     this.started = false;
+    this.cancelTimer();
+    this.changeWatch?.close();
+    this.changeWatch = null;
+    return true;
+  }
+
+  private cancelTimer(): void {
     if (this.timer) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = null;
     }
-    return true;
   }
 
   private closeAll(): void {
@@ -343,6 +387,8 @@ export class LogTailer {
     if (this.started) {
       this.scan();
       for (const pattern of patterns) this.knownPatterns.add(pattern);
+      // New directories to watch, or to poll: not only after the next safety poll.
+      this.pollSoon();
     }
   }
 
@@ -1012,19 +1058,93 @@ export class LogTailer {
     this.dirty = true;
   }
 
-  private schedule(delay: number): void {
+  private schedule(delay: number, safetyPoll = false): void {
     if (!this.started) return;
     const run = () => {
       this.timer = null;
+      const announced = this.changeSeen;
+      this.changeSeen = false;
+      const before = this.activity();
+      this.lastPollAt = this.now();
       let more = false;
       try {
         more = this.pollNow();
       } catch (error) {
         this.log('error', `log tailer poll failed: ${(error as Error).message}`);
       }
-      this.schedule(more ? 0 : this.pollIntervalMs);
+      if (safetyPoll && !announced && this.activity() !== before) this.notificationMissed();
+      else if (announced) this.missedChanges = 0;
+      if (more) this.schedule(0);
+      else this.scheduleResting();
     };
+    this.timerDueAt = this.now() + delay;
     this.timer = delay === 0 ? setImmediate(run) : setTimeout(run, delay);
+  }
+
+  /**
+   * The next poll after one that read everything: the safety poll when every followed file is quiet (no partial
+   * line waiting for its flush, no rotated file being finished, no refused line, no checkpoint to write) and every
+   * directory is watched; otherwise the poll interval.
+   */
+  private scheduleResting(): void {
+    const watch = this.changeWatch;
+    if (!watch) return this.schedule(this.pollIntervalMs);
+    watch.update(this.watchPlan());
+    // A checkpoint still to write (rate-limited) is written at the poll interval too: a crash repeats no more.
+    const quiet =
+      !this.dirty &&
+      [...this.files.values()].every((f) => f.buffer.length === 0 && !f.rotated && !f.blocked && !f.yielded);
+    if (watch.complete && quiet) this.schedule(this.safetyPollIntervalMs, true);
+    else this.schedule(this.pollIntervalMs);
+  }
+
+  /** The directories to watch; null when a pattern's directories are themselves a glob (not watchable). */
+  private watchPlan(): WatchPlan | null {
+    const plan: WatchPlan = new Map();
+    for (const entry of this.entries) {
+      const absolute = resolve(this.cwd, entry.file);
+      if (!isGlobPattern(entry.file)) planPath(plan, absolute);
+      else if (isGlobPattern(dirname(absolute))) return null;
+      else planPath(plan, absolute, true);
+    }
+    for (const file of this.files.values()) planPath(plan, file.path);
+    return plan;
+  }
+
+  /** Something changed in a watched directory: poll now, or as soon as the poll interval allows. */
+  private changed(): void {
+    this.changeSeen = true;
+    this.pollSoon();
+  }
+
+  private pollSoon(): void {
+    if (!this.started || this.timer === null) return;
+    const due = Math.max(this.lastPollAt + this.pollIntervalMs, this.now());
+    if (due >= this.timerDueAt) return;
+    this.cancelTimer();
+    this.schedule(due - this.now());
+  }
+
+  /** Lines read, rotations, truncations and files followed: what a poll that found a change moves. */
+  private activity(): number {
+    const c = this.counters;
+    return c.bytesRead + c.rotations + c.truncations + this.files.size;
+  }
+
+  /**
+   * A safety poll found a change that no notification announced. Three in a row (one can be a race with a
+   * notification still queued): notifications do not work here (a network filesystem, a container overlay), so
+   * polling every `pollIntervalMs` takes over for good.
+   */
+  private notificationMissed(): void {
+    if (++this.missedChanges < 3) return;
+    this.changeWatch?.close();
+    this.changeWatch = null;
+    this.log(
+      'info',
+      `change notifications missed growth of the followed files ${this.missedChanges} times in a row; ` +
+        `polling every ${this.pollIntervalMs} ms`,
+    );
   }
 
   private log(level: TailLogLevel, message: string): void {

@@ -1,18 +1,16 @@
 // `minion-agent upgrade` (`-u`) and `minion-agent version --check`: asks the update feed (and, if configured, the
 // original agent's legacy endpoint) and reports. Running from an AppImage, `upgrade` also downloads, verifies
 // (sha512) and replaces the AppImage through the same UpdateService the desktop app uses.
-import { join } from 'node:path';
 import { DEFAULT_UPGRADE_URL, parseAgentConfig, type AgentConfig } from '../../../src-shared/config';
 import { defaultDataDir, loadConfigFile } from '../../agent/config';
-import { AGENT_VERSION } from '../../agent/version';
-import { BUILT_IN_FEED_URL } from '../../updates/feed';
 import { describeLegacyAnnouncement, fetchLegacyAnnouncement } from '../../updates/legacy';
-import { serverUpgradeHandler, type UpdatePolicy } from '../../updates/policy';
-import type { UpdateChannel, UpdateService } from '../../updates/update-service';
-import type { AgentUpdaterHook } from '../../agent/agent';
-import type { UpdateView } from '../../../src-shared/view-models';
-import { blankUpdateView } from '../../../src-shared/update-view';
+import { type UpdatePolicy } from '../../updates/policy';
+import type { UpdateChannel } from '../../updates/update-service';
 import type { CliIo } from '../io';
+import { upgradeOptionsFromConfig } from './updater-hook';
+
+// The hook a running agent uses lives apart, so `run` does not load this command (http, https, the legacy check).
+export { headlessUpdaterHook, upgradeOptionsFromConfig } from './updater-hook';
 
 export interface UpgradeCommandOptions {
   currentVersion: string;
@@ -142,25 +140,6 @@ export async function runUpgradeCommand(opts: UpgradeCommandOptions, out: Upgrad
   }
 }
 
-/** Maps the agent config (`updates.*`, the original `upgrade` key, `data_dir`) to the command's options. */
-export function upgradeOptionsFromConfig(
-  config: AgentConfig,
-  dataDir: string,
-  checkOnly: boolean,
-  currentVersion: string = AGENT_VERSION,
-): UpgradeCommandOptions {
-  return {
-    currentVersion,
-    feedUrl: config.updates.feed_url ?? BUILT_IN_FEED_URL,
-    channel: config.updates.channel,
-    policy: config.updates.policy,
-    allowDowngrade: config.updates.allow_downgrade,
-    legacyUrl: config.upgrade,
-    cacheDir: join(dataDir, 'updates'),
-    checkOnly,
-  };
-}
-
 /**
  * The `CliExtensions.upgrade` entry (`upgrade`, `-u`, `version --check`): loads the config (defaults without one)
  * and runs the command with the CLI's output.
@@ -188,61 +167,4 @@ export async function upgradeExtension(
     stdout: (line) => io.out(line),
     stderr: (line) => io.err(line),
   });
-}
-
-/**
- * `CliExtensions.updater`: the server's `internal upgrade` for a headless agent, under `updates.policy`. The
- * update service (and electron-updater) is created on the first request; from an AppImage an accepted update
- * replaces the file and is run by the next start (systemd restart).
- */
-export function headlessUpdaterHook(configPath: string): AgentUpdaterHook | undefined {
-  let options: UpgradeCommandOptions;
-  try {
-    const loaded = loadConfigFile(configPath, { host: 'headless' });
-    options = upgradeOptionsFromConfig(loaded.config, loaded.dataDir, false);
-  } catch {
-    return undefined; // the agent itself reports config errors
-  }
-  let service: UpdateService | null = null;
-  const idle: UpdateView = blankUpdateView({
-    state: options.policy === 'off' ? 'off' : 'idle',
-    currentVersion: options.currentVersion,
-    policy: options.policy,
-  });
-  const getService = async (): Promise<UpdateService> => {
-    if (service != null) return service;
-    const [{ createHeadlessUpdater }, { UpdateService: Service }] = await Promise.all([
-      import('../../updates/headless-updater'),
-      import('../../updates/update-service'),
-    ]);
-    const headless = createHeadlessUpdater({
-      feedUrl: options.feedUrl ?? BUILT_IN_FEED_URL,
-      currentVersion: options.currentVersion,
-      cacheDir: options.cacheDir,
-      appImagePath: process.env.APPIMAGE ?? null,
-    });
-    service = new Service({
-      updater: headless.updater,
-      currentVersion: options.currentVersion,
-      feedUrl: options.feedUrl,
-      channel: options.channel,
-      policy: options.policy,
-      allowDowngrade: options.allowDowngrade,
-      checkOnStart: false,
-      checkIntervalHours: 0,
-      canApply: headless.canApply,
-      applyUpdate: (file) => {
-        if (file == null) throw new Error('the downloaded file is missing');
-        headless.apply(file);
-      },
-    });
-    return service;
-  };
-  return {
-    async upgrade(argv) {
-      const handler = serverUpgradeHandler(await getService(), options.policy);
-      return handler(argv);
-    },
-    view: () => service?.view() ?? { ...idle },
-  };
 }

@@ -644,3 +644,136 @@ describe('LogTailer', () => {
     expect(checkpoint.files).toEqual([expect.objectContaining({ path, offset: 4 })]);
   });
 });
+
+describe('LogTailer: change notifications decide when to poll', () => {
+  /** Waits (real time, bounded) until `check` holds. */
+  async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  // The poll interval is short, the safety poll never comes during a test: while a file is quiet and its directory
+  // watched, only a notification can make the tailer read an append.
+  const watched = { now: () => Date.now(), pollIntervalMs: 20, safetyPollIntervalMs: 3_600_000 };
+
+  it('a quiet, watched file rests on the safety poll, and an append is read on its notification', async () => {
+    const path = join(dir, 'w.log');
+    writeFileSync(path, 'a\n');
+    const h = makeTailer([{ service: 's', file: path }], watched);
+    h.tailer.start();
+    expect(h.lines).toEqual(['a']);
+    appendFileSync(path, 'b\n');
+    await waitFor(() => h.lines.length === 2, 'the notified append was read');
+    appendFileSync(path, 'c\nd\n');
+    await waitFor(() => h.lines.length === 4, 'the second append was read');
+    expect(h.lines).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('a checkpoint held back by its rate limit is written at the poll interval, not at the next safety poll', async () => {
+    const path = join(dir, 'c.log');
+    writeFileSync(path, 'a\n');
+    const h = makeTailer([{ service: 's', file: path }], { ...watched, checkpointIntervalMs: 200 });
+    h.tailer.start();
+    const offset = (): number =>
+      (
+        JSON.parse(readFileSync(join(dir, 'state', 'tail-checkpoint.json'), 'utf8')) as {
+          files: { offset: number }[];
+        }
+      ).files[0]?.offset ?? -1;
+    expect(offset()).toBe(2);
+    appendFileSync(path, 'b\n');
+    await waitFor(() => h.lines.length === 2, 'the notified append was read');
+    await waitFor(() => offset() === 4, 'the checkpoint covering the append');
+  });
+
+  it('a file that appears later in a watched directory is found on its notification', async () => {
+    const path = join(dir, 'later.log');
+    const h = makeTailer([{ service: 's', file: path }], watched);
+    h.tailer.start();
+    writeFileSync(path, 'first\n');
+    await waitFor(() => h.lines.length === 1, 'the new file was read');
+    expect(h.lines).toEqual(['first']);
+  });
+
+  it('polls at the poll interval where the directory cannot be watched', async () => {
+    const path = join(dir, 'p.log');
+    writeFileSync(path, 'a\n');
+    const h = makeTailer([{ service: 's', file: path }], {
+      ...watched,
+      watchDirectory: () => {
+        throw Object.assign(new Error('ENOSPC: no inotify watches left'), { code: 'ENOSPC' });
+      },
+    });
+    h.tailer.start();
+    appendFileSync(path, 'b\n');
+    await waitFor(() => h.lines.length === 2, 'the append was polled');
+    expect(h.lines).toEqual(['a', 'b']);
+  });
+
+  it('a watch that breaks later hands its directory back to the poll interval', async () => {
+    const path = join(dir, 'b.log');
+    writeFileSync(path, 'a\n');
+    let breakWatch: (error: Error) => void = () => undefined;
+    let attempts = 0;
+    const h = makeTailer([{ service: 's', file: path }], {
+      ...watched,
+      watchDirectory: (_dir, _onChange, onError) => {
+        // The first watch starts; later attempts fail (the watch limit is reached, say): polling is what is left.
+        if (++attempts > 1) throw new Error('ENOSPC');
+        breakWatch = onError;
+        return { close: () => undefined };
+      },
+    });
+    h.tailer.start();
+    breakWatch(new Error('watch limit'));
+    appendFileSync(path, 'b\n');
+    await waitFor(() => h.lines.length === 2, 'the append was polled');
+    expect(attempts).toBeGreaterThan(1);
+    expect(h.logs.some((l) => l.includes('watching') && l.includes('stopped (watch limit)'))).toBe(true);
+  });
+
+  it('when notifications stay silent about growth, the safety poll finds it and polling at the interval takes over', async () => {
+    const path = join(dir, 's.log');
+    writeFileSync(path, '');
+    const h = makeTailer([{ service: 's', file: path }], {
+      ...watched,
+      safetyPollIntervalMs: 100,
+      // Like a network filesystem: the watch starts, but other hosts' writes are never reported.
+      watchDirectory: () => ({ close: () => undefined }),
+    });
+    h.tailer.start();
+    for (let i = 1; i <= 3; i++) {
+      appendFileSync(path, `line ${i}\n`);
+      await waitFor(() => h.lines.length === i, `line ${i} was found by the safety poll`);
+    }
+    await waitFor(
+      () => h.logs.some((l) => l.includes('change notifications missed growth')),
+      'the fallback to the poll interval',
+    );
+    expect((h.tailer as unknown as { changeWatch: unknown }).changeWatch).toBeNull();
+    appendFileSync(path, 'line 4\n');
+    await waitFor(() => h.lines.length === 4, 'line 4 was polled');
+    expect(h.lines).toEqual(['line 1', 'line 2', 'line 3', 'line 4']);
+  });
+
+  it('with watch: false it polls at the poll interval', async () => {
+    const path = join(dir, 'o.log');
+    writeFileSync(path, 'a\n');
+    let watches = 0;
+    const h = makeTailer([{ service: 's', file: path }], {
+      ...watched,
+      watch: false,
+      watchDirectory: () => {
+        watches++;
+        return { close: () => undefined };
+      },
+    });
+    h.tailer.start();
+    appendFileSync(path, 'b\n');
+    await waitFor(() => h.lines.length === 2, 'the append was polled');
+    expect(watches).toBe(0);
+  });
+});
