@@ -76,6 +76,11 @@ export class SpoolReader {
   private wantSeq: number;
   private highest: number;
   private busy = false;
+  /**
+   * Segments found damaged at read time, skipped until the next seek: the active one would otherwise be found again
+   * (it can still grow) and its damage re-read and re-reported in an endless loop.
+   */
+  private damaged = new WeakSet<SegmentInfo>();
   private readonly counters: SpoolReaderStats = { fileReads: 0, fileBytes: 0, memoryBytes: 0 };
 
   constructor(
@@ -113,6 +118,7 @@ export class SpoolReader {
   async seek(seq: number): Promise<void> {
     this.wantSeq = seq;
     this.highest = seq - 1;
+    this.damaged = new WeakSet();
     await this.releaseSegment();
   }
 
@@ -162,11 +168,14 @@ export class SpoolReader {
       if (reason !== 'truncated') {
         // Damage that appeared after the start-up scan (bit rot): skip the rest of this segment, report it.
         this.host.problem(`spool segment ${seg.name} damaged at read time (${reason}); skipping its rest`);
+        this.damaged.add(seg);
         await this.advanceSegment(seg);
         continue;
       }
       const got = await this.fill(seg);
       if (got > 0) continue;
+      // Released (a seek) while the file was opened or read: start over at the new position.
+      if (this.seg !== seg) continue;
       if (this.host.isActive(seg)) break; // caught up with the writer
       // End of a closed segment: any remainder in the chunk is a torn record the recovery would have cut.
       await this.advanceSegment(seg);
@@ -179,7 +188,7 @@ export class SpoolReader {
     const segments = this.host.segments();
     let candidate: SegmentInfo | null = null;
     for (const s of segments) {
-      if (s.deleted) continue;
+      if (s.deleted || this.damaged.has(s)) continue;
       if (s.firstSeq <= this.wantSeq) candidate = s;
       else return candidate && candidate.lastSeq >= this.wantSeq ? candidate : s;
     }
@@ -264,20 +273,30 @@ export class SpoolReader {
   }
 
   private async advanceSegment(seg: SegmentInfo): Promise<void> {
-    await this.releaseSegment();
+    // Re-positioned before the close is awaited, so a seek made meanwhile is not overridden.
+    const h = this.detachSegment();
     // Continue after this segment even if it is gone from the list now.
-    const next = this.host.segments().find((s) => !s.deleted && s.firstSeq > seg.firstSeq);
+    const next = this.host
+      .segments()
+      .find((s) => !s.deleted && !this.damaged.has(s) && s.firstSeq > seg.firstSeq);
     if (next) this.openSegment(next);
     else this.wantSeq = Math.max(this.wantSeq, seg.lastSeq + 1);
+    if (h) await h.close();
   }
 
   private async releaseSegment(): Promise<void> {
+    const h = this.detachSegment();
+    if (h) await h.close();
+  }
+
+  /** Forgets the current segment; returns its file handle, for the caller to close. */
+  private detachSegment(): FileHandle | null {
     const h = this.handle;
     this.handle = null;
     this.seg = null;
     this.handleOpened = false;
     this.setChunk(EMPTY, 0, false);
-    if (h) await h.close();
+    return h;
   }
 
   async close(): Promise<void> {

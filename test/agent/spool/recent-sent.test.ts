@@ -78,6 +78,43 @@ describe('RecentSentRing', () => {
     expect(ring.views().map((v) => [v.seq, v.data])).toEqual([[2, short[2]]]);
   });
 
+  it('a slot grows its copy buffer for a longer frame, and keeps the larger buffer for a shorter one', () => {
+    const ring = new RecentSentRing(1);
+    const arena = Buffer.alloc(256 * 1024);
+    // Past the slot's first 512-byte buffer, then longer still, then shorter again.
+    for (const [seq, length] of [
+      [1, 600],
+      [2, 5000],
+      [3, 700],
+      [4, 20_000],
+    ] as const) {
+      const frame = frameOf('log', `${seq}:`.padEnd(length, 'g'));
+      const bytes = encodeFrame(frame);
+      bytes.copy(arena, 1000);
+      ring.push(seq, 'log', arena.subarray(1000, 1000 + bytes.length), bytes.length, seq);
+      arena.fill(0);
+      expect(ring.views().map((v) => [v.seq, v.data])).toEqual([[seq, frame[2]]]);
+    }
+  });
+
+  it('references bytes that are their whole buffer, or a view into a buffer of up to 16 KiB, instead of copying', () => {
+    const ring = new RecentSentRing(2);
+    const whole = encodeFrame(frameOf('log', 'w'.repeat(20_000)));
+    const own = Buffer.allocUnsafeSlow(whole.length);
+    whole.copy(own);
+    ring.push(1, 'log', own, own.length, 1);
+    const small = encodeFrame(frameOf('log', 'in a 16 KiB buffer'));
+    const pool = Buffer.alloc(16 * 1024);
+    small.copy(pool, 100);
+    ring.push(2, 'log', pool.subarray(100, 100 + small.length), small.length, 2);
+    // Observed by changing the bytes afterwards (which senders never do): a referenced frame shows the change.
+    const changed = encodeFrame(frameOf('log', 'v'.repeat(20_000)));
+    changed.copy(own);
+    const changedSmall = encodeFrame(frameOf('log', 'IN A 16 KiB BUFFER'));
+    changedSmall.copy(pool, 100);
+    expect(ring.views().map((v) => v.data[3])).toEqual(['v'.repeat(20_000), 'IN A 16 KiB BUFFER']);
+  });
+
   it('keeps nothing with a capacity of 0', () => {
     const ring = new RecentSentRing(0);
     ring.push(1, 'log', encodeFrame(frameOf('log', 'x')), 10, 1);

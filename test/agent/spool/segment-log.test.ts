@@ -1,9 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type FrameClass } from '../../../src-shared/view-models';
+import { crc32 } from 'node:zlib';
 import {
+  MAX_RECORD_PAYLOAD_BYTES,
+  RECORD_MAGIC,
   RECORD_OVERHEAD_BYTES,
+  type RecordMeta,
+  addToTally,
+  checkRecordAt,
+  classCode,
+  classOfCode,
+  emptyTally,
   encodeRecord,
+  recordProblemOf,
+  tallyTotal,
   parseRecordAt,
   parseSegmentFileName,
   recordPayload,
@@ -163,5 +174,141 @@ describe('segment record format', () => {
       // ~100 KiB in 16 KiB slices: other callbacks ran between them.
       expect(ticks).toBeGreaterThanOrEqual(5);
     }
+  });
+});
+
+/** A record with header fields changed after encoding and its CRC recomputed: valid but for those fields. */
+function reforged(rec: Buffer, change: (r: Buffer) => void): Buffer {
+  const out = Buffer.from(rec);
+  change(out);
+  const n = out.readUInt32BE(4);
+  if (RECORD_OVERHEAD_BYTES + n === out.length) out.writeUInt32BE(crc32(out.subarray(0, 24 + n)), 24 + n);
+  return out;
+}
+
+/** How many event-loop turns other work got while `run` ran. */
+async function turnsDuring(run: () => Promise<unknown>): Promise<number> {
+  let turns = 0;
+  let spinning = true;
+  const spin = (): void => {
+    turns++;
+    if (spinning) setImmediate(spin);
+  };
+  setImmediate(spin);
+  await run();
+  spinning = false;
+  return turns;
+}
+
+describe('segment record checks', () => {
+  it('maps classes to codes and back, and anything else to no class', () => {
+    for (const cls of ['log', 'telemetry', 'result'] as const) expect(classOfCode(classCode(cls))).toBe(cls);
+    expect(new Set(['log', 'telemetry', 'result'].map((c) => classCode(c as FrameClass))).size).toBe(3);
+    expect(classOfCode(0)).toBeUndefined();
+    expect(classOfCode(200)).toBeUndefined();
+    expect(recordProblemOf(-99)).toBe('bad-magic');
+  });
+
+  it('takes only the exact segment file name', () => {
+    expect(parseSegmentFileName('x0000000000000042.seg')).toBeNull();
+    expect(parseSegmentFileName('00000000000000042.seg')).toBeNull();
+    expect(parseSegmentFileName('000000000000042.seg')).toBeNull();
+  });
+
+  it('calls a CRC-valid record with an unknown class or non-zero reserved bytes bad-class', () => {
+    const rec = encodeRecord(5, 'log', 1, Buffer.from('abc'));
+    expect(parseRecordAt(rec, 0, rec.length, 0).ok).toBe(true);
+    const variants = [
+      reforged(rec, (r) => (r[1] = 77)),
+      reforged(rec, (r) => (r[2] = 1)),
+      reforged(rec, (r) => (r[3] = 1)),
+    ];
+    for (const v of variants) {
+      expect(parseRecordAt(v, 0, v.length, 0)).toEqual({ ok: false, reason: 'bad-class' });
+      expect(recordProblemOf(checkRecordAt(v, 0, v.length, 0))).toBe('bad-class');
+    }
+  });
+
+  it('calls a length of 0 or above the maximum bad-length (damage, not a torn tail); the maximum itself is fine', () => {
+    const empty = encodeRecord(5, 'log', 1, Buffer.alloc(0));
+    expect(parseRecordAt(empty, 0, empty.length, 0)).toEqual({ ok: false, reason: 'bad-length' });
+    const rec = encodeRecord(5, 'log', 1, Buffer.from('abc'));
+    const tooLong = reforged(rec, (r) => r.writeUInt32BE(MAX_RECORD_PAYLOAD_BYTES + 1, 4));
+    expect(parseRecordAt(tooLong, 0, tooLong.length, 0)).toEqual({ ok: false, reason: 'bad-length' });
+    const largest = encodeRecord(5, 'log', 1, Buffer.alloc(MAX_RECORD_PAYLOAD_BYTES, 1));
+    expect(parseRecordAt(largest, 0, largest.length, 0)).toMatchObject({
+      ok: true,
+      record: { payloadBytes: MAX_RECORD_PAYLOAD_BYTES },
+    });
+  });
+
+  it('gives a payload from a buffer that starts at a known file offset', () => {
+    const seg = segmentOf(5);
+    const r3 = scanSegment(seg).records[2] as RecordMeta;
+    const fromFile = seg.subarray(r3.offset - 10);
+    expect(Buffer.from(recordPayload(fromFile, r3, r3.offset - 10))).toEqual(payload(3, 13));
+  });
+
+  it('totals a per-class tally', () => {
+    const tally = emptyTally();
+    addToTally(tally, 'log', 100, 2);
+    addToTally(tally, 'telemetry', 30);
+    addToTally(tally, 'result', 5, 4);
+    expect(tallyTotal(tally)).toEqual({ frames: 7, bytes: 135 });
+    expect(tallyTotal(emptyTally())).toEqual({ frames: 0, bytes: 0 });
+  });
+});
+
+describe('segment scan damage ranges', () => {
+  /** Record 1 damaged (offset 0) and record `later` damaged; records with 0xa7 bytes in their payloads. */
+  function twiceDamaged(later: number): { buf: Buffer; recs: RecordMeta[] } {
+    const parts: Buffer[] = [];
+    for (let i = 1; i <= 12; i++)
+      parts.push(encodeRecord(i, 'log', 1000 + i, Buffer.alloc(60, RECORD_MAGIC)));
+    const buf = Buffer.concat(parts);
+    const recs = scanSegment(buf).records;
+    for (const r of [recs[0], recs[later - 1]] as RecordMeta[]) buf[r.offset + 30] = 0x00;
+    return { buf, recs };
+  }
+
+  it('reports each damaged record as one range, even with magic bytes inside it; the valid prefix ends at 0', async () => {
+    const { buf, recs } = twiceDamaged(6);
+    const expected = {
+      validPrefixEnd: 0,
+      corrupt: [
+        { offset: 0, length: recs[0]?.size, reason: 'crc-mismatch' },
+        { offset: recs[5]?.offset, length: recs[5]?.size, reason: 'crc-mismatch' },
+      ],
+      validAfterCorruption: true,
+    };
+    const whole = scanSegment(buf);
+    expect(whole).toMatchObject(expected);
+    expect(whole.records.map((r) => r.seq)).toEqual([2, 3, 4, 5, 7, 8, 9, 10, 11, 12]);
+    const sliced = await scanSegmentSliced(buf, 0, () => undefined, 200);
+    expect(sliced).toMatchObject({ ...expected, records: 10, lastSeq: 12 });
+  });
+
+  it('yields about once per slice, also while searching through a long damaged stretch', async () => {
+    const garbage = Buffer.alloc(64 * 1024, 0x55);
+    const tail = encodeRecord(1, 'log', 1, Buffer.from('after the damage'));
+    const buf = Buffer.concat([garbage, tail]);
+    let result: Awaited<ReturnType<typeof scanSegmentSliced>> | undefined;
+    const turns = await turnsDuring(async () => {
+      result = await scanSegmentSliced(buf, 0, () => undefined, 4096);
+    });
+    expect(result).toMatchObject({
+      records: 1,
+      validPrefixEnd: 0,
+      corrupt: [{ offset: 0, length: 64 * 1024 }],
+    });
+    // 16 slices of damage: ~16 turns for other work, not 0 and not one per byte.
+    expect(turns).toBeGreaterThanOrEqual(14);
+    expect(turns).toBeLessThanOrEqual(20);
+
+    const clean = segmentOf(3000); // ~200 KiB of valid records
+    const slices = Math.ceil(clean.length / (16 * 1024));
+    const cleanTurns = await turnsDuring(() => scanSegmentSliced(clean, 0, () => undefined, 16 * 1024));
+    expect(cleanTurns).toBeGreaterThanOrEqual(slices - 2);
+    expect(cleanTurns).toBeLessThanOrEqual(slices + 3);
   });
 });
