@@ -104,7 +104,7 @@ export interface LogTailerOptions {
   maxBytesPerPoll?: number;
   /**
    * Time one poll may spend turning lines into sink calls before it yields to the event loop (the next poll follows
-   * at once). A 100k-line burst then becomes many short slices instead of one long stall. Default 8 ms.
+   * at once). A 100k-line burst then becomes many short slices instead of one long stall. Default 4 ms.
    */
   maxSliceMs?: number;
   /** Monotonic clock in ms for the slice budget; default `performance.now`. */
@@ -270,7 +270,7 @@ export class LogTailer {
     this.chunk = Buffer.allocUnsafe(options.readChunkBytes ?? 64 * 1024);
     this.readBuffer = Buffer.allocUnsafe(2 * this.chunk.length);
     this.maxBytesPerPoll = options.maxBytesPerPoll ?? 4 * 1024 * 1024;
-    this.maxSliceMs = options.maxSliceMs ?? 8;
+    this.maxSliceMs = options.maxSliceMs ?? 4;
     this.clock = options.clock ?? (() => performance.now());
     this.maxLineBytes = Math.max(options.maxLineBytes ?? 1024 * 1024, this.chunk.length);
     if (options.maxMessageBytes < MIN_MESSAGE_BYTES) {

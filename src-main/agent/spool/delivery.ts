@@ -100,6 +100,14 @@ export interface DeliveryOptions {
   /** Minimum interval between 'status' events. Default 250 ms. */
   statusIntervalMs?: number;
   now?: () => number;
+  /**
+   * Time the pump may spend sending chunk after chunk before it yields to the event loop. Records served from memory
+   * resolve the reader's promise without a macrotask, so without this a pump that lags (a backlog in memory, a
+   * drain after backpressure) sends all of it in one tick. Default 4 ms (like the tailer's slice).
+   */
+  maxSliceMs?: number;
+  /** Monotonic clock in ms for the slice budget; default `performance.now`. */
+  clock?: () => number;
   /** Uniform random in [0, 1) for the cadence jitter; injectable for tests. */
   random?: () => number;
   onProblem?: (message: string) => void;
@@ -116,6 +124,11 @@ export const DELIVERY_DEFAULTS = {
 } as const;
 
 export const DROP_REPORT_SERVICE = 'minion-agent';
+
+/** Resolves in the check phase of the next event-loop turn, after the timers and I/O callbacks that are due. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** `transmit`'s answer for a record that can never be sent: skipped, but counted through the barrier. */
 const SKIPPED = Symbol('skipped');
@@ -167,6 +180,8 @@ export interface DeliveryCounters {
   barriers: number;
   /** Of those, barriers sent early because the window was full (bulk). */
   bulkBarriers: number;
+  /** Times the pump yielded to the event loop because a slice of sending used up its time budget. */
+  sliceYields: number;
   /** Records that could not be decoded or were refused by validation (skipped, never sent). */
   skippedInvalid: number;
 }
@@ -187,6 +202,8 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
   private readonly barrierTimeoutMs: number;
   private readonly statusIntervalMs: number;
   private readonly now: () => number;
+  private readonly maxSliceMs: number;
+  private readonly clock: () => number;
   private readonly onProblem: (message: string) => void;
 
   private epoch = 0;
@@ -240,6 +257,7 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     confirmed: 0,
     barriers: 0,
     bulkBarriers: 0,
+    sliceYields: 0,
     skippedInvalid: 0,
   };
   private readonly classTotals: ClassTotals = {
@@ -277,6 +295,8 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.recentSent = new RecentSentRing(options.recentFrames ?? 50);
     this.statusIntervalMs = options.statusIntervalMs ?? 250;
     this.now = options.now ?? Date.now;
+    this.maxSliceMs = options.maxSliceMs ?? 4;
+    this.clock = options.clock ?? (() => performance.now());
     this.random = options.random ?? Math.random;
     this.barrierGapMs = this.confirmIntervalMs;
     this.onProblem = options.onProblem ?? (() => undefined);
@@ -461,10 +481,13 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     this.replay = { active: backlog > 0, total: backlog, done: 0 };
     this.open = this.newBatch(connectionId);
     this.statusChanged();
+    // Where the current slice of sending began: reset after every wait that returns to the event loop.
+    let sliceStartedAt = this.clock();
     while (epoch === this.epoch) {
       if (this.transport.writableNeedsDrain || this.windowFull()) {
         this.scheduleBarrier();
         await this.sleep(1000);
+        sliceStartedAt = this.clock();
         continue;
       }
       const records = await this.reader.read(256);
@@ -473,11 +496,18 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       if (records.length === 0) {
         this.scheduleBarrier();
         await this.sleep(1000);
+        sliceStartedAt = this.clock();
         continue;
       }
       const resumeAt = this.sendChunk(records, epoch, connectionId);
       this.scheduleBarrier();
       this.statusChanged();
+      if (this.clock() - sliceStartedAt >= this.maxSliceMs) {
+        this.counters.sliceYields++;
+        await yieldToEventLoop();
+        sliceStartedAt = this.clock();
+        if (epoch !== this.epoch) return;
+      }
       if (resumeAt !== null && epoch === this.epoch) {
         // Cut short: not connected any more ('down' follows, or already came, and bumps the epoch), or the window is
         // full (the loop waits for barriers above). Either way the reader goes back to the first unsent record, so

@@ -141,6 +141,33 @@ describe('LogTailer: bounded work per poll', () => {
     expect(h.tailer.stats().files[0]?.offset).toBe(statSync(path).size);
   });
 
+  it('by default a slice ends after 4 ms of sink work (the clock looked at every 16 lines)', () => {
+    const path = join(dir, 'default-slice.log');
+    const expected = numbered(0, 2000);
+    writeFileSync(path, expected.join('\n') + '\n');
+    let ms = 0;
+    const lines: string[] = [];
+    const h = makeTailer([{ service: 'app', file: path }], {
+      clock: () => ms,
+      sink: (_service, line) => {
+        lines.push(line);
+        ms += 0.1; // 40 lines fill a 4 ms slice
+      },
+    });
+    h.tailer.start();
+    const perPoll: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const before = lines.length;
+      const more = h.tailer.pollNow();
+      perPoll.push(lines.length - before);
+      if (!more) break;
+    }
+    expect(lines).toEqual(expected);
+    const full = perPoll.slice(0, -1); // the last slice ends with the file
+    expect(Math.min(...full)).toBeGreaterThanOrEqual(40);
+    expect(Math.max(...full)).toBeLessThanOrEqual(40 + 16);
+  });
+
   it('a file whose lines are still being sliced keeps its place when the poll ends mid-buffer and the tailer restarts', () => {
     const path = join(dir, 'restart.log');
     const expected = numbered(0, 500);
