@@ -232,15 +232,9 @@ function tooLarge(length: number): ProtocolError {
 
 /** Encodes one frame as a single buffer (prefix + payload) so it can go out in exactly one `write`. */
 export function encodeFrame(frame: WireFrame): Buffer {
-  const end = writeFramePayload(frame);
-  if (end === NOT_HANDLED) return encodeFrameGeneric(frame);
-  const length = end - FRAME_HEADER_BYTES;
-  if (length > MAX_PAYLOAD_BYTES) throw tooLarge(length);
-  scratch[0] = length >>> 8;
-  scratch[1] = length & 0xff;
-  const out = Buffer.allocUnsafe(end);
-  scratch.copy(out, 0, 0, end);
-  return out;
+  const bytes = encodeFrameTransient(frame);
+  // The generic encoder's result is already the caller's own; the scratch view must be copied out.
+  return bytes.buffer === scratch.buffer ? Buffer.from(bytes) : bytes;
 }
 
 /**
