@@ -66,6 +66,7 @@ let memoryPeak = null;
 let memoryMax = null;
 let memoryAtMark = null;
 let memoryTimer = null;
+let smapsAtPeak = null;
 function sampleMemory() {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
   const v8 = require('node:v8');
@@ -91,17 +92,43 @@ function sampleMemory() {
   } catch {
     // not Linux: the process figures are enough
   }
-  if (!memoryPeak || sample.rss > memoryPeak.rss) memoryPeak = sample;
+  if (!memoryPeak || sample.rss > memoryPeak.rss) {
+    // BENCH_PROBE_SMAPS=dir (with BENCH_PROBE_MEMORY=1): keep /proc/self/smaps as it was at the highest RSS, to
+    // attribute the anonymous memory to mappings (V8 pages, malloc arenas of threads, the main heap).
+    if (process.env.BENCH_PROBE_SMAPS && (!memoryPeak || sample.rss > memoryPeak.rss + 262_144)) {
+      try {
+        smapsAtPeak = readFileSync('/proc/self/smaps', 'latin1');
+      } catch {
+        // not Linux
+      }
+    }
+    memoryPeak = sample;
+  }
   memoryMax ??= {};
   for (const [key, value] of Object.entries(sample)) memoryMax[key] = Math.max(memoryMax[key] ?? 0, value);
+}
+function writeSmaps(label, text) {
+  if (!process.env.BENCH_PROBE_SMAPS) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  const { readFileSync, writeFileSync } = require('node:fs');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  const { join } = require('node:path');
+  try {
+    const content = text ?? readFileSync('/proc/self/smaps', 'latin1');
+    writeFileSync(join(process.env.BENCH_PROBE_SMAPS, `smaps-${process.pid}-${label}.txt`), content);
+  } catch {
+    // not Linux
+  }
 }
 function startMemorySampling() {
   memoryPeak = null;
   memoryMax = null;
   if (memoryTimer) clearInterval(memoryTimer);
   if (process.env.BENCH_PROBE_MEMORY !== '1') return;
+  smapsAtPeak = null;
   sampleMemory();
   memoryAtMark = memoryPeak;
+  writeSmaps('mark');
   memoryTimer = setInterval(sampleMemory, 5);
   memoryTimer.unref();
 }
@@ -173,6 +200,7 @@ if (typeof process.send === 'function') {
         clearInterval(memoryTimer);
         memoryTimer = null;
         sampleMemory();
+        writeSmaps('peak', smapsAtPeak);
       }
       process.send({
         probe: 'report',

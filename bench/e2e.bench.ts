@@ -14,7 +14,12 @@
 // BENCH_PROBE_ALLOCATIONS=dir writes a sampling heap profile of everything allocated in each burst window (garbage
 // included) to dir: where the allocation rate comes from (it inflates the memory figures of that run).
 // BENCH_PROBE_MEMORY=1 samples both processes' memory every 5 ms in the burst window and prints what the peak RSS
-// consisted of (heap spaces, external, array buffers, anonymous vs file-backed pages).
+// consisted of (heap spaces, external, array buffers, anonymous vs file-backed pages); with BENCH_PROBE_SMAPS=dir as
+// well, /proc/self/smaps at the window's start and at its highest RSS go to dir (which mappings grew: V8 pages, the
+// main malloc heap, the per-thread malloc arenas of V8's workers).
+// BENCH_SETTLE_MS (default 1000): how long the agent runs connected before its burst starts. Its startup's own
+// survivors are promoted by the first scavenge after startup; within 1 s that is the burst's first one (see
+// docs/performance.md, round 5).
 // BENCH_PROBE_CALLBACKS=1 times every event-loop callback in both processes (async_hooks; slows them, so only to
 // find what makes a long tick) and prints the longest per resource type.
 import {
@@ -44,6 +49,7 @@ const ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 3);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const STDOUT_DIR = process.env.BENCH_CHILD_STDOUT_DIR;
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 1_000);
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
 const GROUP = 'bench-group';
 const KEY = 'bench-key-0123456789';
@@ -381,7 +387,7 @@ async function agentRound(sandbox: SandboxChild, dir: string, round: number): Pr
   const text = burstText(round);
   const child = await startAgent(sandbox, configPath, serverId, true);
   try {
-    await delay(1_000); // startup work done
+    await delay(SETTLE_MS); // startup work done
     await child.mark();
     const started = process.hrtime.bigint();
     const arrived = sandbox.expect(LINES);

@@ -69,4 +69,9 @@ describe('the headless CLI as an npm package', () => {
     expect(Object.keys(pkg.bin)).toContain(command);
     expect(unit).not.toMatch(/minion-agent-desktop\s+run/);
   });
+
+  it('the systemd unit caps glibc malloc arenas (V8 worker threads keep one each: docs/performance.md, round 5)', () => {
+    const unit = readFileSync(join(ROOT, 'resources/systemd/minion-agent.service'), 'utf8');
+    expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=2$/m);
+  });
 });
