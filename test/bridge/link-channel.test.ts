@@ -44,7 +44,7 @@ function rawRequest(socketPath: string, text: string): Promise<Record<string, un
   });
 }
 
-describe.runIf(posixOnly)('dashboard link channel', () => {
+describe.runIf(posixOnly)('dashboard link channel (POSIX only)', () => {
   let dataDir: string;
   let channel: LinkChannel | null;
   let minted: LinkRequest[];
@@ -153,28 +153,38 @@ describe.runIf(posixOnly)('dashboard link channel', () => {
   });
 
   // Another user is only available to a root test run (the CI container); elsewhere the two tests are reported skipped.
-  it.runIf(isRoot)('another local user can neither connect to the socket nor read the secret', async () => {
-    channel = await start();
-    const { socket, secretFile } = channel.paths;
-    // The data dir itself must be enterable by the other user, so only the channel's own modes stand in the way.
-    chmodSync(dataDir, 0o755);
-    const probe = `
+  it.runIf(isRoot)(
+    'another local user can neither connect to the socket nor read the secret (root runs only)',
+    async () => {
+      channel = await start();
+      const { socket, secretFile } = channel.paths;
+      // The data dir itself must be enterable by the other user, so only the channel's own modes stand in the way.
+      chmodSync(dataDir, 0o755);
+      const probe = `
       const net = require('node:net'); const fs = require('node:fs');
       let secret = 'readable';
       try { fs.readFileSync(${JSON.stringify(secretFile)}); } catch (e) { secret = e.code; }
       const s = net.createConnection(${JSON.stringify(socket)});
       s.on('connect', () => { console.log(JSON.stringify({ secret, socket: 'connected' })); s.destroy(); });
       s.on('error', (e) => console.log(JSON.stringify({ secret, socket: e.code })));`;
-    const result = spawnSync(process.execPath, ['-e', probe], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
-    expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ secret: 'EACCES', socket: 'EACCES' });
-    expect(minted).toEqual([]);
-  });
+      const result = spawnSync(process.execPath, ['-e', probe], {
+        uid: NOBODY,
+        gid: NOBODY,
+        encoding: 'utf8',
+      });
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({ secret: 'EACCES', socket: 'EACCES' });
+      expect(minted).toEqual([]);
+    },
+  );
 
-  it.runIf(isRoot)('refuses to serve from a channel directory owned by another user', async () => {
-    const dir = join(dataDir, LINK_CHANNEL_DIR);
-    mkdirSync(dir, { mode: 0o700 });
-    chownSync(dir, NOBODY, NOBODY);
-    await expect(start()).rejects.toThrow(/belongs to another user/);
-  });
+  it.runIf(isRoot)(
+    'refuses to serve from a channel directory owned by another user (root runs only)',
+    async () => {
+      const dir = join(dataDir, LINK_CHANNEL_DIR);
+      mkdirSync(dir, { mode: 0o700 });
+      chownSync(dir, NOBODY, NOBODY);
+      await expect(start()).rejects.toThrow(/belongs to another user/);
+    },
+  );
 });
