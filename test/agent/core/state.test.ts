@@ -208,6 +208,18 @@ describe('CoreState: the server id of a first start', () => {
     expect(text).toContain('server_name: renamed');
   });
 
+  it('a connection test from the settings view before the first start authenticates with an id already on disk', async () => {
+    let configPath = '';
+    const env = await setup(() => serverIdIn(configPath));
+    configPath = join(env.dir, 'config.yml');
+    writeFileSync(configPath, configYaml(env));
+    disk.holdRenameOf = basename(configPath);
+    const agent = core({ configPath, host: 'headless' });
+    const id = agent.effectiveConfig.server_id;
+    expect((await agent.testConnection({})).ok).toBe(true);
+    expect(env.auths).toEqual([{ serverId: id, onDisk: id }]);
+  });
+
   it('no synchronous fsync on the event loop: first start, tailing, checkpoints and the stop', async () => {
     let configPath = '';
     const env = await setup(() => serverIdIn(configPath));
