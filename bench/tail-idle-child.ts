@@ -26,12 +26,14 @@ setTimeout(() => {
   const cpuBefore = process.cpuUsage();
   setTimeout(() => {
     const cpu = process.cpuUsage(cpuBefore);
-    tailer?.stop();
-    process.stdout.write(
-      JSON.stringify({
-        cpuMsPerS: (cpu.user + cpu.system) / 1000 / (windowMs / 1000),
-        rssBytes: process.memoryUsage().rss,
-      }),
-    );
+    void (async () => {
+      await tailer?.stopAndCheckpoint();
+      process.stdout.write(
+        JSON.stringify({
+          cpuMsPerS: (cpu.user + cpu.system) / 1000 / (windowMs / 1000),
+          rssBytes: process.memoryUsage().rss,
+        }),
+      );
+    })();
   }, windowMs);
 }, 1000);

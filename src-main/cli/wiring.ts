@@ -13,7 +13,9 @@ import {
   configFromYaml,
   defaultConfigPath,
   defaultDataDir,
+  type LoadedConfig,
   loadConfigFile,
+  persistServerId,
   resolveConfigPath,
   resolveDataDir,
 } from '../agent/config';
@@ -24,18 +26,22 @@ import { type CliExtensions } from './extensions';
 import { runExtensions } from './run-extensions';
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io';
 
-function loadForCommand(configPath: string, io: CliIo): AgentConfig | null {
+/** The config for a command that authenticates: a server id generated now is on disk before it is sent. */
+async function loadForCommand(configPath: string, io: CliIo): Promise<AgentConfig | null> {
+  let loaded: LoadedConfig;
   try {
-    return loadConfigFile(configPath, { host: 'headless' }).config;
+    loaded = loadConfigFile(configPath, { host: 'headless' });
   } catch (err) {
     io.err(err instanceof Error ? err.message : String(err));
     return null;
   }
+  for (const warning of await persistServerId(loaded.serverIdToPersist)) io.err(`config: ${warning}`);
+  return loaded.config;
 }
 
 /** `test` / `-t`: one connect + auth, like the original's `-t` (exit 0 accepted, 1 otherwise). */
 export async function testCommand(configPath: string, io: CliIo): Promise<number> {
-  const config = loadForCommand(configPath, io);
+  const config = await loadForCommand(configPath, io);
   if (!config) return EXIT_USAGE;
   const missing = missingConnectionKeys(config);
   if (missing.length > 0) {

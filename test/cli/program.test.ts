@@ -183,9 +183,20 @@ telemetries:
         `streamserver_host: 127.0.0.1\nstreamserver_port: ${sandbox.address.port}\ngroup_id: g1\ngroup_key: ${key}\ndata_dir: ${join(dir, 'data')}\n`,
       );
     write('right-key');
+    // The config has no server_id: the test generates one, and it is in the file before the server sees it.
+    const seen: Array<{ serverId: string; inFile: string | undefined }> = [];
+    sandbox.on('auth', (e: { serverId: string }) =>
+      seen.push({
+        serverId: e.serverId,
+        inFile: /^server_id: (\S+)$/m.exec(readFileSync(path, 'utf8'))?.[1],
+      }),
+    );
     const ok = fakeIo({ CONFIG: path });
     expect(await runCli(['-t'], ok)).toBe(0);
     expect(ok.outLines[0]).toMatch(/^OK/);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.inFile).toBe(seen[0]?.serverId);
+    expect(ok.outLines[0]).toContain(`server ${seen[0]?.serverId}`);
     write('wrong-key');
     const denied = fakeIo();
     expect(await runCli(['-c', path, 'test'], denied)).toBe(1);

@@ -1,19 +1,9 @@
 /**
  * Atomic file replacement: write a temp file in the same directory, fsync it, rename it over the target, fsync the
- * directory. A crash leaves either the old or the new content, never a torn file (config, checkpoints).
+ * directory. A crash leaves either the old or the new content, never a torn file (config, checkpoints). All of it
+ * runs on the libuv thread pool: there is deliberately no synchronous variant (no fsync on the event loop).
  */
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
 import { mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -21,8 +11,8 @@ export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its mode. Default 0o600 (configs hold the group key). */
   mode?: number;
   /**
-   * `writeFileAtomic` only: asked right before the rename; false abandons the write (the temp file is removed and
-   * the target keeps its content), e.g. because a newer synchronous write superseded this one. Resolves false then.
+   * Asked right before the rename; false abandons the write (the temp file is removed and the target keeps its
+   * content), e.g. because a newer write superseded this one. Resolves false then.
    */
   shouldCommit?: () => boolean;
 }
@@ -68,54 +58,6 @@ export async function writeFileAtomic(
   return true;
 }
 
-export function writeFileAtomicSync(
-  path: string,
-  data: string | Uint8Array,
-  options: AtomicWriteOptions = {},
-) {
-  let target = path;
-  try {
-    target = realpathSync(path);
-  } catch {
-    // does not exist yet
-  }
-  mkdirSync(dirname(target), { recursive: true });
-  let mode = options.mode ?? 0o600;
-  try {
-    mode = statSync(target).mode & 0o7777;
-  } catch {
-    // new file
-  }
-  const temp = tempPathFor(target);
-  const fd = openSync(temp, 'wx', mode);
-  try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    tryUnlinkSync(temp);
-    throw error;
-  }
-  closeSync(fd);
-  try {
-    renameSync(temp, target);
-  } catch (error) {
-    tryUnlinkSync(temp);
-    throw error;
-  }
-  syncDirectorySync(dirname(target));
-}
-
-function tryUnlinkSync(path: string) {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
-
 /** Makes the rename itself durable. Not supported on Windows (EPERM/EISDIR): best effort there. */
 async function syncDirectory(dir: string) {
   if (process.platform === 'win32') return;
@@ -128,19 +70,5 @@ async function syncDirectory(dir: string) {
     }
   } catch {
     // some filesystems refuse fsync on directories; the data itself is already synced
-  }
-}
-
-function syncDirectorySync(dir: string) {
-  if (process.platform === 'win32') return;
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // see syncDirectory
   }
 }

@@ -21,7 +21,7 @@ import {
   parseAgentConfig,
   restartRequired,
 } from '../../../src-shared/config';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic-write';
+import { writeFileAtomic } from './atomic-write';
 import { type PlatformContext, resolveDataDir } from './paths';
 
 const CANONICAL_LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -41,13 +41,33 @@ export interface LoadedConfig {
   warnings: string[];
   /** Effective data directory (the `data_dir` setting resolved, or the platform default). */
   dataDir: string;
-  /** Where `server_id` came from on this load. */
-  serverIdSource: 'config' | 'generated' | 'data-dir';
+  /** Where `server_id` came from on this load ('missing': a `readOnly` load of a file without one). */
+  serverIdSource: 'config' | 'generated' | 'data-dir' | 'missing';
+  /**
+   * The server id is not in the config file yet (generated now, or found only in `<data dir>/server-id`): pass this
+   * to `persistServerId` and await it before the id is used (an auth, a spooled frame) or the file is saved again.
+   * Null when the file has its id, and for a `readOnly` load.
+   */
+  serverIdToPersist: ServerIdToPersist | null;
 }
 
 export interface LoadOptions extends ConfigFileOptions {
   /** Start from an empty config when the file does not exist (the original's run mode). Default false. */
   createIfMissing?: boolean;
+  /**
+   * For commands that never announce themselves to a server (updates, `upgrade`): a missing `server_id` is taken
+   * from `<data dir>/server-id` if it is there and otherwise left empty. Nothing is generated. Default false.
+   */
+  readOnly?: boolean;
+}
+
+/** A server id that still has to reach the disk; `persistServerId` writes it. */
+export interface ServerIdToPersist {
+  serverId: string;
+  /** The config file and its text with `server_id` set (comments and other keys as loaded); null: in-memory config. */
+  configFile: { path: string; text: string } | null;
+  /** `<data dir>/server-id`: where the id goes when there is no config file, or it cannot be written. */
+  idFile: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -126,9 +146,10 @@ function readText(path: string, createIfMissing: boolean): string {
 }
 
 /**
- * Loads and validates a config file. A missing or empty `server_id` is generated once (lowercase random UUID) and
- * written back into the file (comments and other keys untouched); if the file is not writable it is kept in
- * `<data dir>/server-id` instead, so the id never changes between runs and is never empty.
+ * Loads and validates a config file; reads only. A missing or empty `server_id` is taken from `<data dir>/server-id`
+ * or generated (lowercase random UUID), and returned in `serverIdToPersist`: the caller that uses the id awaits
+ * `persistServerId`, which writes it back into the file (comments and other keys untouched) or, if the file is not
+ * writable, into `<data dir>/server-id`, so the id never changes between runs and is never empty.
  */
 export function loadConfigFile(path: string, options: LoadOptions = {}): LoadedConfig {
   const text = readText(path, options.createIfMissing ?? false);
@@ -136,30 +157,78 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): LoadedC
   const raw: unknown = doc.toJS();
   const { config, warnings } = parseOrRethrow(raw ?? {}, options, path);
   const dataDir = resolveDataDir(config.data_dir, path, options.platform);
-  if (config.server_id !== '') return { path, config, warnings, dataDir, serverIdSource: 'config' };
+  const loaded = { path, config, warnings, dataDir };
+  if (config.server_id !== '') return { ...loaded, serverIdSource: 'config', serverIdToPersist: null };
 
   const idFile = join(dataDir, SERVER_ID_FILE);
-  let serverId = readServerIdFile(idFile);
-  const source: LoadedConfig['serverIdSource'] = serverId ? 'data-dir' : 'generated';
-  serverId ??= randomUUID();
-  try {
-    if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as typeof doc.contents;
-    doc.set('server_id', serverId);
-    writeFileAtomicSync(path, documentText(doc));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  const kept = readServerIdFile(idFile);
+  if (options.readOnly) {
+    return {
+      ...loaded,
+      config: { ...config, server_id: kept ?? '' },
+      serverIdSource: kept ? 'data-dir' : 'missing',
+      serverIdToPersist: null,
+    };
+  }
+  const serverId = kept ?? randomUUID();
+  if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as typeof doc.contents;
+  doc.set('server_id', serverId);
+  return {
+    ...loaded,
+    config: { ...config, server_id: serverId },
+    serverIdSource: kept ? 'data-dir' : 'generated',
+    serverIdToPersist: { serverId, configFile: { path, text: documentText(doc) }, idFile },
+  };
+}
+
+/**
+ * The server id of a config that lives in memory only (no file to write it into): `<data dir>/server-id`, or a new
+ * one that `persistServerId` writes there.
+ */
+export function serverIdForInMemoryConfig(dataDir: string): {
+  serverId: string;
+  serverIdToPersist: ServerIdToPersist | null;
+} {
+  const idFile = join(dataDir, SERVER_ID_FILE);
+  const kept = readServerIdFile(idFile);
+  if (kept) return { serverId: kept, serverIdToPersist: null };
+  const serverId = randomUUID();
+  return { serverId, serverIdToPersist: { serverId, configFile: null, idFile } };
+}
+
+/**
+ * Makes a server id from `loadConfigFile` / `serverIdForInMemoryConfig` durable, off the event loop: written into
+ * the config file (temp file, fsync, rename, directory fsync), or into `<data dir>/server-id` when the file cannot
+ * be written. Never rejects: what could not be written comes back as warnings (`server_id: …`), like the load's.
+ */
+export async function persistServerId(pending: ServerIdToPersist | null): Promise<string[]> {
+  if (!pending) return [];
+  const { serverId, configFile, idFile } = pending;
+  let configProblem: string | null = null;
+  if (configFile) {
     try {
-      writeFileAtomicSync(idFile, `${serverId}\n`);
-      warnings.push(`server_id: could not be written to ${path} (${code}); kept in ${idFile}`);
-    } catch (fallbackError) {
-      const fallbackCode = (fallbackError as NodeJS.ErrnoException).code ?? String(fallbackError);
-      warnings.push(
-        `server_id: could not be persisted (${code}, ${fallbackCode}); a new id will be generated on the next start. ` +
-          `Set server_id in ${path} to keep it stable.`,
-      );
+      await writeFileAtomic(configFile.path, configFile.text);
+      return [];
+    } catch (error) {
+      configProblem = errorCode(error);
     }
   }
-  return { path, config: { ...config, server_id: serverId }, warnings, dataDir, serverIdSource: source };
+  try {
+    await writeFileAtomic(idFile, `${serverId}\n`);
+    return configFile
+      ? [`server_id: could not be written to ${configFile.path} (${configProblem}); kept in ${idFile}`]
+      : [];
+  } catch (error) {
+    const codes = configProblem ? `${configProblem}, ${errorCode(error)}` : errorCode(error);
+    const where = configFile ? `Set server_id in ${configFile.path}` : `Set server_id in the config`;
+    return [
+      `server_id: could not be persisted (${codes}); a new id will be generated on the next start. ${where} to keep it stable.`,
+    ];
+  }
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? String(error);
 }
 
 function readServerIdFile(path: string): string | null {

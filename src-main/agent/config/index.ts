@@ -1,4 +1,4 @@
 /** Config file handling for the core and the CLI; the schema itself lives in src-shared/config.ts. */
 export * from './paths';
 export * from './config-file';
-export { writeFileAtomic, writeFileAtomicSync } from './atomic-write';
+export { writeFileAtomic } from './atomic-write';

@@ -137,6 +137,8 @@ export class ConfigService {
         durationMs: 0,
       };
     }
+    // The test authenticates with our server id: a generated one must be on disk first, like for the start.
+    await state.serverIdPersisted();
     const result = await testConnection(options);
     // The server routes commands to the last connection that authenticated with a server id (protocol §14), so a
     // successful test under our own id steals them from the live connection: re-authenticate it to take them back.
@@ -169,6 +171,8 @@ export class ConfigService {
     caller: ConfigCaller,
   ): Promise<{ saved: SaveResult; applying: Promise<void> }> {
     const state = this.state;
+    // A generated server id still being written into the file would race this save and could undo it.
+    await state.serverIdPersisted();
     const allowedKeys = settableKeys(caller);
     const keyBefore = state.config.group_key;
     const routed = routeGroupKey(state, change);

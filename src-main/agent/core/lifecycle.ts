@@ -84,6 +84,8 @@ export class CoreLifecycle {
   async startParts(config: AgentConfig = this.state.config): Promise<void> {
     const state = this.state;
     if (state.parts) return;
+    // The server id goes into every frame and the auth: a generated one is on disk before any of them exists.
+    await state.serverIdPersisted();
     state.running = config;
     state.startedAt = Date.now();
     mkdirSync(state.dataDirValue, { recursive: true });

@@ -3,9 +3,8 @@
  * the saved and the running config, the data dir, the running parts, counters and the agent's own log. The
  * constructor loads the config; the small helpers here are the ones several pieces need.
  */
-import { randomUUID } from 'node:crypto';
 import { type EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type AgentConfig, type AgentHost, parseAgentConfig } from '../../../src-shared/config';
 import { type Notice } from '../../../src-shared/ipc';
@@ -22,7 +21,13 @@ import { AgentLog } from '../agent-log';
 import { ApproverPresence } from '../commands/approvals';
 import { AuditLog } from '../commands/audit';
 import { type CommandService, maskSecretsDeep } from '../commands/service';
-import { loadConfigFile, resolveDataDir, writeFileAtomicSync, SERVER_ID_FILE } from '../config';
+import {
+  loadConfigFile,
+  persistServerId,
+  resolveDataDir,
+  serverIdForInMemoryConfig,
+  type ServerIdToPersist,
+} from '../config';
 import { type ConnectionManager } from '../connection/connection';
 import { type AgentCoreEvents } from '../core-api';
 import { logFrame } from '../protocol/frames';
@@ -139,6 +144,9 @@ export class CoreState {
   private readonly configWarnings = new Set<string>();
   /** Warnings found before the first start, shipped to the server as the agent's own log once it can be. */
   unshippedWarnings: string[] = [];
+  /** A server id the load generated (or found only in the data dir) that is not on disk yet: `serverIdPersisted`. */
+  private serverIdToPersist: ServerIdToPersist | null = null;
+  private serverIdWrite: Promise<void> | null = null;
 
   constructor(
     options: AgentCoreOptions,
@@ -159,6 +167,7 @@ export class CoreState {
       if (create) mkdirSync(dirname(resolve(this.configPath)), { recursive: true });
       const loaded = loadConfigFile(this.configPath, { host: this.host, createIfMissing: create });
       this.config = loaded.config;
+      this.serverIdToPersist = loaded.serverIdToPersist;
       this.dataDirValue = options.dataDir ?? loaded.dataDir;
       this.reportConfigWarnings(loaded.warnings);
       this.unshippedWarnings = loaded.warnings.map((w) => `config: ${w}`);
@@ -167,8 +176,12 @@ export class CoreState {
     } else {
       this.config = options.config ?? parseAgentConfig({}, { host: this.host }).config;
       this.dataDirValue = options.dataDir ?? resolveDataDir(this.config.data_dir, null);
-      if (this.config.server_id === '')
-        this.config = { ...this.config, server_id: this.persistentServerId() };
+      if (this.config.server_id === '') {
+        // An in-memory config has no file to keep its id in: `<data dir>/server-id`, generated once.
+        const { serverId, serverIdToPersist } = serverIdForInMemoryConfig(this.dataDirValue);
+        this.config = { ...this.config, server_id: serverId };
+        this.serverIdToPersist = serverIdToPersist;
+      }
     }
     if (this.groupKeyStore && this.config.group_key === '') {
       const stored = readStoredKey(this.groupKeyStore, this.log);
@@ -295,18 +308,21 @@ export class CoreState {
     else this.log.error(notice.message);
   }
 
-  /** A stable id for an in-memory config without one: `<data dir>/server-id`, generated once. */
-  private persistentServerId(): string {
-    const file = join(this.dataDirValue, SERVER_ID_FILE);
-    try {
-      const id = readFileSync(file, 'utf8').trim().toLowerCase();
-      if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return id;
-    } catch {
-      // Not there yet.
+  /**
+   * Resolves once the server id is durable (written, fsynced, renamed; off the event loop). Awaited before anything
+   * uses the id (the start: spooled frames and the auth; a connection test) and before a save rewrites the config
+   * file (which the id's write would otherwise race): a crash right after the first start cannot give this machine a
+   * second identity. The write runs once; what could not be written is reported as a config warning.
+   */
+  serverIdPersisted(): Promise<void> {
+    if (!this.serverIdWrite) {
+      const pending = this.serverIdToPersist;
+      this.serverIdToPersist = null;
+      this.serverIdWrite = persistServerId(pending).then((warnings) => {
+        this.reportConfigWarnings(warnings);
+        this.unshippedWarnings.push(...warnings.map((w) => `config: ${w}`));
+      });
     }
-    const id = randomUUID();
-    mkdirSync(this.dataDirValue, { recursive: true });
-    writeFileAtomicSync(file, `${id}\n`);
-    return id;
+    return this.serverIdWrite;
   }
 }

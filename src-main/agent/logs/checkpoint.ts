@@ -4,7 +4,7 @@
  * Written atomically, only after the sink accepted the lines it covers.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic, writeFileAtomicSync } from '../config/atomic-write';
+import { writeFileAtomic } from '../config/atomic-write';
 
 export interface FileCheckpoint {
   /** Path the file was followed under (for a rotated file: the path it had while current). */
@@ -88,13 +88,9 @@ export function loadCheckpoint(path: string): CheckpointLoad {
   }
 }
 
-export function saveCheckpoint(path: string, checkpoint: TailCheckpoint): void {
-  writeFileAtomicSync(path, JSON.stringify(checkpoint));
-}
-
 /**
- * The same write off the event loop (file I/O and fsync on the libuv pool). `shouldCommit` is asked right before the
- * rename: false abandons this write (a newer one superseded it). Resolves whether it was committed.
+ * Writes the checkpoint atomically, off the event loop (file I/O and fsync on the libuv pool). `shouldCommit` is asked
+ * right before the rename: false abandons this write (a newer one superseded it). Resolves whether it was committed.
  */
 export function saveCheckpointAsync(
   path: string,

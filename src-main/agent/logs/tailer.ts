@@ -27,13 +27,7 @@ import {
   watchDirectoryWithFs,
   type WatchPlan,
 } from './change-watch';
-import {
-  type FileCheckpoint,
-  loadCheckpoint,
-  saveCheckpoint,
-  saveCheckpointAsync,
-  type TailCheckpoint,
-} from './checkpoint';
+import { type FileCheckpoint, loadCheckpoint, saveCheckpointAsync, type TailCheckpoint } from './checkpoint';
 import {
   decodeLineRange,
   decodePrefixWithin,
@@ -59,12 +53,10 @@ export interface LogTailerOptions {
   maxMessageBytes: number;
   /** Takes one line. Synchronous; throwing means "not accepted": the line is offered again on the next poll. */
   sink: (service: string, line: string) => void;
-  /** Called before a checkpoint is written, e.g. to make the spool durable first. A throw skips that write. */
-  beforeCheckpoint?: () => void;
   /**
-   * Resolves once everything the sink accepted so far is durable (e.g. the spool's group commit). When given, the
-   * checkpoints written while lines flow wait for it and go to disk asynchronously, so no fsync runs on the event
-   * loop; `beforeCheckpoint` then only serves the final write of `stop()`. A rejection skips that write.
+   * Resolves once everything the sink accepted so far is durable (e.g. the spool's group commit): the checkpoints
+   * written while lines flow wait for it, so they never get ahead of the sink. A rejection skips that write. Default:
+   * lines are durable once the sink accepted them (a sink that keeps nothing, benches, tests).
    */
   whenSinkDurable?: () => Promise<void>;
   /**
@@ -96,8 +88,8 @@ export interface LogTailerOptions {
   /** Read size. Default 64 KiB. */
   readChunkBytes?: number;
   /**
-   * Least time between two checkpoint writes while lines flow (each is an fsync on the event loop). A crash repeats
-   * at most this much; a clean stop always writes. Default 1000 ms.
+   * Least time between two checkpoint writes while lines flow (each an atomic write with fsync, on the thread pool).
+   * A crash repeats at most this much; a clean stop always writes. Default 1000 ms.
    */
   checkpointIntervalMs?: number;
   /** Bytes read per file per poll before yielding (the next poll then follows immediately). Default 4 MiB. */
@@ -139,6 +131,8 @@ const LINES_PER_CLOCK_CHECK = 16;
 
 /** How many leading bytes identify a file's content (for truncation and copy detection). */
 const HEAD_BYTES = 1024;
+/** `whenSinkDurable` of a sink that has nothing to make durable. */
+const sinkDurableAtOnce = (): Promise<void> => Promise.resolve();
 
 interface FollowedFile {
   key: string;
@@ -246,7 +240,7 @@ export class LogTailer {
   private checkpointInFlight: Promise<void> | null = null;
   /** Its file I/O part (after the sink became durable); `settled()` waits for this one. */
   private checkpointSaving: Promise<boolean> | null = null;
-  /** Bumped by every synchronous write: an older asynchronous one must not replace it. */
+  /** Bumped by the final write of a stop: an older write still in flight must not replace it. */
   private checkpointGeneration = 0;
   private readonly warnedDuplicates = new Set<string>();
   private readonly counters = {
@@ -311,17 +305,10 @@ export class LogTailer {
     this.scheduleResting();
   }
 
-  /** Stops polling, writes the checkpoint and closes every file. Lines not yet handed over are read again next start. */
-  stop(): void {
-    if (!this.halt()) return;
-    this.dirty = true;
-    this.writeCheckpoint(true);
-    this.closeAll();
-  }
-
   /**
-   * `stop()` without blocking file I/O: the final checkpoint is written off the event loop, after any asynchronous
-   * write still in flight and after `beforeFinalCheckpoint` (so it never gets ahead of the lines on disk).
+   * Stops polling, closes every file and writes the final checkpoint, off the event loop: after any checkpoint write
+   * still on disk and after `beforeFinalCheckpoint` (so it never gets ahead of the lines on disk). Lines not yet
+   * handed over are read again after the next start.
    */
   async stopAndCheckpoint(): Promise<void> {
     if (!this.halt()) return;
@@ -364,11 +351,19 @@ export class LogTailer {
   }
 
   /**
-   * Resolves when no asynchronous checkpoint file write is in progress. Await it before `stop()` so the final
-   * synchronous write cannot be overtaken by an older one still on the thread pool.
+   * Resolves when no checkpoint file write is in progress (a write still waiting for the sink's durability is not
+   * waited for): the final write of a stop waits for this, so an older write on the thread pool cannot overtake it.
    */
   async settled(): Promise<void> {
     while (this.checkpointSaving) await this.checkpointSaving.catch(() => false);
+  }
+
+  /**
+   * Resolves once no checkpoint write is pending at all, including one still waiting for `whenSinkDurable` (which may
+   * never resolve: a stop does not wait for this). What the last poll decided to write is then on disk, or abandoned.
+   */
+  async checkpointWritten(): Promise<void> {
+    while (this.checkpointInFlight) await this.checkpointInFlight;
   }
 
   /** Replaces the followed entries (config change). Files of removed entries are closed. */
@@ -939,24 +934,11 @@ export class LogTailer {
     };
   }
 
-  private writeCheckpoint(force = false): void {
+  private writeCheckpoint(): void {
     if (!this.dirty) return;
     const now = this.now();
-    if (!force && now - this.lastCheckpointAt < (this.options.checkpointIntervalMs ?? 1000)) return;
-    if (!force && this.options.whenSinkDurable) {
-      this.writeCheckpointAsync(now, this.options.whenSinkDurable);
-      return;
-    }
-    this.lastCheckpointAt = now;
-    this.checkpointGeneration++;
-    const checkpoint = this.snapshot();
-    try {
-      this.options.beforeCheckpoint?.();
-      saveCheckpoint(this.options.checkpointPath, checkpoint);
-      this.dirty = false;
-    } catch (error) {
-      this.log('error', `log checkpoint not written: ${(error as Error).message}`);
-    }
+    if (now - this.lastCheckpointAt < (this.options.checkpointIntervalMs ?? 1000)) return;
+    this.writeCheckpointAsync(now, this.options.whenSinkDurable ?? sinkDurableAtOnce);
   }
 
   /**

@@ -42,7 +42,8 @@ export function upgradeOptionsFromConfig(
 export function headlessUpdaterHook(configPath: string): AgentUpdaterHook | undefined {
   let options: UpgradeCommandOptions;
   try {
-    const loaded = loadConfigFile(configPath, { host: 'headless' });
+    // Reads only: the agent's core generates and persists a missing server id (updates never send it).
+    const loaded = loadConfigFile(configPath, { host: 'headless', readOnly: true });
     options = upgradeOptionsFromConfig(loaded.config, loaded.dataDir, false);
   } catch {
     return undefined; // the agent itself reports config errors

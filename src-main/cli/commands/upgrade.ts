@@ -155,7 +155,8 @@ export async function upgradeExtension(
       config = parseAgentConfig({}).config;
       dataDir = defaultDataDir();
     } else {
-      const loaded = loadConfigFile(options.configPath, { host: 'headless' });
+      // Reads only: an upgrade never sends the server id, so a missing one is not generated here.
+      const loaded = loadConfigFile(options.configPath, { host: 'headless', readOnly: true });
       config = loaded.config;
       dataDir = loaded.dataDir;
     }

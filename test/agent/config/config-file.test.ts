@@ -18,8 +18,10 @@ import {
   configToYaml,
   loadConfigFile,
   parsePatchPath,
+  persistServerId,
   saveConfigFile,
   SERVER_ID_FILE,
+  serverIdForInMemoryConfig,
 } from '../../../src-main/agent/config';
 
 const EXAMPLE = readFileSync(join(__dirname, 'fixtures', 'config.yml.example.linux'), 'utf8');
@@ -93,11 +95,14 @@ describe('loadConfigFile', () => {
     expect(loaded.dataDir).toBe(join(dir, '.local', 'state', 'minion-agent'));
   });
 
-  it('generates a missing server_id once and persists it without touching comments or other keys', () => {
+  it('generates a missing server_id once and persists it without touching comments or other keys', async () => {
     const path = writeConfig(EXAMPLE);
     const first = loadConfigFile(path, { platform: { env: {}, home: dir } });
     expect(first.serverIdSource).toBe('generated');
     expect(first.config.server_id).toMatch(LOWER_UUID);
+    expect(first.serverIdToPersist?.serverId).toBe(first.config.server_id);
+    expect(readFileSync(path, 'utf8')).toBe(EXAMPLE); // the load itself only reads
+    expect(await persistServerId(first.serverIdToPersist)).toEqual([]);
 
     const text = readFileSync(path, 'utf8');
     expect(text).toContain(`server_id: ${first.config.server_id}`);
@@ -112,20 +117,26 @@ describe('loadConfigFile', () => {
     const second = loadConfigFile(path, { platform: { env: {}, home: dir } });
     expect(second.serverIdSource).toBe('config');
     expect(second.config.server_id).toBe(first.config.server_id);
+    expect(second.serverIdToPersist).toBeNull();
   });
 
-  it('generates a server id for a config that lacks the key entirely, and for an empty string', () => {
+  it('generates a server id for a config that lacks the key entirely, and for an empty string', async () => {
     const a = writeConfig('group_id: g\n', 'a.yml');
     const b = writeConfig('group_id: g\nserver_id: ""\n', 'b.yml');
-    const idA = loadConfigFile(a, { platform: { env: {}, home: dir } }).config.server_id;
-    const idB = loadConfigFile(b, { platform: { env: {}, home: dir } }).config.server_id;
+    const loadedA = loadConfigFile(a, { platform: { env: {}, home: dir } });
+    const loadedB = loadConfigFile(b, { platform: { env: {}, home: dir } });
+    await persistServerId(loadedA.serverIdToPersist);
+    await persistServerId(loadedB.serverIdToPersist);
+    const idA = loadedA.config.server_id;
+    const idB = loadedB.config.server_id;
     expect(idA).toMatch(LOWER_UUID);
     expect(idB).toMatch(LOWER_UUID);
     expect(idA).not.toBe(idB);
+    expect(parseAgentConfig(configFromYaml(readFileSync(a, 'utf8')).config).config.server_id).toBe(idA);
     expect(parseAgentConfig(configFromYaml(readFileSync(b, 'utf8')).config).config.server_id).toBe(idB);
   });
 
-  it('reuses a server id kept in the data dir when the config has none', () => {
+  it('reuses a server id kept in the data dir when the config has none', async () => {
     const dataDir = join(dir, 'state');
     const path = writeConfig(`group_id: g\ndata_dir: ${dataDir}\n`);
     const kept = '0f8fad5b-d9cb-469f-a165-70867728950e';
@@ -134,25 +145,101 @@ describe('loadConfigFile', () => {
     const loaded = loadConfigFile(path);
     expect(loaded.serverIdSource).toBe('data-dir');
     expect(loaded.config.server_id).toBe(kept);
+    expect(await persistServerId(loaded.serverIdToPersist)).toEqual([]);
     expect(readFileSync(path, 'utf8')).toContain(`server_id: ${kept}`);
     expect(loaded.dataDir).toBe(dataDir);
   });
 
-  it('creates the file on first start when asked to (the original run mode)', () => {
+  it('creates the file on first start when asked to (the original run mode)', async () => {
     const path = join(dir, 'new', 'config.yml');
     const loaded = loadConfigFile(path, { createIfMissing: true, platform: { env: {}, home: dir } });
     expect(loaded.config.server_id).toMatch(LOWER_UUID);
+    await persistServerId(loaded.serverIdToPersist);
     expect(readFileSync(path, 'utf8')).toBe(`server_id: ${loaded.config.server_id}\n`);
     expect(lstatSync(path).mode & 0o777).toBe(0o600);
   });
 
-  it('writes through a symlinked config instead of replacing the link', () => {
+  it('writes through a symlinked config instead of replacing the link', async () => {
     const real = writeConfig('group_id: g\n', 'real.yml');
     const link = join(dir, 'link.yml');
     symlinkSync(real, link);
     const loaded = loadConfigFile(link, { platform: { env: {}, home: dir } });
+    await persistServerId(loaded.serverIdToPersist);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readFileSync(real, 'utf8')).toContain(loaded.config.server_id);
+  });
+
+  /**
+   * A config file that cannot be replaced. Running as root, permissions do not stop a write; a name so long that the
+   * atomic write's temp file name (`.<name>.<pid>.<random>.tmp`) exceeds NAME_MAX does, for everyone (ENAMETOOLONG),
+   * while the file itself stays readable: the same path through the code as a read-only mount.
+   */
+  function unwritableConfig(text: string): string {
+    return writeConfig(text, `${'c'.repeat(240)}.yml`);
+  }
+
+  it('keeps the id in <data dir>/server-id, with a warning, when the config file cannot be written', async () => {
+    const dataDir = join(dir, 'state');
+    const path = unwritableConfig(`group_id: g\ndata_dir: ${dataDir}\n`);
+    const first = loadConfigFile(path);
+    expect(first.serverIdSource).toBe('generated');
+    const warnings = await persistServerId(first.serverIdToPersist);
+    const idFile = join(dataDir, SERVER_ID_FILE);
+    expect(warnings).toEqual([
+      `server_id: could not be written to ${path} (ENAMETOOLONG); kept in ${idFile}`,
+    ]);
+    expect(readFileSync(path, 'utf8')).toBe(`group_id: g\ndata_dir: ${dataDir}\n`);
+    expect(readFileSync(idFile, 'utf8')).toBe(`${first.config.server_id}\n`);
+
+    // The next start finds it there: the same id.
+    const second = loadConfigFile(path);
+    expect(second.serverIdSource).toBe('data-dir');
+    expect(second.config.server_id).toBe(first.config.server_id);
+  });
+
+  it('says the id will change when neither the config file nor the data dir can be written', async () => {
+    const blocker = join(dir, 'not-a-dir');
+    writeFileSync(blocker, '');
+    const dataDir = join(blocker, 'state'); // mkdir fails with ENOTDIR, for root too
+    const path = unwritableConfig(`group_id: g\ndata_dir: ${dataDir}\n`);
+    const loaded = loadConfigFile(path);
+    const warnings = await persistServerId(loaded.serverIdToPersist);
+    expect(warnings).toEqual([
+      `server_id: could not be persisted (ENAMETOOLONG, ENOTDIR); a new id will be generated on the next start. ` +
+        `Set server_id in ${path} to keep it stable.`,
+    ]);
+    expect(loadConfigFile(path).config.server_id).not.toBe(loaded.config.server_id);
+  });
+
+  it('a read-only load generates and writes nothing', () => {
+    const dataDir = join(dir, 'state');
+    const text = `group_id: g\ndata_dir: ${dataDir}\n`;
+    const path = writeConfig(text);
+    const bare = loadConfigFile(path, { readOnly: true });
+    expect(bare.serverIdSource).toBe('missing');
+    expect(bare.config.server_id).toBe('');
+    expect(bare.serverIdToPersist).toBeNull();
+    expect(readFileSync(path, 'utf8')).toBe(text);
+    expect(readdirSync(dir)).toEqual(['config.yml']);
+
+    const kept = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, SERVER_ID_FILE), `${kept}\n`);
+    const fromDataDir = loadConfigFile(path, { readOnly: true });
+    expect(fromDataDir.serverIdSource).toBe('data-dir');
+    expect(fromDataDir.config.server_id).toBe(kept);
+    expect(fromDataDir.serverIdToPersist).toBeNull();
+    expect(readFileSync(path, 'utf8')).toBe(text);
+  });
+
+  it('an in-memory config keeps its id in <data dir>/server-id, generated once', async () => {
+    const dataDir = join(dir, 'memory-state');
+    const first = serverIdForInMemoryConfig(dataDir);
+    expect(first.serverId).toMatch(LOWER_UUID);
+    expect(await persistServerId(first.serverIdToPersist)).toEqual([]);
+    expect(readFileSync(join(dataDir, SERVER_ID_FILE), 'utf8')).toBe(`${first.serverId}\n`);
+    const second = serverIdForInMemoryConfig(dataDir);
+    expect(second).toEqual({ serverId: first.serverId, serverIdToPersist: null });
   });
 
   it('warns about unknown keys with their path', () => {

@@ -28,8 +28,8 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'minion-tail-'));
   clock = 1_000_000;
 });
-afterEach(() => {
-  for (const t of tailers.splice(0)) t.stop();
+afterEach(async () => {
+  for (const t of tailers.splice(0)) await t.stopAndCheckpoint();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -70,9 +70,9 @@ function makeTailer(
   return { tailer, lines, services, logs };
 }
 
-function stop(h: Harness) {
-  h.tailer.stop();
+async function stop(h: Harness): Promise<void> {
   tailers.splice(tailers.indexOf(h.tailer), 1);
+  await h.tailer.stopAndCheckpoint();
 }
 
 const numbered = (from: number, to: number) =>
@@ -168,7 +168,7 @@ describe('LogTailer: bounded work per poll', () => {
     expect(Math.max(...full)).toBeLessThanOrEqual(40 + 16);
   });
 
-  it('a file whose lines are still being sliced keeps its place when the poll ends mid-buffer and the tailer restarts', () => {
+  it('a file whose lines are still being sliced keeps its place when the poll ends mid-buffer and the tailer restarts', async () => {
     const path = join(dir, 'restart.log');
     const expected = numbered(0, 500);
     writeFileSync(path, expected.join('\n') + '\n');
@@ -187,7 +187,7 @@ describe('LogTailer: bounded work per poll', () => {
     first.tailer.pollNow();
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.length).toBeLessThan(500);
-    stop(first); // checkpoint: the lines handed over so far, not the bytes read
+    await stop(first); // checkpoint: the lines handed over so far, not the bytes read
     const second = makeTailer([{ service: 'app', file: path }], options);
     second.tailer.start();
     drain(second);
@@ -241,14 +241,17 @@ describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
     expect(check()).toBe(true);
   }
 
-  it('writes a checkpoint only after the sink made its lines durable, without the synchronous hook', async () => {
+  it('writes a checkpoint only after the sink made its lines durable, without the stop barrier', async () => {
     const path = join(dir, 'a.log');
     writeFileSync(path, 'one\ntwo\n');
     const durable: Array<() => void> = [];
-    let syncCalls = 0;
+    let barrierCalls = 0;
     const h = makeTailer([{ service: 's', file: path }], {
       whenSinkDurable: () => new Promise<void>((resolve) => durable.push(resolve)),
-      beforeCheckpoint: () => syncCalls++,
+      beforeFinalCheckpoint: () => {
+        barrierCalls++;
+        return Promise.resolve();
+      },
     });
     h.tailer.start();
     expect(h.lines).toEqual(['one', 'two']);
@@ -267,10 +270,10 @@ describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
     expect(durable).toHaveLength(2);
     durable[1]?.();
     await until(() => savedOffset() === 14);
-    expect(syncCalls).toBe(0);
+    expect(barrierCalls).toBe(0);
     await h.tailer.settled();
-    stop(h);
-    expect(syncCalls).toBe(1); // the final write of stop() is synchronous
+    await stop(h);
+    expect(barrierCalls).toBe(1); // only the final write of a stop waits for the barrier
     expect(savedOffset()).toBe(14);
   });
 
@@ -278,12 +281,14 @@ describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
     const path = join(dir, 'a.log');
     writeFileSync(path, 'one\ntwo\n');
     let release: (() => void) | null = null;
-    let syncCalls = 0;
+    let barrierCalls = 0;
     const h = makeTailer([{ service: 's', file: path }], {
       // Never durable on its own: only the stop's barrier makes the lines durable.
       whenSinkDurable: () => new Promise<void>(() => undefined),
-      beforeCheckpoint: () => syncCalls++,
-      beforeFinalCheckpoint: () => new Promise<void>((resolve) => (release = resolve)),
+      beforeFinalCheckpoint: () => {
+        barrierCalls++;
+        return new Promise<void>((resolve) => (release = resolve));
+      },
     });
     h.tailer.start();
     expect(h.lines).toEqual(['one', 'two']);
@@ -294,7 +299,7 @@ describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
     (release as unknown as () => void)();
     await stopped;
     expect(savedOffset()).toBe(8);
-    expect(syncCalls).toBe(0); // the synchronous hook is not involved
+    expect(barrierCalls).toBe(1); // one barrier, one final write
 
     appendFileSync(path, 'three\n');
     const again = makeTailer([{ service: 's', file: path }], {
@@ -321,7 +326,7 @@ describe('LogTailer: checkpoints off the event loop (whenSinkDurable)', () => {
     clock += 1;
     h.tailer.pollNow();
     expect(h.lines).toEqual(['one', 'two']);
-    stop(h); // the snapshot in flight says 4; the stop writes 8
+    await stop(h); // the snapshot in flight says 4; the stop writes 8
     expect(savedOffset()).toBe(8);
     for (const resolve of durable) resolve();
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -389,7 +394,7 @@ describe('LogTailer', () => {
     expect(h.tailer.stats().truncations).toBeGreaterThanOrEqual(1);
   });
 
-  it('restarting mid-stream loses and repeats nothing, including a rotation while stopped and a partial line', () => {
+  it('restarting mid-stream loses and repeats nothing, including a rotation while stopped and a partial line', async () => {
     const path = join(dir, 'svc.log');
     const all = numbered(0, 9000);
     const writer = new Writer(path);
@@ -400,7 +405,7 @@ describe('LogTailer', () => {
     first.tailer.start();
     drain(first);
     expect(received.length).toBe(3000);
-    stop(first);
+    await stop(first);
 
     // While the agent is down: the line completes, more lines, a rotation, more lines in the new file.
     writer.raw(`${all[3000]!.slice(5)}\n`);
@@ -420,21 +425,22 @@ describe('LogTailer', () => {
     expect(received).toEqual(all);
   });
 
-  it('a restart after a crash (no stop) resumes from the last checkpoint', () => {
+  it('a restart after a crash (no stop) resumes from the last checkpoint', async () => {
     const path = join(dir, 'c.log');
     appendFileSync(path, numbered(0, 100).join('\n') + '\n');
     const received: string[] = [];
     const first = makeTailer([{ service: 's', file: path }], {}, received);
     first.tailer.start();
     drain(first);
+    await first.tailer.checkpointWritten(); // the write the last poll started (off the event loop) is on disk
     // "crash": the process is gone, only what is on disk counts. A second tailer reads the same checkpoint.
     appendFileSync(path, numbered(100, 150).join('\n') + '\n');
     const second = makeTailer([{ service: 's', file: path }], {}, received);
     second.tailer.start();
     drain(second);
     expect(received).toEqual(numbered(0, 150));
-    stop(second);
-    stop(first);
+    await stop(second);
+    await stop(first);
   });
 
   it('starts at the end of existing files by default, at the beginning when asked', () => {
@@ -632,7 +638,7 @@ describe('LogTailer', () => {
     expect(h.logs.some((l) => l.includes('lost'))).toBe(false);
   });
 
-  it('rate-limits checkpoint writes while lines flow, and always writes on stop', () => {
+  it('rate-limits checkpoint writes while lines flow, and always writes on stop', async () => {
     const path = join(dir, 'rl.log');
     const checkpointFile = join(dir, 'state', 'tail-checkpoint.json');
     const offset = () =>
@@ -640,23 +646,27 @@ describe('LogTailer', () => {
     writeFileSync(path, 'a\n');
     const h = makeTailer([{ service: 's', file: path }], { checkpointIntervalMs: 1000 });
     h.tailer.start();
+    await h.tailer.checkpointWritten();
     expect(offset()).toBe(2);
     appendFileSync(path, 'b\n');
     clock += 500;
     h.tailer.pollNow();
+    await h.tailer.checkpointWritten();
     expect(h.lines).toEqual(['a', 'b']);
     expect(offset()).toBe(2); // not yet: less than a second since the last write
     clock += 600;
     h.tailer.pollNow();
+    await h.tailer.checkpointWritten();
     expect(offset()).toBe(4);
     appendFileSync(path, 'c\n');
     h.tailer.pollNow();
+    await h.tailer.checkpointWritten();
     expect(offset()).toBe(4);
-    stop(h);
+    await stop(h);
     expect(offset()).toBe(6);
   });
 
-  it('writes the checkpoint only for lines the sink accepted', () => {
+  it('writes the checkpoint only for lines the sink accepted', async () => {
     const path = join(dir, 'k.log');
     writeFileSync(path, 'one\ntwo\n');
     const h = makeTailer([{ service: 's', file: path }], {
@@ -665,6 +675,7 @@ describe('LogTailer', () => {
       },
     });
     h.tailer.start();
+    await h.tailer.checkpointWritten();
     const checkpoint = JSON.parse(readFileSync(join(dir, 'state', 'tail-checkpoint.json'), 'utf8')) as {
       files: { path: string; offset: number }[];
     };
@@ -710,6 +721,7 @@ describe('LogTailer: change notifications decide when to poll', () => {
           files: { offset: number }[];
         }
       ).files[0]?.offset ?? -1;
+    await h.tailer.checkpointWritten();
     expect(offset()).toBe(2);
     appendFileSync(path, 'b\n');
     await waitFor(() => h.lines.length === 2, 'the notified append was read');

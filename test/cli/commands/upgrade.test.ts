@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -156,6 +156,23 @@ describe('minion-agent upgrade / version --check', () => {
       ),
     ).toBe(2);
     expect(bad.join('\n')).toContain('updates.policy');
+  });
+
+  it('neither the upgrade command nor the headless update hook generates or writes a server id', async () => {
+    const server = await feed(AGENT_VERSION, randomBytes(10));
+    const configPath = join(dir, 'config.yml');
+    // No server_id: only the agent's start may generate one (and writes it before it connects).
+    const text = `group_id: g\ngroup_key: k\ndata_dir: ${join(dir, 'data')}\nupdates:\n  feed_url: ${server.url}\n`;
+    writeFileSync(configPath, text);
+    const code = await upgradeExtension(
+      { configPath, checkOnly: true },
+      { out: () => undefined, err: () => undefined },
+    );
+    expect(code).toBe(0);
+    expect(headlessUpdaterHook(configPath)?.view?.().state).toBe('idle');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(readFileSync(configPath, 'utf8')).toBe(text);
+    expect(existsSync(join(dir, 'data', 'server-id'))).toBe(false);
   });
 
   it("answers the server's internal upgrade in a headless agent according to updates.policy", async () => {
