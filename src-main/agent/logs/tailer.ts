@@ -37,6 +37,9 @@ import {
 import {
   decodeLineRange,
   decodePrefixWithin,
+  isUtf8Range,
+  lineTextEnd,
+  lineTextStart,
   lineToMessages,
   MIN_MESSAGE_BYTES,
   partBudget,
@@ -59,6 +62,12 @@ export interface LogTailerOptions {
   maxMessageBytes: number;
   /** Takes one line. Synchronous; throwing means "not accepted": the line is offered again on the next poll. */
   sink: (service: string, line: string) => void;
+  /**
+   * Optional: takes the common line as bytes, without making it a string: `line[start, end)` is valid UTF-8, not
+   * empty, within `maxMessageBytes`, its `\r` and byte-order mark already cut (its text is what `sink` would get).
+   * Same contract as `sink`; any other line (invalid UTF-8, longer, in parts) still goes to `sink`.
+   */
+  byteSink?: (service: string, line: Buffer, start: number, end: number) => void;
   /** Called before a checkpoint is written, e.g. to make the spool durable first. A throw skips that write. */
   beforeCheckpoint?: () => void;
   /**
@@ -857,6 +866,23 @@ export class LogTailer {
 
   /** One line (without `\n`) → its message(s). False when the sink refused: retried from `acceptedParts`. */
   private emitLine(file: FollowedFile, buffer: Buffer, start: number, end: number): boolean {
+    if (file.streamedParts === 0 && file.acceptedParts === 0 && this.options.byteSink) {
+      // The common line as bytes: its text would be exactly these bytes, one message.
+      const textEnd = lineTextEnd(buffer, start, end);
+      const textStart = lineTextStart(buffer, start, textEnd);
+      if (
+        textEnd > textStart &&
+        textEnd - textStart <= this.maxMessageBytes &&
+        isUtf8Range(buffer, textStart, textEnd)
+      ) {
+        if (!this.offerBytes(file.service, buffer, textStart, textEnd)) {
+          file.blocked = true;
+          return false;
+        }
+        this.counters.linesShipped++;
+        return true;
+      }
+    }
     // Fast path for the common line: even if every byte were invalid (3 bytes of U+FFFD each) it fits.
     if (file.streamedParts === 0 && file.acceptedParts === 0 && (end - start) * 3 <= this.maxMessageBytes) {
       const text = decodeLineRange(buffer, start, end);
@@ -887,13 +913,27 @@ export class LogTailer {
   private offer(service: string, message: string): boolean {
     try {
       this.options.sink(service, message);
-      this.counters.messagesShipped++;
-      return true;
     } catch (error) {
-      this.counters.sinkRefusals++;
-      this.log('warn', `log sink refused a line of ${service}: ${(error as Error).message}`);
-      return false;
+      return this.refused(service, error);
     }
+    this.counters.messagesShipped++;
+    return true;
+  }
+
+  private offerBytes(service: string, line: Buffer, start: number, end: number): boolean {
+    try {
+      this.options.byteSink?.(service, line, start, end);
+    } catch (error) {
+      return this.refused(service, error);
+    }
+    this.counters.messagesShipped++;
+    return true;
+  }
+
+  private refused(service: string, error: unknown): false {
+    this.counters.sinkRefusals++;
+    this.log('warn', `log sink refused a line of ${service}: ${(error as Error).message}`);
+    return false;
   }
 
   private flushQuiet(file: FollowedFile, now: number): void {

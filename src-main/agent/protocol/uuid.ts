@@ -176,24 +176,42 @@ const HEX_DIGIT_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(
  */
 const RENDER_SCRATCH = Buffer.alloc(36, 0x2d);
 
-/** Writes `v` as `digits` lowercase hex digits into RENDER_SCRATCH, ending before `end`, skipping the dashes. */
-function writeHexDigits(end: number, v: number, digits: number): number {
+/**
+ * Writes `v` as `digits` lowercase hex digits into the UUID text at target[base, base + 36), ending before its
+ * position `end`, skipping the dashes' positions.
+ */
+function writeHexDigits(target: Uint8Array, base: number, end: number, v: number, digits: number): void {
   let at = end;
   for (let i = 0; i < digits; i++) {
     at--;
     if (at === 8 || at === 13 || at === 18 || at === 23) at--;
-    RENDER_SCRATCH[at] = HEX_DIGIT_CODES[v % 16] as number;
+    target[base + at] = HEX_DIGIT_CODES[v % 16] as number;
     v = Math.floor(v / 16);
   }
-  return at;
+}
+
+/** The 36 ASCII bytes of the UUID text into target[base, base + 36), dashes included. */
+function renderInto(
+  target: Uint8Array,
+  base: number,
+  nanos: number,
+  seconds0001: number,
+  idHigh: number,
+  idLow: number,
+): void {
+  // 8-4-4-4-12: nanos (8 digits), seconds (12 digits across the next three groups), identifier (12 digits).
+  target[base + 8] = 0x2d;
+  target[base + 13] = 0x2d;
+  target[base + 18] = 0x2d;
+  target[base + 23] = 0x2d;
+  writeHexDigits(target, base, 36, idLow, 6);
+  writeHexDigits(target, base, 30, idHigh, 6);
+  writeHexDigits(target, base, 23, seconds0001, 12);
+  writeHexDigits(target, base, 8, nanos, 8);
 }
 
 function render(nanos: number, seconds0001: number, idHigh: number, idLow: number): string {
-  // 8-4-4-4-12: nanos (8 digits), seconds (12 digits across the next three groups), identifier (12 digits).
-  writeHexDigits(36, idLow, 6);
-  writeHexDigits(30, idHigh, 6);
-  writeHexDigits(23, seconds0001, 12);
-  writeHexDigits(8, nanos, 8);
+  renderInto(RENDER_SCRATCH, 0, nanos, seconds0001, idHigh, idLow);
   return RENDER_SCRATCH.toString('latin1', 0, 36);
 }
 
@@ -217,19 +235,40 @@ function secondsSince0001(unixSeconds: number | bigint): number {
  * 6-byte identifier. Strictly unique within the process.
  */
 export function newMinionUuid(now?: MinionTime): string {
-  let since: number;
-  let nanos: number;
+  takeTime(now);
+  nextIdentifier();
+  return render(takenNanos, takenSince0001, identifierHigh, identifierLow);
+}
+
+/** Set by `takeTime`: the time of the next UUID (module state, like the clock's). */
+let takenSince0001 = 0;
+let takenNanos = 0;
+
+/** `now` (checked) or the clock's current time → `takenSince0001` / `takenNanos`. */
+function takeTime(now: MinionTime | undefined): void {
   if (now) {
     checkNanos(now.nanos);
-    since = secondsSince0001(now.seconds);
-    nanos = now.nanos;
+    takenSince0001 = secondsSince0001(now.seconds);
+    takenNanos = now.nanos;
   } else {
     readClock();
-    since = clockUnixSeconds + UNIX_EPOCH_SINCE_0001;
-    nanos = clockNanos;
+    takenSince0001 = clockUnixSeconds + UNIX_EPOCH_SINCE_0001;
+    takenNanos = clockNanos;
   }
+}
+
+/** Length of a rendered UUID: 32 hex digits and 4 dashes, one ASCII byte each. */
+export const MINION_UUID_TEXT_BYTES = 36;
+
+/**
+ * `newMinionUuid` written as its 36 ASCII bytes into target[offset, offset + 36) instead of made a string: the
+ * byte-level log path puts it straight into the frame it encodes (a string per log line was 5 % of the burst's
+ * allocation).
+ */
+export function writeNewMinionUuid(target: Uint8Array, offset: number, now?: MinionTime): void {
+  takeTime(now);
   nextIdentifier();
-  return render(nanos, since, identifierHigh, identifierLow);
+  renderInto(target, offset, takenNanos, takenSince0001, identifierHigh, identifierLow);
 }
 
 function identifierHalves(identifier: Uint8Array | string): [number, number] {
