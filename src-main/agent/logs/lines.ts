@@ -54,6 +54,33 @@ export function isUtf8Range(buffer: Buffer, start: number, end: number): boolean
   return true;
 }
 
+/** A byte range `[start, end)`, filled in by `lineTextAsBytes` (one object reused for every line). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * The common line, for the byte path: true when the text `decodeLineRange` makes of `buffer[start, end)` is exactly
+ * its bytes (valid UTF-8 once the `\r` and byte-order mark are cut), not empty and at most `maxBytes`, i.e. one
+ * message equal to those bytes. Their range is left in `text`. False for any other line (the string path's).
+ */
+export function lineTextAsBytes(
+  buffer: Buffer,
+  start: number,
+  end: number,
+  maxBytes: number,
+  text: ByteRange,
+): boolean {
+  const textEnd = lineTextEnd(buffer, start, end);
+  const textStart = lineTextStart(buffer, start, textEnd);
+  if (textEnd === textStart || textEnd - textStart > maxBytes || !isUtf8Range(buffer, textStart, textEnd))
+    return false;
+  text.start = textStart;
+  text.end = textEnd;
+  return true;
+}
+
 /** Bytes → text with U+FFFD for invalid UTF-8, nothing stripped. */
 export function decodeBytes(bytes: Uint8Array): string {
   return pieceDecoder.decode(bytes);

@@ -37,9 +37,8 @@ import {
 import {
   decodeLineRange,
   decodePrefixWithin,
-  isUtf8Range,
-  lineTextEnd,
-  lineTextStart,
+  type ByteRange,
+  lineTextAsBytes,
   lineToMessages,
   MIN_MESSAGE_BYTES,
   partBudget,
@@ -65,7 +64,8 @@ export interface LogTailerOptions {
   /**
    * Optional: takes the common line as bytes, without making it a string: `line[start, end)` is valid UTF-8, not
    * empty, within `maxMessageBytes`, its `\r` and byte-order mark already cut (its text is what `sink` would get).
-   * Same contract as `sink`; any other line (invalid UTF-8, longer, in parts) still goes to `sink`.
+   * Same contract as `sink`; `line` is the tailer's read buffer, valid only during the call (copy what is kept).
+   * Any other line (invalid UTF-8, longer, in parts) still goes to `sink`.
    */
   byteSink?: (service: string, line: Buffer, start: number, end: number) => void;
   /** Called before a checkpoint is written, e.g. to make the spool durable first. A throw skips that write. */
@@ -226,6 +226,8 @@ export class LogTailer {
   private sliceEndsAt = Number.POSITIVE_INFINITY;
   private readonly maxLineBytes: number;
   private readonly maxMessageBytes: number;
+  /** Where `lineTextAsBytes` leaves the text of the line at hand (one object, not one per line). */
+  private readonly lineText: ByteRange = { start: 0, end: 0 };
   private readonly cwd: string;
   private readonly now: () => number;
 
@@ -866,22 +868,19 @@ export class LogTailer {
 
   /** One line (without `\n`) → its message(s). False when the sink refused: retried from `acceptedParts`. */
   private emitLine(file: FollowedFile, buffer: Buffer, start: number, end: number): boolean {
-    if (file.streamedParts === 0 && file.acceptedParts === 0 && this.options.byteSink) {
+    if (
+      file.streamedParts === 0 &&
+      file.acceptedParts === 0 &&
+      this.options.byteSink &&
+      lineTextAsBytes(buffer, start, end, this.maxMessageBytes, this.lineText)
+    ) {
       // The common line as bytes: its text would be exactly these bytes, one message.
-      const textEnd = lineTextEnd(buffer, start, end);
-      const textStart = lineTextStart(buffer, start, textEnd);
-      if (
-        textEnd > textStart &&
-        textEnd - textStart <= this.maxMessageBytes &&
-        isUtf8Range(buffer, textStart, textEnd)
-      ) {
-        if (!this.offerBytes(file.service, buffer, textStart, textEnd)) {
-          file.blocked = true;
-          return false;
-        }
-        this.counters.linesShipped++;
-        return true;
+      if (!this.offerBytes(file.service, buffer, this.lineText.start, this.lineText.end)) {
+        file.blocked = true;
+        return false;
       }
+      this.counters.linesShipped++;
+      return true;
     }
     // Fast path for the common line: even if every byte were invalid (3 bytes of U+FFFD each) it fits.
     if (file.streamedParts === 0 && file.acceptedParts === 0 && (end - start) * 3 <= this.maxMessageBytes) {
