@@ -15,8 +15,6 @@ export const UNIX_EPOCH_SINCE_0001 = 62_135_596_800;
 export const MAX_SECONDS_SINCE_0001 = 315_537_897_599;
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const TWO_POW_24 = 0x1000000;
-const TWO_POW_48 = 2 ** 48;
 const CANONICAL_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface MinionTime {
@@ -134,7 +132,13 @@ function readClock(): void {
  */
 const FEISTEL_SEED = randomBytes(16);
 const FEISTEL_KEYS: number[] = [0, 1, 2, 3].map((i) => FEISTEL_SEED.readUInt32BE(i * 4));
-let identifierCounter = randomBytes(6).readUIntBE(0, 6);
+/*
+ * The 48-bit counter as two 24-bit halves: each fits a small integer, where one 48-bit number would be a new heap
+ * number at every increment (one per log line).
+ */
+const COUNTER_START = randomBytes(6);
+let counterHigh = COUNTER_START.readUIntBE(0, 3);
+let counterLow = COUNTER_START.readUIntBE(3, 3);
 
 function feistelRound(half: number, key: number): number {
   let x = Math.imul(half ^ key, 0x9e3779b1);
@@ -149,9 +153,11 @@ let identifierLow = 0;
 
 /** Advances to the next identifier, left in `identifierHigh` / `identifierLow`. */
 function nextIdentifier(): void {
-  identifierCounter = identifierCounter + 1 >= TWO_POW_48 ? 0 : identifierCounter + 1;
-  let left = Math.floor(identifierCounter / TWO_POW_24);
-  let right = identifierCounter % TWO_POW_24;
+  // counter + 1, wrapping to 0 after 2^48 - 1.
+  counterLow = (counterLow + 1) & 0xffffff;
+  if (counterLow === 0) counterHigh = (counterHigh + 1) & 0xffffff;
+  let left = counterHigh;
+  let right = counterLow;
   for (let round = 0; round < 4; round++) {
     const next = left ^ feistelRound(right, FEISTEL_KEYS[round] ?? 0);
     left = right;
