@@ -241,26 +241,28 @@ function secondsSince0001(unixSeconds: number | bigint): number {
  * 6-byte identifier. Strictly unique within the process.
  */
 export function newMinionUuid(now?: MinionTime): string {
-  takeTime(now);
+  const since = takeTime(now);
   nextIdentifier();
-  return render(takenNanos, takenSince0001, identifierHigh, identifierLow);
+  return render(takenNanos, since, identifierHigh, identifierLow);
 }
 
-/** Set by `takeTime`: the time of the next UUID (module state, like the clock's). */
-let takenSince0001 = 0;
+/** Set by `takeTime`: the nanoseconds of the next UUID (module state, like the clock's). */
 let takenNanos = 0;
 
-/** `now` (checked) or the clock's current time → `takenSince0001` / `takenNanos`. */
-function takeTime(now: MinionTime | undefined): void {
+/**
+ * `now` (checked) or the clock's current time: returns its seconds since 0001 and leaves its nanoseconds in
+ * `takenNanos`. (The seconds are returned, not kept in a module variable: beyond a small integer, every store
+ * there would be a new heap number.)
+ */
+function takeTime(now: MinionTime | undefined): number {
   if (now) {
     checkNanos(now.nanos);
-    takenSince0001 = secondsSince0001(now.seconds);
     takenNanos = now.nanos;
-  } else {
-    readClock();
-    takenSince0001 = clockUnixSeconds + UNIX_EPOCH_SINCE_0001;
-    takenNanos = clockNanos;
+    return secondsSince0001(now.seconds);
   }
+  readClock();
+  takenNanos = clockNanos;
+  return clockUnixSeconds + UNIX_EPOCH_SINCE_0001;
 }
 
 /** Length of a rendered UUID: 32 hex digits and 4 dashes, one ASCII byte each. */
@@ -272,9 +274,9 @@ export const MINION_UUID_TEXT_BYTES = 36;
  * allocation).
  */
 export function writeNewMinionUuid(target: Uint8Array, offset: number, now?: MinionTime): void {
-  takeTime(now);
+  const since = takeTime(now);
   nextIdentifier();
-  renderInto(target, offset, takenNanos, takenSince0001, identifierHigh, identifierLow);
+  renderInto(target, offset, takenNanos, since, identifierHigh, identifierLow);
 }
 
 function identifierHalves(identifier: Uint8Array | string): [number, number] {
