@@ -15,6 +15,8 @@ export const UNIX_EPOCH_SINCE_0001 = 62_135_596_800;
 export const MAX_SECONDS_SINCE_0001 = 315_537_897_599;
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const TWO_POW_24 = 0x1000000;
+const TWO_POW_48 = 2 ** 48;
 const CANONICAL_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface MinionTime {
@@ -133,12 +135,10 @@ function readClock(): void {
 const FEISTEL_SEED = randomBytes(16);
 const FEISTEL_KEYS: number[] = [0, 1, 2, 3].map((i) => FEISTEL_SEED.readUInt32BE(i * 4));
 /*
- * The 48-bit counter as two 24-bit halves: each fits a small integer, where one 48-bit number would be a new heap
- * number at every increment (one per log line).
+ * The 48-bit counter lives in a Float64Array: a module variable holding a number beyond the small-integer range
+ * would be a new heap number at every increment (one per log line); an element store allocates nothing.
  */
-const COUNTER_START = randomBytes(6);
-let counterHigh = COUNTER_START.readUIntBE(0, 3);
-let counterLow = COUNTER_START.readUIntBE(3, 3);
+const identifierCounter = Float64Array.of(randomBytes(6).readUIntBE(0, 6));
 
 function feistelRound(half: number, key: number): number {
   let x = Math.imul(half ^ key, 0x9e3779b1);
@@ -153,11 +153,11 @@ let identifierLow = 0;
 
 /** Advances to the next identifier, left in `identifierHigh` / `identifierLow`. */
 function nextIdentifier(): void {
-  // counter + 1, wrapping to 0 after 2^48 - 1.
-  counterLow = (counterLow + 1) & 0xffffff;
-  if (counterLow === 0) counterHigh = (counterHigh + 1) & 0xffffff;
-  let left = counterHigh;
-  let right = counterLow;
+  const incremented = (identifierCounter[0] as number) + 1;
+  const counter = incremented >= TWO_POW_48 ? 0 : incremented;
+  identifierCounter[0] = counter;
+  let left = Math.floor(counter / TWO_POW_24);
+  let right = counter % TWO_POW_24;
   for (let round = 0; round < 4; round++) {
     const next = left ^ feistelRound(right, FEISTEL_KEYS[round] ?? 0);
     left = right;
