@@ -108,12 +108,28 @@ export class AgentLog extends EventEmitter<AgentLogEvents> {
    * counts it once this second's sample is full.
    */
   shipped(service: string, message: string, at = Date.now()): void {
+    if (this.takesShippedSample(at)) this.pushShipped(service, message, at);
+  }
+
+  /**
+   * `shipped` for a line the tailer handed over as bytes (`bytes[start, end)`, valid UTF-8): decoded only when this
+   * second's sample takes it.
+   */
+  shippedBytes(service: string, bytes: Buffer, start: number, end: number, at = Date.now()): void {
+    if (this.takesShippedSample(at)) this.pushShipped(service, bytes.toString('utf8', start, end), at);
+  }
+
+  private takesShippedSample(at: number): boolean {
     if (at - this.shippedWindowStartedAt >= 1000) {
       this.shippedWindowStartedAt = at;
       this.shippedInWindow = 0;
     }
-    if (this.shippedInWindow >= this.options.shippedPerSecond) return;
+    if (this.shippedInWindow >= this.options.shippedPerSecond) return false;
     this.shippedInWindow++;
+    return true;
+  }
+
+  private pushShipped(service: string, message: string, at: number): void {
     this.push({
       id: this.nextId++,
       at,

@@ -18,6 +18,7 @@ import { ConfigPatchError } from '../../src-main/agent/core-api';
 import { type SandboxLog, SandboxServer } from '../../src-main/sandbox/sandbox-server';
 import { encodeFrame } from '../../src-main/agent/protocol/codec';
 import { heartbeatFrame, logFrame, resultFrame } from '../../src-main/agent/protocol/frames';
+import { LogFrameBytesEncoder } from '../../src-main/agent/protocol/log-frame-bytes';
 import { newMinionUuid } from '../../src-main/agent/protocol/uuid';
 import { parseAgentConfig } from '../../src-shared/config';
 import { type ApprovalRequestView, type SpoolView, type WireTraceEntry } from '../../src-shared/view-models';
@@ -104,6 +105,43 @@ describe('AgentCore against the sandbox server', () => {
     expect(appLogs(env.sandbox)).toEqual(['first line', 'second line', 'third line']);
     expect(env.sandbox.logs[0]?.serverId).toBe(serverId);
     expect(core.recentLogs(100).some((l) => l.source === 'shipped' && l.message === 'third line')).toBe(true);
+    expect(env.sandbox.poisonFrames).toEqual([]);
+  });
+
+  it('ships common lines from their bytes and the rest as text: same messages, counters and shipped ring', async () => {
+    const env = await setup();
+    const long = 'q'.repeat(9000); // over the 8 KiB frame budget: sent in parts (the string path)
+    appendFileSync(
+      env.logFile,
+      Buffer.concat([
+        Buffer.from('ascii line\ngrüße 😀\r\n'),
+        Buffer.from([0x62, 0x61, 0xff, 0x64, 0x0a]), // invalid UTF-8: U+FFFD as before
+        Buffer.from(`${long}\nlast\n`),
+      ]),
+    );
+    const byteFrames = vi.spyOn(LogFrameBytesEncoder.prototype, 'encode');
+    cleanups.push(() => byteFrames.mockRestore());
+    const core = startCore(env);
+    await core.start();
+    await waitFor(() => appLogs(env.sandbox).includes('last'), 10_000, 'the last line');
+    // The three common lines took the byte path; the invalid and the long one the string path.
+    expect(byteFrames.mock.calls.map(([, line, start, end]) => line.toString('utf8', start, end))).toEqual([
+      'ascii line',
+      'grüße 😀',
+      'last',
+    ]);
+    const received = appLogs(env.sandbox);
+    expect(received.slice(0, 3)).toEqual(['ascii line', 'grüße 😀', 'ba\uFFFDd']);
+    const parts = received.slice(3, -1);
+    expect(parts.length).toBe(2);
+    expect(parts.map((p) => p.replace(/ \[\d+\/\d+\]$/, '')).join('')).toBe(long);
+    expect(received.at(-1)).toBe('last');
+    expect(core['state'].counters.logsShipped).toBe(received.length);
+    const shipped = core
+      .recentLogs(100)
+      .filter((l) => l.source === 'shipped')
+      .map((l) => `${l.service}: ${l.message}`);
+    expect(shipped).toEqual(received.map((m) => `app: ${m}`));
     expect(env.sandbox.poisonFrames).toEqual([]);
   });
 

@@ -19,7 +19,9 @@ import { CommandService } from '../commands/service';
 import { resolveDataDir } from '../config';
 import { ConnectionManager } from '../connection/connection';
 import { LogTailer } from '../logs/tailer';
+import { FRAME_SCRATCH } from '../protocol/codec';
 import { logFrame, resultFrame, telemetryFrame } from '../protocol/frames';
+import { LogFrameBytesEncoder } from '../protocol/log-frame-bytes';
 import { frameByteLength } from '../protocol/validate';
 import { DeliveryPump } from '../spool/delivery';
 import { Spool } from '../spool/spool';
@@ -240,15 +242,29 @@ export class CoreLifecycle {
     if (config.group_id.trim() === '') return () => Promise.resolve();
     const groupId = config.group_id;
     const serverId = config.server_id;
+    const logSink = (service: string, line: string): void => {
+      // Throwing (spool closed or failing) tells the tailer to offer the line again later: nothing is lost.
+      spool.append('log', logFrame(groupId, serverId, service, line));
+      state.counters.logsShipped++;
+      state.log.shipped(service, line);
+    };
+    const logFrameBytes = new LogFrameBytesEncoder(groupId, serverId);
     const tailer = new LogTailer({
       entries: config.tail_logs,
       checkpointPath: join(state.dataDirValue, 'tail-checkpoint.json'),
       maxMessageBytes: logMessageBudget(config),
-      sink: (service, line) => {
-        // Throwing (spool closed or failing) tells the tailer to offer the line again later: nothing is lost.
-        spool.append('log', logFrame(groupId, serverId, service, line));
+      sink: logSink,
+      // The common line: the frame is encoded from its bytes (no line string, frame tuple or UUID string per line),
+      // byte for byte the frame `logSink` would append.
+      byteSink: (service, line, start, end) => {
+        const length = logFrameBytes.encode(service, line, start, end);
+        if (length < 0) {
+          logSink(service, line.toString('utf8', start, end));
+          return;
+        }
+        spool.appendPayload('log', FRAME_SCRATCH, 0, length);
         state.counters.logsShipped++;
-        state.log.shipped(service, line);
+        state.log.shippedBytes(service, line, start, end);
       },
       // The checkpoint must never get ahead of the spool on disk (a crash or power loss would otherwise skip lines).
       // While lines flow it waits for the spool's own (asynchronous) durability; the final write of a stop waits

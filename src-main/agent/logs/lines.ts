@@ -2,6 +2,7 @@
  * Turning raw log bytes into messages the server accepts: one message per line, terminators stripped, invalid UTF-8
  * replaced (U+FFFD), and lines longer than the frame budget split into marked parts instead of being dropped.
  */
+import { isUtf8 } from 'node:buffer';
 
 /** Pieces of an already-decoded line keep every character, U+FEFF included. */
 const pieceDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -22,10 +23,62 @@ export function decodeLine(bytes: Uint8Array): string {
 
 /** `decodeLine` on `buffer[start, end)` without creating a view per line (the tailer's hot path). */
 export function decodeLineRange(buffer: Buffer, start: number, end: number): string {
-  if (end > start && buffer[end - 1] === 0x0d) end--;
-  if (end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf)
-    start += 3;
-  return buffer.toString('utf8', start, end);
+  end = lineTextEnd(buffer, start, end);
+  return buffer.toString('utf8', lineTextStart(buffer, start, end), end);
+}
+
+/** Where the text of the line `buffer[start, end)` starts: after a leading UTF-8 byte-order mark, as `decodeLineRange`. */
+export function lineTextStart(buffer: Buffer, start: number, end: number): number {
+  return end - start >= 3 &&
+    buffer[start] === 0xef &&
+    buffer[start + 1] === 0xbb &&
+    buffer[start + 2] === 0xbf
+    ? start + 3
+    : start;
+}
+
+/** Where the text of the line `buffer[start, end)` ends: before a trailing `\r`, as `decodeLineRange`. */
+export function lineTextEnd(buffer: Buffer, start: number, end: number): number {
+  return end > start && buffer[end - 1] === 0x0d ? end - 1 : end;
+}
+
+/**
+ * Is `buffer[start, end)` valid UTF-8, i.e. does `toString('utf8')` give its text back without a U+FFFD? ASCII (the
+ * common log line) is settled by a loop without allocating; from the first other byte on, `isUtf8` decides (on a
+ * view: the rare line only).
+ */
+export function isUtf8Range(buffer: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if ((buffer[i] as number) >= 0x80) return isUtf8(buffer.subarray(i, end));
+  }
+  return true;
+}
+
+/** A byte range `[start, end)`, filled in by `lineTextAsBytes` (one object reused for every line). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * The common line, for the byte path: true when the text `decodeLineRange` makes of `buffer[start, end)` is exactly
+ * its bytes (valid UTF-8 once the `\r` and byte-order mark are cut), not empty and at most `maxBytes`, i.e. one
+ * message equal to those bytes. Their range is left in `text`. False for any other line (the string path's).
+ */
+export function lineTextAsBytes(
+  buffer: Buffer,
+  start: number,
+  end: number,
+  maxBytes: number,
+  text: ByteRange,
+): boolean {
+  const textEnd = lineTextEnd(buffer, start, end);
+  const textStart = lineTextStart(buffer, start, textEnd);
+  if (textEnd === textStart || textEnd - textStart > maxBytes || !isUtf8Range(buffer, textStart, textEnd))
+    return false;
+  text.start = textStart;
+  text.end = textEnd;
+  return true;
 }
 
 /** Bytes → text with U+FFFD for invalid UTF-8, nothing stripped. */

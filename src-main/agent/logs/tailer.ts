@@ -31,6 +31,8 @@ import { type FileCheckpoint, loadCheckpoint, saveCheckpointAsync, type TailChec
 import {
   decodeLineRange,
   decodePrefixWithin,
+  type ByteRange,
+  lineTextAsBytes,
   lineToMessages,
   MIN_MESSAGE_BYTES,
   partBudget,
@@ -53,6 +55,13 @@ export interface LogTailerOptions {
   maxMessageBytes: number;
   /** Takes one line. Synchronous; throwing means "not accepted": the line is offered again on the next poll. */
   sink: (service: string, line: string) => void;
+  /**
+   * Optional: takes the common line as bytes, without making it a string: `line[start, end)` is valid UTF-8, not
+   * empty, within `maxMessageBytes`, its `\r` and byte-order mark already cut (its text is what `sink` would get).
+   * Same contract as `sink`; `line` is the tailer's read buffer, valid only during the call (copy what is kept).
+   * Any other line (invalid UTF-8, longer, in parts) still goes to `sink`.
+   */
+  byteSink?: (service: string, line: Buffer, start: number, end: number) => void;
   /**
    * Resolves once everything the sink accepted so far is durable (e.g. the spool's group commit): the checkpoints
    * written while lines flow wait for it, so they never get ahead of the sink. A rejection skips that write. Default:
@@ -211,6 +220,8 @@ export class LogTailer {
   private sliceEndsAt = Number.POSITIVE_INFINITY;
   private readonly maxLineBytes: number;
   private readonly maxMessageBytes: number;
+  /** Where `lineTextAsBytes` leaves the text of the line at hand (one object, not one per line). */
+  private readonly lineText: ByteRange = { start: 0, end: 0 };
   private readonly cwd: string;
   private readonly now: () => number;
 
@@ -852,6 +863,20 @@ export class LogTailer {
 
   /** One line (without `\n`) → its message(s). False when the sink refused: retried from `acceptedParts`. */
   private emitLine(file: FollowedFile, buffer: Buffer, start: number, end: number): boolean {
+    if (
+      file.streamedParts === 0 &&
+      file.acceptedParts === 0 &&
+      this.options.byteSink &&
+      lineTextAsBytes(buffer, start, end, this.maxMessageBytes, this.lineText)
+    ) {
+      // The common line as bytes: its text would be exactly these bytes, one message.
+      if (!this.offerBytes(file.service, buffer, this.lineText.start, this.lineText.end)) {
+        file.blocked = true;
+        return false;
+      }
+      this.counters.linesShipped++;
+      return true;
+    }
     // Fast path for the common line: even if every byte were invalid (3 bytes of U+FFFD each) it fits.
     if (file.streamedParts === 0 && file.acceptedParts === 0 && (end - start) * 3 <= this.maxMessageBytes) {
       const text = decodeLineRange(buffer, start, end);
@@ -882,13 +907,27 @@ export class LogTailer {
   private offer(service: string, message: string): boolean {
     try {
       this.options.sink(service, message);
-      this.counters.messagesShipped++;
-      return true;
     } catch (error) {
-      this.counters.sinkRefusals++;
-      this.log('warn', `log sink refused a line of ${service}: ${(error as Error).message}`);
-      return false;
+      return this.refused(service, error);
     }
+    this.counters.messagesShipped++;
+    return true;
+  }
+
+  private offerBytes(service: string, line: Buffer, start: number, end: number): boolean {
+    try {
+      this.options.byteSink?.(service, line, start, end);
+    } catch (error) {
+      return this.refused(service, error);
+    }
+    this.counters.messagesShipped++;
+    return true;
+  }
+
+  private refused(service: string, error: unknown): false {
+    this.counters.sinkRefusals++;
+    this.log('warn', `log sink refused a line of ${service}: ${(error as Error).message}`);
+    return false;
   }
 
   private flushQuiet(file: FollowedFile, now: number): void {

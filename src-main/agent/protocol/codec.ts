@@ -251,6 +251,53 @@ export function encodeFrameTransient(frame: WireFrame): Buffer {
   return scratch.subarray(0, end);
 }
 
+// ---- `L` frames from line bytes -----------------------------------------------------------------------------------
+
+/** Where `writeLogFrameFromBytes` leaves its frame: [0, returned length), valid only until the next encode. */
+export const FRAME_SCRATCH: Buffer = scratch;
+
+/** fixarray(3), fixstr(1) "L", str8(36) header of the UUID. */
+const LOG_FRAME_START = [0x93, 0xa1, 0x4c, 0xd9, 36] as const;
+/** Offset of the UUID text in an `L` frame (after the length prefix and LOG_FRAME_START). */
+export const LOG_FRAME_UUID_OFFSET = FRAME_HEADER_BYTES + LOG_FRAME_START.length;
+const LOG_FRAME_UUID_BYTES = 36;
+
+/**
+ * Group, server and service of an `L` frame as `encodeFrame` writes them (the three str items of its data array),
+ * encoded once for every line of that service. Null when one is not a string the frame encoder handles.
+ */
+export function encodeLogFrameFields(groupId: string, serverId: string, service: string): Buffer | null {
+  let pos = writeStr(groupId, 0);
+  if (pos !== NOT_HANDLED) pos = writeStr(serverId, pos);
+  if (pos !== NOT_HANDLED) pos = writeStr(service, pos);
+  return pos === NOT_HANDLED ? null : Buffer.from(scratch.subarray(0, pos));
+}
+
+/**
+ * `encodeFrameTransient(['L', uuid, [group, server, service, line]])` for a line that is already valid UTF-8 bytes,
+ * `line[start, end)`, without making it a string: the frame goes into FRAME_SCRATCH, its length is returned, and
+ * the caller writes the 36 ASCII bytes of the UUID at LOG_FRAME_UUID_OFFSET. `fields` comes from
+ * `encodeLogFrameFields`. The bytes are those `encodeFrame` writes for the decoded line (shortest str header, the
+ * bytes themselves), which a property test holds. Throws ProtocolError('too-large') past the u16 length prefix.
+ */
+export function writeLogFrameFromBytes(fields: Buffer, line: Buffer, start: number, end: number): number {
+  const lineBytes = end - start;
+  const lineHeaderBytes = lineBytes < 32 ? 1 : lineBytes < 0x100 ? 2 : lineBytes < 0x10000 ? 3 : 5;
+  const payloadBytes =
+    LOG_FRAME_START.length + LOG_FRAME_UUID_BYTES + 1 + fields.length + lineHeaderBytes + lineBytes;
+  if (payloadBytes > MAX_PAYLOAD_BYTES) throw tooLarge(payloadBytes);
+  scratch[0] = payloadBytes >>> 8;
+  scratch[1] = payloadBytes & 0xff;
+  let pos = FRAME_HEADER_BYTES;
+  for (let i = 0; i < LOG_FRAME_START.length; i++) scratch[pos++] = LOG_FRAME_START[i] as number;
+  pos += LOG_FRAME_UUID_BYTES;
+  scratch[pos++] = 0x94;
+  pos += fields.copy(scratch, pos);
+  pos = writeStrHeader(scratch, pos, lineBytes);
+  pos += line.copy(scratch, pos, start, end);
+  return pos;
+}
+
 /** Anything the frame encoder does not take (oversized strings, values of other types) goes through msgpack. */
 function encodeFrameGeneric(frame: WireFrame): Buffer {
   genericEncoder ??= new Encoder({ initialBufferSize: 8192 });

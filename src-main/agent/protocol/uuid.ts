@@ -134,7 +134,11 @@ function readClock(): void {
  */
 const FEISTEL_SEED = randomBytes(16);
 const FEISTEL_KEYS: number[] = [0, 1, 2, 3].map((i) => FEISTEL_SEED.readUInt32BE(i * 4));
-let identifierCounter = randomBytes(6).readUIntBE(0, 6);
+/*
+ * The 48-bit counter lives in a Float64Array: a module variable holding a number beyond the small-integer range
+ * would be a new heap number at every increment (one per log line); an element store allocates nothing.
+ */
+const identifierCounter = Float64Array.of(randomBytes(6).readUIntBE(0, 6));
 
 function feistelRound(half: number, key: number): number {
   let x = Math.imul(half ^ key, 0x9e3779b1);
@@ -149,9 +153,11 @@ let identifierLow = 0;
 
 /** Advances to the next identifier, left in `identifierHigh` / `identifierLow`. */
 function nextIdentifier(): void {
-  identifierCounter = identifierCounter + 1 >= TWO_POW_48 ? 0 : identifierCounter + 1;
-  let left = Math.floor(identifierCounter / TWO_POW_24);
-  let right = identifierCounter % TWO_POW_24;
+  const incremented = (identifierCounter[0] as number) + 1;
+  const counter = incremented >= TWO_POW_48 ? 0 : incremented;
+  identifierCounter[0] = counter;
+  let left = Math.floor(counter / TWO_POW_24);
+  let right = counter % TWO_POW_24;
   for (let round = 0; round < 4; round++) {
     const next = left ^ feistelRound(right, FEISTEL_KEYS[round] ?? 0);
     left = right;
@@ -176,24 +182,42 @@ const HEX_DIGIT_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(
  */
 const RENDER_SCRATCH = Buffer.alloc(36, 0x2d);
 
-/** Writes `v` as `digits` lowercase hex digits into RENDER_SCRATCH, ending before `end`, skipping the dashes. */
-function writeHexDigits(end: number, v: number, digits: number): number {
+/**
+ * Writes `v` as `digits` lowercase hex digits into the UUID text at target[base, base + 36), ending before its
+ * position `end`, skipping the dashes' positions.
+ */
+function writeHexDigits(target: Uint8Array, base: number, end: number, v: number, digits: number): void {
   let at = end;
   for (let i = 0; i < digits; i++) {
     at--;
     if (at === 8 || at === 13 || at === 18 || at === 23) at--;
-    RENDER_SCRATCH[at] = HEX_DIGIT_CODES[v % 16] as number;
+    target[base + at] = HEX_DIGIT_CODES[v % 16] as number;
     v = Math.floor(v / 16);
   }
-  return at;
+}
+
+/** The 36 ASCII bytes of the UUID text into target[base, base + 36), dashes included. */
+function renderInto(
+  target: Uint8Array,
+  base: number,
+  nanos: number,
+  seconds0001: number,
+  idHigh: number,
+  idLow: number,
+): void {
+  // 8-4-4-4-12: nanos (8 digits), seconds (12 digits across the next three groups), identifier (12 digits).
+  target[base + 8] = 0x2d;
+  target[base + 13] = 0x2d;
+  target[base + 18] = 0x2d;
+  target[base + 23] = 0x2d;
+  writeHexDigits(target, base, 36, idLow, 6);
+  writeHexDigits(target, base, 30, idHigh, 6);
+  writeHexDigits(target, base, 23, seconds0001, 12);
+  writeHexDigits(target, base, 8, nanos, 8);
 }
 
 function render(nanos: number, seconds0001: number, idHigh: number, idLow: number): string {
-  // 8-4-4-4-12: nanos (8 digits), seconds (12 digits across the next three groups), identifier (12 digits).
-  writeHexDigits(36, idLow, 6);
-  writeHexDigits(30, idHigh, 6);
-  writeHexDigits(23, seconds0001, 12);
-  writeHexDigits(8, nanos, 8);
+  renderInto(RENDER_SCRATCH, 0, nanos, seconds0001, idHigh, idLow);
   return RENDER_SCRATCH.toString('latin1', 0, 36);
 }
 
@@ -217,19 +241,42 @@ function secondsSince0001(unixSeconds: number | bigint): number {
  * 6-byte identifier. Strictly unique within the process.
  */
 export function newMinionUuid(now?: MinionTime): string {
-  let since: number;
-  let nanos: number;
+  const since = takeTime(now);
+  nextIdentifier();
+  return render(takenNanos, since, identifierHigh, identifierLow);
+}
+
+/** Set by `takeTime`: the nanoseconds of the next UUID (module state, like the clock's). */
+let takenNanos = 0;
+
+/**
+ * `now` (checked) or the clock's current time: returns its seconds since 0001 and leaves its nanoseconds in
+ * `takenNanos`. (The seconds are returned, not kept in a module variable: beyond a small integer, every store
+ * there would be a new heap number.)
+ */
+function takeTime(now: MinionTime | undefined): number {
   if (now) {
     checkNanos(now.nanos);
-    since = secondsSince0001(now.seconds);
-    nanos = now.nanos;
-  } else {
-    readClock();
-    since = clockUnixSeconds + UNIX_EPOCH_SINCE_0001;
-    nanos = clockNanos;
+    takenNanos = now.nanos;
+    return secondsSince0001(now.seconds);
   }
+  readClock();
+  takenNanos = clockNanos;
+  return clockUnixSeconds + UNIX_EPOCH_SINCE_0001;
+}
+
+/** Length of a rendered UUID: 32 hex digits and 4 dashes, one ASCII byte each. */
+export const MINION_UUID_TEXT_BYTES = 36;
+
+/**
+ * `newMinionUuid` written as its 36 ASCII bytes into target[offset, offset + 36) instead of made a string: the
+ * byte-level log path puts it straight into the frame it encodes (a string per log line was 5 % of the burst's
+ * allocation).
+ */
+export function writeNewMinionUuid(target: Uint8Array, offset: number, now?: MinionTime): void {
+  const since = takeTime(now);
   nextIdentifier();
-  return render(nanos, since, identifierHigh, identifierLow);
+  renderInto(target, offset, takenNanos, since, identifierHigh, identifierLow);
 }
 
 function identifierHalves(identifier: Uint8Array | string): [number, number] {

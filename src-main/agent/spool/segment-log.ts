@@ -74,7 +74,21 @@ export function writeRecord(
   appendedAt: number,
   payload: Uint8Array,
 ): number {
-  const n = payload.length;
+  return writeRecordFrom(target, at, seq, cls, appendedAt, payload, 0, payload.length);
+}
+
+/** `writeRecord` with the payload `source[start, end)`: no view of it per record. */
+export function writeRecordFrom(
+  target: Buffer,
+  at: number,
+  seq: number,
+  cls: FrameClass,
+  appendedAt: number,
+  source: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  const n = end - start;
   target[at] = RECORD_MAGIC;
   target[at + 1] = CLASS_CODES[cls];
   target[at + 2] = 0;
@@ -82,11 +96,12 @@ export function writeRecord(
   target.writeUInt32BE(n, at + 4);
   writeU64(target, seq, at + 8);
   writeU64(target, appendedAt, at + 16);
-  target.set(payload, at + RECORD_HEADER_BYTES);
-  const end = at + RECORD_HEADER_BYTES + n;
-  target.writeUInt32BE(crc32(target.subarray(at, end)), end);
-  target.writeUInt32BE(n, end + 4);
-  return end + RECORD_TRAILER_BYTES;
+  // Buffer#copy takes a range; `set` would need a view of it.
+  Buffer.prototype.copy.call(source, target, at + RECORD_HEADER_BYTES, start, end);
+  const payloadEnd = at + RECORD_HEADER_BYTES + n;
+  target.writeUInt32BE(crc32(target.subarray(at, payloadEnd)), payloadEnd);
+  target.writeUInt32BE(n, payloadEnd + 4);
+  return payloadEnd + RECORD_TRAILER_BYTES;
 }
 
 /** A standalone encoded record (tests, compaction, tools). */

@@ -17,7 +17,8 @@ import {
   type SpoolView,
   type WireFrame,
 } from '../../../src-shared/view-models';
-import { decodeFrame, encodeFrameTransient } from '../protocol/codec';
+import { decodeFrame, encodeFrameTransient, FRAME_HEADER_BYTES } from '../protocol/codec';
+import { FrameValidationError, ProtocolError } from '../protocol/errors';
 import { frameClassOf } from '../protocol/frames';
 import { validateOutgoingFrame } from '../protocol/validate';
 import { CursorWriter, type CursorState, fsyncDir, readCursor } from './cursor';
@@ -34,7 +35,7 @@ import {
   scanSegmentSliced,
   segmentFileName,
   tallyTotal,
-  writeRecord,
+  writeRecordFrom,
 } from './segment-log';
 
 /** `spool.fsync`: fsync after every append, group commit every N ms (one fsync per window), or never. */
@@ -110,6 +111,8 @@ const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Overflow drops this order: oldest telemetry, then oldest logs; results never make room for anything. */
 const DROP_ORDER: readonly FrameClass[] = ['telemetry', 'log'];
+/** The verb (a fixstr(1) byte) each spooled class's frames carry. */
+const VERB_CODES: Record<FrameClass, number> = { log: 0x4c, telemetry: 0x54, result: 0x52 };
 
 type NormalizedPolicy = { kind: 'always' } | { kind: 'never' } | { kind: 'group'; ms: number };
 
@@ -354,7 +357,44 @@ export class Spool extends EventEmitter<SpoolEvents> {
     validateOutgoingFrame(frame, { maxFrameBytes: this.maxFrameBytes });
     // A view of the encoder's scratch buffer: copied into the arena below, before anything else encodes.
     const payload = encodeFrameTransient(frame);
-    const size = recordSize(payload.length);
+    return this.store(cls, payload, 0, payload.length);
+  }
+
+  /**
+   * `append` for a frame the core already encoded (e.g. an `L` frame built from the line's bytes):
+   * `source[start, end)` is the wire frame, length prefix included; it is copied, so it may be a scratch buffer.
+   * Only what the encoder cannot vouch for is checked: the framing, that the verb is `cls`'s, and the frame budget
+   * (FrameValidationError 'too-large'). Everything else (room, rotation, arenas, tallies) is `append`'s.
+   */
+  appendPayload(cls: FrameClass, source: Buffer, start: number, end: number): AppendResult {
+    if (this.closed) throw new SpoolError('closed', 'the spool is closed');
+    const length = end - start;
+    if (
+      length < FRAME_HEADER_BYTES + 3 ||
+      ((source[start] as number) << 8) + (source[start + 1] as number) !== length - FRAME_HEADER_BYTES ||
+      source[start + 2] !== 0x93 ||
+      source[start + 3] !== 0xa1
+    ) {
+      throw new ProtocolError('bad-shape', 'not a framed [verb, uuid, data] with a one-letter verb');
+    }
+    if (source[start + 4] !== VERB_CODES[cls]) {
+      const verb = String.fromCharCode(source[start + 4] as number);
+      throw new SpoolError('wrong-class', `a ${verb} frame cannot be spooled as ${cls}`);
+    }
+    if (length > this.maxFrameBytes) {
+      throw new FrameValidationError(
+        'too-large',
+        `refused to send ${String.fromCharCode(VERB_CODES[cls])} frame: frame is ${length} bytes, ` +
+          `the budget (max_frame_bytes) is ${this.maxFrameBytes}`,
+        null,
+      );
+    }
+    return this.store(cls, source, start, end);
+  }
+
+  /** Stores the encoded frame `source[start, end)` (checked by the caller) as the next record. */
+  private store(cls: FrameClass, source: Buffer, start: number, end: number): AppendResult {
+    const size = recordSize(end - start);
     if (!this.makeRoom(size) && cls !== 'result') {
       this.countDrop(
         cls,
@@ -373,7 +413,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const recordAt = this.arenaUsed;
     const seg = this.active;
     const extent = this.extentFor(seg);
-    this.arenaUsed = writeRecord(this.arena, recordAt, seq, cls, at, payload);
+    this.arenaUsed = writeRecordFrom(this.arena, recordAt, seq, cls, at, source, start, end);
     extent.arenaEnd = this.arenaUsed;
     extent.lastSeq = seq;
     seg.lastSeq = seq;
@@ -383,7 +423,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.totalBytes += size;
     addToTally(this.queued, cls, size);
     if (this.headAppendedAt === null) this.headAppendedAt = at;
-    this.rememberRecent(seq, cls, recordAt + RECORD_HEADER_BYTES, payload.length, at);
+    this.rememberRecent(seq, cls, recordAt + RECORD_HEADER_BYTES, end - start, at);
     this.flushScheduled ??= setImmediate(() => {
       this.flushScheduled = null;
       this.flushSafely();

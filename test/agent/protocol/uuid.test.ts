@@ -12,6 +12,7 @@ import {
   parseMinionUuid,
   serverCanParseUuidString,
   withNewIdentifier,
+  writeNewMinionUuid,
 } from '../../../src-main/agent/protocol/uuid';
 
 interface UuidVector {
@@ -94,6 +95,49 @@ describe('newMinionUuid', () => {
     expect(() => minionUuidFromParts(300_000_000_000, 0, '000000000000')).toThrow(MinionUuidError);
     expect(() => minionUuidFromParts(0, 0, 'abc')).toThrow(MinionUuidError);
     expect(() => minionUuidFromParts(0, 0, new Uint8Array(5))).toThrow(MinionUuidError);
+  });
+});
+
+describe('writeNewMinionUuid (the UUID of a frame built from bytes)', () => {
+  it('writes the 36 ASCII bytes newMinionUuid would return, at the offset, and nothing else', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -UNIX_EPOCH_SINCE_0001, max: 253_402_300_799 }),
+        fc.integer({ min: 0, max: 999_999_999 }),
+        fc.integer({ min: 0, max: 20 }),
+        (seconds, nanos, offset) => {
+          const target = Buffer.alloc(offset + 40, 0x7e);
+          writeNewMinionUuid(target, offset, { seconds, nanos });
+          const written = target.toString('latin1', offset, offset + 36);
+          // Same time, and the identifier it drew: exactly the text of a UUID built from those parts.
+          const identifier = written.slice(24).replace(/-/g, '');
+          expect(written).toBe(minionUuidFromParts(seconds, nanos, identifier));
+          expect(target.subarray(0, offset).every((b) => b === 0x7e)).toBe(true);
+          expect(target.subarray(offset + 36).every((b) => b === 0x7e)).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('takes the current time and a fresh identifier each time, like newMinionUuid', () => {
+    const target = Buffer.alloc(36);
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const before = Date.now();
+      writeNewMinionUuid(target, 0);
+      const after = Date.now();
+      const uuid = target.toString('latin1');
+      expect(isMinionUuid(uuid)).toBe(true);
+      const { unixMs } = parseMinionUuid(uuid);
+      expect(unixMs).toBeGreaterThanOrEqual(before);
+      expect(unixMs).toBeLessThanOrEqual(after);
+      seen.add(uuid.slice(24));
+    }
+    expect(seen.size).toBe(2000);
+    expect(() => writeNewMinionUuid(target, 0, { seconds: 0, nanos: 1_000_000_000 })).toThrow(
+      MinionUuidError,
+    );
   });
 });
 
