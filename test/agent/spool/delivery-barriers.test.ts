@@ -104,6 +104,14 @@ describe('DeliveryPump barrier cadence', () => {
     transport.answer();
     await until(() => spool.confirmedSeq === 1, 1_000, 'a confirmed by the answered barrier');
     expect(pump.receivedSeq).toBe(2);
+    await until(() => transport.barriersSent.length === 3, 10_000, 'settle barrier for b');
+    transport.answer();
+    await until(() => spool.confirmedSeq === 2, 1_000, 'b confirmed');
+    // Idle with nothing to confirm: only the loop's poll timer is left, no barrier timer re-arming itself.
+    await advance(100);
+    expect(vi.getTimerCount()).toBe(1);
+    await advance(20_000, 100);
+    expect(transport.barriersSent).toHaveLength(3);
   });
 });
 

@@ -19,6 +19,12 @@ export class ManualTransport extends EventEmitter implements DeliveryTransport {
   sent: Array<{ frame: WireFrame; at: number; connectionId: number }> = [];
   barriersSent: Array<{ at: number; connectionId: number }> = [];
   needsDrain = false;
+  /** Thrown by the backpressure check, as an unexpected fault inside the pump's loop would be. */
+  drainCheckError: Error | null = null;
+  /** Texts whose send throws, as the connection's validation does for a frame that must never be sent. */
+  invalid = new Set<string>();
+  /** Sends answered "not connected". */
+  refused = 0;
   /** When false, isReady() answers false while the connection is still up (it is closing; 'down' not emitted yet). */
   ready = true;
   private current: number | null = null;
@@ -34,6 +40,7 @@ export class ManualTransport extends EventEmitter implements DeliveryTransport {
   }
 
   get writableNeedsDrain(): boolean {
+    if (this.drainCheckError) throw this.drainCheckError;
     return this.needsDrain;
   }
 
@@ -42,8 +49,13 @@ export class ManualTransport extends EventEmitter implements DeliveryTransport {
   }
 
   send(frame: WireFrame): boolean {
-    if (this.current === null) return false;
-    this.sent.push({ frame, at: Date.now(), connectionId: this.current });
+    if (!this.isReady()) {
+      this.refused++;
+      return false;
+    }
+    const text = frame[2][3];
+    if (typeof text === 'string' && this.invalid.has(text)) throw new Error(`frame "${text}" refused`);
+    this.sent.push({ frame, at: Date.now(), connectionId: this.current as number });
     return true;
   }
 
