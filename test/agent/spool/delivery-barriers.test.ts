@@ -3,6 +3,7 @@
  * and what a confirmation tells the spool.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { DeliveryPump, type DeliveryOptions } from '../../../src-main/agent/spool/delivery';
 import { Spool } from '../../../src-main/agent/spool/spool';
 import { GROUP, SERVER, frameOf, tempDir, textOf } from './helpers';
@@ -206,6 +207,33 @@ describe('DeliveryPump confirmation steps', () => {
     await until(() => spool.confirmedSeq === 1, 1_000, 'a confirmed');
     expect(transport.sent.map((s) => textOf(s.frame))).toEqual(['a', 'a']);
     expect(transport.sent[1]!.frame[1]).not.toBe(transport.sent[0]!.frame[1]);
+  });
+});
+
+describe('DeliveryPump barriers in bulk', () => {
+  it('answering the first of several pending barriers receives only the batch before it', async () => {
+    const windowBytes = 2000;
+    const { spool, transport, pump } = await setup({ maxUnconfirmedBytes: windowBytes });
+    for (let i = 0; i < 20; i++) spool.append('log', frameOf('log', `k${i} ${'v'.repeat(200)}`));
+    pump.start();
+    transport.connect();
+    await advance(100);
+    // In bulk a barrier follows every half window: the first after the record that filled half of it.
+    expect(transport.pendingBarriers).toBeGreaterThanOrEqual(2);
+    let firstBatch = 0;
+    for (let bytes = 0; bytes < windowBytes / 2; firstBatch++) {
+      bytes += encodeFrame(transport.sent[firstBatch]!.frame).length;
+    }
+    transport.answer();
+    await advance(10);
+    expect(pump.receivedSeq).toBe(firstBatch);
+    expect(pump.counters.receivedByServer).toBe(firstBatch);
+    expect(pump.view().perClass.log.awaitingReceipt).toBe(transport.sent.length - firstBatch);
+    // What the answer freed is written again, but the bytes in flight stay within the window (+ one record).
+    const inFlight = transport.sent.slice(firstBatch).reduce((n, s) => n + encodeFrame(s.frame).length, 0);
+    const recordBytes = encodeFrame(transport.sent[0]!.frame).length;
+    expect(transport.sent.length).toBeGreaterThan(firstBatch + 1);
+    expect(inFlight).toBeLessThan(windowBytes + recordBytes);
   });
 });
 
