@@ -5,11 +5,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeFrame } from '../../../src-main/agent/protocol/codec';
+import { decodeFrame, encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { DeliveryPump, type DeliveryOptions } from '../../../src-main/agent/spool/delivery';
 import { DELIVERY_MARKS_FILE } from '../../../src-main/agent/spool/delivery-marks';
 import { Spool } from '../../../src-main/agent/spool/spool';
-import { GROUP, SERVER, frameOf, tempDir, textOf } from './helpers';
+import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
+import { GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
 import { ManualTransport } from './manual-transport';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -383,6 +384,41 @@ describe('DeliveryPump with a transport that is closing or at fault', () => {
       20_000,
       'all confirmed',
     );
+  });
+
+  it('re-sends a stored record whose UUID is not in lowercase under a new canonical identifier', async () => {
+    // Such records predate the lowercase rule (the spool refuses them now): the byte-level patch cannot take them,
+    // the decoding path must.
+    const { spool } = await openSpool();
+    spool.append('log', frameOf('log', 'upper'));
+    const createReader = spool.createReader.bind(spool);
+    vi.spyOn(spool, 'createReader').mockImplementation(() => {
+      const reader = createReader();
+      const read = reader.read.bind(reader);
+      reader.read = async (max: number): Promise<SpoolRecord[]> => {
+        const records = await read(max);
+        for (const r of records) {
+          const frame = decodeFrame(r.payload);
+          r.payload = encodeFrame([frame[0], frame[1].toUpperCase(), frame[2]]);
+        }
+        return records;
+      };
+      return reader;
+    });
+    const transport = new ManualTransport();
+    const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER, writeMarks: false });
+    cleanups.push(() => pump.stop());
+    pump.start();
+    transport.connect();
+    await waitFor(() => transport.sent.length === 1, 5_000, 'first send');
+    transport.kill();
+    transport.connect();
+    await waitFor(() => transport.sent.length === 2, 5_000, 're-send');
+    const [first, again] = transport.sent.map((s) => s.frame[1]);
+    expect(first).toBe(first!.toUpperCase());
+    expect(again).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(again!.slice(0, 24)).toBe(first!.slice(0, 24).toLowerCase());
+    expect(pump.counters).toMatchObject({ resent: 1, skippedInvalid: 0 });
   });
 
   it('reports a delivery marks file it cannot write as a problem', async () => {
