@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, w
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeFrame } from '../../../src-main/agent/protocol/codec';
+import type * as CursorModule from '../../../src-main/agent/spool/cursor';
 import { fsyncDir, initialCursor, serializeCursor } from '../../../src-main/agent/spool/cursor';
 import { SpoolError } from '../../../src-main/agent/spool/errors';
 import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
@@ -16,7 +17,7 @@ import { frameOf, tempDir, textOf, waitFor } from './helpers';
 
 // Records which directories the spool fsyncs (a rename into quarantine is durable only after its directory's fsync).
 vi.mock('../../../src-main/agent/spool/cursor', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../../../src-main/agent/spool/cursor')>();
+  const original = await importOriginal<typeof CursorModule>();
   return { ...original, fsyncDir: vi.fn(original.fsyncDir) };
 });
 
@@ -75,7 +76,10 @@ async function filled(dir: string, n: number, segmentBytes = 2048, now?: () => n
 }
 
 function writeCursor(dir: string, confirmedSeq: number): void {
-  writeFileSync(join(spoolPaths(dir).dir, 'cursor.json'), serializeCursor({ ...initialCursor(), confirmedSeq }));
+  writeFileSync(
+    join(spoolPaths(dir).dir, 'cursor.json'),
+    serializeCursor({ ...initialCursor(), confirmedSeq }),
+  );
 }
 
 function fsyncedDirs(): string[] {
@@ -128,7 +132,9 @@ describe('Spool.open: options', () => {
     const spool = await Spool.open(dir, { fsync: 'never' });
     rmSync(join(spoolPaths(dir).dir, OWNER_FILE));
     const before = new Set(segmentFiles(dir));
-    const own = [...before].find((name) => seqsPerSegment(dir).find((s) => s.name === name)?.seqs.length === 0);
+    const own = [...before].find(
+      (name) => seqsPerSegment(dir).find((s) => s.name === name)?.seqs.length === 0,
+    );
     if (own) rmSync(join(spoolPaths(dir).segments, own));
     await expect(spool.close()).resolves.toBeUndefined();
   });
@@ -163,17 +169,33 @@ describe('recoverSpool: the cursor', () => {
   it('a clean start reports nothing; a damaged cursor is reported with its reason and everything on disk is resent', async () => {
     const dir = dataDir();
     const problems: string[] = [];
-    const first = await Spool.open(dir, { fsync: 'never', segmentBytes: 2048, onProblem: (m) => problems.push(m) });
+    const first = await Spool.open(dir, {
+      fsync: 'never',
+      segmentBytes: 2048,
+      onProblem: (m) => problems.push(m),
+    });
     expect(first.recovery.cursor).toBe('missing');
     expect(first.recovery.cursorDetail).toBeNull();
     for (let i = 0; i < 100; i++) first.append('log', frameOf('log', `m${i}`));
     const records = await readAll(first);
     const before = segmentFiles(dir).length;
-    first.confirm(60, { log: { frames: 60, bytes: 6000 }, telemetry: { frames: 0, bytes: 0 }, result: { frames: 0, bytes: 0 } }, records[60]?.appendedAt ?? null);
+    first.confirm(
+      60,
+      {
+        log: { frames: 60, bytes: 6000 },
+        telemetry: { frames: 0, bytes: 0 },
+        result: { frames: 0, bytes: 0 },
+      },
+      records[60]?.appendedAt ?? null,
+    );
     await waitFor(() => segmentFiles(dir).length < before, 5000, 'confirmed segments deleted');
     await first.close();
 
-    const reopened = await Spool.open(dir, { fsync: 'never', segmentBytes: 2048, onProblem: (m) => problems.push(m) });
+    const reopened = await Spool.open(dir, {
+      fsync: 'never',
+      segmentBytes: 2048,
+      onProblem: (m) => problems.push(m),
+    });
     expect(reopened.recovery.cursor).toBe('ok');
     expect(reopened.recovery.cursorDetail).toBeNull();
     expect(reopened.confirmedSeq).toBe(60);
@@ -227,7 +249,10 @@ describe('recoverSpool: the cursor', () => {
     const left = 60 - (seg1.seqs.at(-1) as number);
     expect(spool.view().perClass.log.queuedFrames).toBe(left);
     // What the status counts on disk is what the remaining segment files hold (the new active one is empty).
-    const onDisk = segmentFiles(dir).reduce((n, f) => n + statSync(join(spoolPaths(dir).segments, f)).size, 0);
+    const onDisk = segmentFiles(dir).reduce(
+      (n, f) => n + statSync(join(spoolPaths(dir).segments, f)).size,
+      0,
+    );
     expect(spool.bytesOnDisk).toBe(onDisk);
     const records = await readAll(spool);
     expect(records[0]?.seq).toBe((seg1.seqs.at(-1) as number) + 1);
