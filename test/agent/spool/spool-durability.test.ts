@@ -234,6 +234,24 @@ describe('durability: fsync before "durable"', () => {
     expect(durable).toEqual([...new Set(durable)].sort((a, b) => a - b));
   });
 
+  it("flush() writes the staged records now and announces them once as 'written'", async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir, { fsync: 'never' });
+    const written: number[] = [];
+    spool.on('written', (seq) => written.push(seq));
+    spool.append('log', frameOf('log', 'a'));
+    spool.append('log', frameOf('log', 'b'));
+    const file = join(spoolPaths(dir).segments, segmentFiles(dir)[0] as string);
+    expect(readFileSync(file).length).toBe(0);
+    spool.flush();
+    expect(scanSegment(readFileSync(file)).records.map((r) => r.seq)).toEqual([1, 2]);
+    expect(written).toEqual([2]);
+    // Nothing new staged: no second announcement.
+    spool.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(written).toEqual([2]);
+  });
+
   it('whenDurable resolves at once for a sequence that already is durable', async () => {
     const spool = await openSpool(dataDir(), { fsync: 'never' });
     spool.append('log', frameOf('log', 'a'));
@@ -365,6 +383,7 @@ describe('durability: failing writes and fsyncs', () => {
     }
     expect(refused).toBeInstanceOf(SpoolError);
     expect((refused as SpoolError).code).toBe('write-failed');
+    expect(((refused as SpoolError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
     expect((refused as SpoolError).message).toBe(
       `cannot write to ${activePath}: ENOSPC: simulated write failure`,
     );
