@@ -4,7 +4,7 @@
  * or fails them) so a test can see what was fsynced and control when an fsync completes.
  */
 import type * as FsModule from 'node:fs';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeFrame } from '../../../src-main/agent/protocol/codec';
@@ -64,6 +64,7 @@ vi.mock('../../../src-main/agent/spool/cursor', async (importOriginal) => {
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
   io.hold = false;
   for (const release of io.held.splice(0)) release();
   io.failNextFdatasync = null;
@@ -459,6 +460,42 @@ describe('segment deletion and compaction', () => {
     await waitFor(() => !segmentFiles(dir).includes(firstName), 5000, 'first segment deleted');
     expect(segmentFiles(dir)).toContain(secondName);
     expect((await readAll(spool))[0]?.seq).toBe(last + 1);
+  });
+
+  it('a confirmed segment that cannot be deleted is reported; one already gone is not', async () => {
+    const dir = dataDir();
+    const problems: string[] = [];
+    const spool = await openSpool(dir, {
+      fsync: 'never',
+      segmentBytes: 2048,
+      onProblem: (m) => problems.push(m),
+    });
+    for (let i = 0; i < 60; i++) spool.append('log', frameOf('log', `u${i}`));
+    spool.flush();
+    const [first, second] = segmentFiles(dir).map((name) => ({
+      name,
+      last: scanSegment(readFileSync(join(spoolPaths(dir).segments, name))).records.at(-1)?.seq as number,
+    })) as [{ name: string; last: number }, { name: string; last: number }];
+    const failWith = (code: string) =>
+      Object.assign(new Error(`${code}: simulated unlink failure`), { code }) as NodeJS.ErrnoException;
+    const unlink = vi
+      .spyOn(fsp, 'unlink')
+      .mockRejectedValueOnce(failWith('EACCES'))
+      .mockRejectedValueOnce(failWith('ENOENT'));
+    spool.confirm(
+      first.last,
+      { ...emptyTally(), log: { frames: first.last, bytes: 100 * first.last } },
+      null,
+    );
+    await waitFor(() => problems.length > 0, 5000, 'deletion problem');
+    expect(problems).toEqual([
+      `cannot delete confirmed segment ${first.name}: EACCES: simulated unlink failure`,
+    ]);
+    spool.confirm(second.last, { ...emptyTally(), log: { frames: 1, bytes: 100 } }, null);
+    await waitFor(() => unlink.mock.calls.length === 2, 5000, 'second deletion');
+    await new Promise((r) => setImmediate(r));
+    expect(problems).toHaveLength(1);
+    unlink.mockRestore();
   });
 
   it('an overflow drop is compacted away without any problem', async () => {
