@@ -162,4 +162,30 @@ describe('a caught-up reader (served from memory)', () => {
     expect(reader.stats.memoryBytes).toBeGreaterThan(1024 * 1024);
     await reader.close();
   });
+
+  it('one behind by less than the in-memory tail (1 MiB) is still served from memory; further behind reads the file', async () => {
+    const spool = await openSpool({ segmentBytes: 100 * 1024 });
+    const near = spool.createReader();
+    const text = 'n'.repeat(900);
+    // ~800 KiB appended before the reader reads anything: arenas switch and segments rotate mid-arena, and all of
+    // it stays in memory for this reader.
+    for (let i = 0; i < 850; i++) spool.append('log', frameOf('log', text));
+    let seen = 0;
+    for (let batch = await near.read(100); batch.length > 0; batch = await near.read(100))
+      seen += batch.length;
+    expect(seen).toBe(850);
+    expect(near.stats.fileReads).toBe(0);
+    await near.close();
+
+    // ~3 MiB more for a reader that starts at the beginning: the oldest part comes from the file, all of it in order.
+    const far = spool.createReader();
+    for (let i = 0; i < 3000; i++) spool.append('log', frameOf('log', text));
+    const seqs: number[] = [];
+    for (let batch = await far.read(500); batch.length > 0; batch = await far.read(500))
+      seqs.push(...batch.map((r) => r.seq));
+    expect(seqs).toEqual(Array.from({ length: 3850 }, (_, i) => i + 1));
+    expect(far.stats.fileReads).toBeGreaterThan(0);
+    expect(far.stats.memoryBytes).toBeGreaterThan(0);
+    await far.close();
+  });
 });
