@@ -470,6 +470,38 @@ describe('deleting and compacting segments', () => {
     expect(segmentNames(dir).filter((n) => n.endsWith('.compact'))).toEqual([]);
   });
 
+  it('a segment dropped whole before its compaction could read it is no problem to report', async () => {
+    const dir = dataDir();
+    const problems: string[] = [];
+    const spool = await openSpool(dir, {
+      maxBytes: 16 * 1024,
+      segmentBytes: 4 * 1024,
+      onProblem: (m) => problems.push(m),
+    });
+    const readFile = fsPromises.readFile.bind(fsPromises);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held: string | null = null;
+    // The compaction's read of the first segment starts only once the test lets it (a thread pool that is late).
+    vi.spyOn(fsPromises, 'readFile').mockImplementation((async (path: string, ...rest: unknown[]) => {
+      if (held === null && String(path).endsWith('0000000000000001.seg')) {
+        held = String(path);
+        await gate;
+      }
+      return (readFile as (...a: unknown[]) => Promise<Buffer>)(path, ...rest);
+    }) as typeof fsPromises.readFile);
+    for (let i = 0; i < 400 && (held === null || existsSync(held)); i++) {
+      spool.append('telemetry', frameOf('telemetry', `t${i}`));
+      spool.append('log', frameOf('log', `l${i}-${'x'.repeat(300)}`));
+    }
+    expect(held).not.toBeNull();
+    expect(existsSync(held as unknown as string)).toBe(false);
+    release();
+    await spool.reclaimed();
+    expect(problems).toEqual([]);
+    expect(spool.bytesOnDisk).toBe(tallyTotal(spool.queuedTally).bytes);
+  });
+
   it('closes every file it opened: segments, compaction temp files, salvaged copies', async () => {
     const dir = dataDir();
     const spool = await Spool.open(dir, { fsync: 'never', maxBytes: 16 * 1024, segmentBytes: 2048 });
