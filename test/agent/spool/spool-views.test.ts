@@ -2,6 +2,8 @@
  * What the spool shows (SpoolView, confirmation counters, the fsync option it accepts) and what a caught-up reader is
  * served from memory. Capacity and overflow accounting: spool-capacity.test.ts.
  */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FrameView } from '../../../src-shared/view-models';
 import { decodeFrame, encodeFrame } from '../../../src-main/agent/protocol/codec';
@@ -187,5 +189,38 @@ describe('a caught-up reader (served from memory)', () => {
     expect(far.stats.fileReads).toBeGreaterThan(0);
     expect(far.stats.memoryBytes).toBeGreaterThan(0);
     await far.close();
+  });
+
+  it("reports a segment found damaged at read time as the spool's problem, and reads on past it", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const first = await Spool.open(t.dir, { fsync: 'never', segmentBytes: 4096 });
+    for (let i = 0; i < 60; i++) first.append('log', frameOf('log', `d${i}`));
+    await first.close();
+    const problems: string[] = [];
+    const spool = await Spool.open(t.dir, {
+      fsync: 'never',
+      segmentBytes: 4096,
+      onProblem: (m) => problems.push(m),
+    });
+    cleanups.push(() => spool.close());
+    const events: string[] = [];
+    spool.on('problem', (m) => events.push(m));
+    // Damaged after the open's recovery checked it (a disk going bad): only the reader can notice.
+    const segDir = join(t.dir, 'spool', 'segments');
+    const name = readdirSync(segDir).sort()[0] as string;
+    const buf = readFileSync(join(segDir, name));
+    buf[40] = (buf[40] as number) ^ 0xff;
+    writeFileSync(join(segDir, name), buf);
+    const reader = spool.createReader();
+    const seqs: number[] = [];
+    for (let batch = await reader.read(100); batch.length > 0; batch = await reader.read(100))
+      seqs.push(...batch.map((r) => r.seq));
+    await reader.close();
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^spool segment ${name} damaged at read time`));
+    expect(events).toEqual(problems);
+    expect(seqs.at(-1)).toBe(60);
+    expect(seqs.length).toBeLessThan(60);
   });
 });
