@@ -832,7 +832,14 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private async compact(seg: SegmentInfo): Promise<void> {
     if (seg.deleted) return;
     const dropping = new Set(seg.dropped);
-    const buf = await fsp.readFile(seg.path);
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(seg.path);
+    } catch (e) {
+      // Dropped whole and unlinked (a synchronous burst) before the read opened it: nothing left to compact.
+      if (seg.deleted) return;
+      throw e;
+    }
     // The kept records as [start, end) ranges, consecutive ones merged: no object per record.
     const keep: number[] = [];
     let bytes = 0;
