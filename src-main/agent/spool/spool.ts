@@ -111,6 +111,8 @@ const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Overflow drops this order: oldest telemetry, then oldest logs; results never make room for anything. */
 const DROP_ORDER: readonly FrameClass[] = ['telemetry', 'log'];
+/** How long a failed fsync waits before it is tried again (any policy). */
+const SYNC_RETRY_MS = 500;
 /** The verb (a fixstr(1) byte) each spooled class's frames carry. */
 const VERB_CODES: Record<FrameClass, number> = { log: 0x4c, telemetry: 0x54, result: 0x52 };
 
@@ -240,7 +242,9 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private retiredFds: RetiredFd[] = [];
   private dirDirty = false;
   /** The fsync in flight, if any (never rejects). */
-  private syncing: Promise<void> | null = null;
+  private syncing: Promise<boolean> | null = null;
+  /** What made the last failed fsync round fail (for `sync()`'s rejection). */
+  private lastSyncError: unknown = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private durableWaiters: Array<{ seq: number; resolve: () => void }> = [];
 
@@ -628,17 +632,29 @@ export class Spool extends EventEmitter<SpoolEvents> {
     }
   }
 
-  private runSync(): Promise<void> {
-    const run = this.syncOnce().finally(() => {
+  /** Runs one fsync round and schedules what follows it; resolves whether it succeeded. */
+  private runSync(): Promise<boolean> {
+    const run = this.syncOnce().then((synced) => {
       if (this.syncing === run) this.syncing = null;
-      if (!this.closed && (this.writtenSeq > this.durableSeqValue || this.retiredFds.length > 0))
-        this.scheduleSync();
+      if (this.closed) return synced;
+      if (!synced) {
+        // A failing disk is retried on a timer whatever the policy: 'always' would otherwise fsync again at once,
+        // forever, with a problem report each time (a busy loop on the main thread).
+        this.syncTimer ??= setTimeout(() => {
+          this.syncTimer = null;
+          void this.runSync();
+        }, SYNC_RETRY_MS);
+        return synced;
+      }
+      if (this.writtenSeq > this.durableSeqValue || this.retiredFds.length > 0) this.scheduleSync();
+      return synced;
     });
     this.syncing = run;
     return run;
   }
 
-  private async syncOnce(): Promise<void> {
+  /** One fsync of everything written so far; false when it failed (reported, and retried by `runSync`). */
+  private async syncOnce(): Promise<boolean> {
     const target = this.writtenSeq;
     const retired = this.retiredFds.splice(0);
     const dirDirty = this.dirDirty;
@@ -648,10 +664,13 @@ export class Spool extends EventEmitter<SpoolEvents> {
       if (dirDirty) await fsyncDir(this.segDir);
       for (const r of retired) closeSync(r.fd);
       this.markDurable(target);
+      return true;
     } catch (e) {
       this.retiredFds.unshift(...retired);
       this.dirDirty ||= dirDirty;
+      this.lastSyncError = e;
       this.problem(`fsync of the spool failed: ${(e as Error).message}`);
+      return false;
     }
   }
 
@@ -669,7 +688,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.emit('durable', seq);
   }
 
-  /** Writes and fsyncs everything appended so far, whatever the policy. */
+  /**
+   * Writes and fsyncs everything appended so far, whatever the policy. Rejects (SpoolError `sync-failed`, or the fs
+   * error itself with `never`) when the data could not be made durable; a failed round is retried on its own.
+   */
   async sync(): Promise<void> {
     if (this.closed) throw new SpoolError('closed', 'the spool is closed');
     this.flushStaging();
@@ -685,7 +707,15 @@ export class Spool extends EventEmitter<SpoolEvents> {
       this.markDurable(target);
       return;
     }
-    if (this.durableSeqValue < target || this.retiredFds.length > 0 || this.dirDirty) await this.runSync();
+    if (this.durableSeqValue < target || this.retiredFds.length > 0 || this.dirDirty) {
+      // Callers act on durability (a checkpoint, deleting an imported file): a failed fsync must not look like one.
+      if (!(await this.runSync())) {
+        const cause = this.lastSyncError;
+        throw new SpoolError('sync-failed', cause instanceof Error ? cause.message : String(cause), {
+          cause,
+        });
+      }
+    }
   }
 
   // ---- overflow --------------------------------------------------------------------------------------------------

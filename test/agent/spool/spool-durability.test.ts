@@ -24,6 +24,8 @@ const io = vi.hoisted(() => ({
   held: [] as Array<() => void>,
   /** Error code the next fdatasync fails with. */
   failNextFdatasync: null as string | null,
+  /** While set, every fdatasync fails with this code (a disk that keeps failing). */
+  failEveryFdatasync: null as string | null,
   /** While set, every writeSync fails with this code. */
   writeFailure: null as string | null,
   writeCalls: 0,
@@ -33,7 +35,10 @@ vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof FsModule>();
   const fdatasync = (fd: number, cb: (e: NodeJS.ErrnoException | null) => void): void => {
     io.fdatasyncCalls.push(fd);
-    const failure = io.failNextFdatasync;
+    const failure = io.failNextFdatasync ?? io.failEveryFdatasync;
+    // A spool that retries a failing disk at once would spin here without ever yielding: past 20 attempts the
+    // call never answers, so such a test fails on its count instead of hanging the worker.
+    if (io.failEveryFdatasync && io.fdatasyncCalls.length > 20) return;
     if (failure) {
       io.failNextFdatasync = null;
       process.nextTick(() =>
@@ -68,6 +73,7 @@ afterEach(async () => {
   io.hold = false;
   for (const release of io.held.splice(0)) release();
   io.failNextFdatasync = null;
+  io.failEveryFdatasync = null;
   io.writeFailure = null;
   for (const c of cleanups.splice(0).reverse()) await c();
   io.fdatasyncCalls = [];
@@ -352,6 +358,50 @@ describe('durability: failing writes and fsyncs', () => {
     expect(io.fdatasyncCalls.length).toBe(2);
     expect(durable).toEqual([1]);
     expect(dirFsyncs(dir)).toBe(1);
+  });
+
+  it("a disk whose fsync keeps failing is retried every 500 ms, not at once ('always' used to spin)", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const problems: string[] = [];
+    const spool = await openSpool(dataDir(), { fsync: 'always', onProblem: (m) => problems.push(m) });
+    io.failEveryFdatasync = 'EIO';
+    spool.append('log', frameOf('log', 'a'));
+    spool.flush();
+    await turnsUntil(() => problems.length === 1, 'the first failure reported');
+    // Many event-loop turns later, still only the one attempt: the retry waits for its timer.
+    for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
+    expect(io.fdatasyncCalls).toHaveLength(1);
+    expect(problems).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(499);
+    expect(io.fdatasyncCalls).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    await turnsUntil(() => problems.length === 2, 'the retry failed too');
+    expect(io.fdatasyncCalls).toHaveLength(2);
+    expect(spool.durableSeq).toBe(0);
+    // The disk recovers: the next retry makes the record durable, and nothing is left scheduled.
+    io.failEveryFdatasync = null;
+    vi.advanceTimersByTime(500);
+    await turnsUntil(() => spool.durableSeq === 1, 'durable after the disk recovered');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('sync() rejects while the data cannot be made durable, and resolves once it can', async () => {
+    const spool = await openSpool(dataDir(), {
+      fsync: { groupCommitMs: 60_000 },
+      onProblem: () => undefined,
+    });
+    spool.append('log', frameOf('log', 'a'));
+    io.failEveryFdatasync = 'EIO';
+    await expect(spool.sync()).rejects.toMatchObject({
+      name: 'SpoolError',
+      code: 'sync-failed',
+      message: 'EIO: simulated fdatasync failure',
+    });
+    expect(spool.durableSeq).toBe(0);
+    io.failEveryFdatasync = null;
+    await spool.sync();
+    expect(spool.durableSeq).toBe(1);
   });
 
   it('a failed write keeps the staged records and retries them in order; the producer learns when staging is full', async () => {
