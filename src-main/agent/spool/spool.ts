@@ -399,6 +399,14 @@ export class Spool extends EventEmitter<SpoolEvents> {
   /** Stores the encoded frame `source[start, end)` (checked by the caller) as the next record. */
   private store(cls: FrameClass, source: Buffer, start: number, end: number): AppendResult {
     const size = recordSize(end - start);
+    if (this.needsRoom(size)) {
+      // Making room emits 'drop' (and may report a problem) synchronously, and a listener may append right away
+      // (the core ships its own warning line): that append encodes into the same scratch buffer `source` usually
+      // is. Only on this path, which drops frames anyway, the frame is copied out first.
+      source = Buffer.from(source.subarray(start, end));
+      end -= start;
+      start = 0;
+    }
     if (!this.makeRoom(size) && cls !== 'result') {
       this.countDrop(
         cls,
@@ -733,6 +741,14 @@ export class Spool extends EventEmitter<SpoolEvents> {
    * one segment: in a synchronous burst the async compaction cannot run, so without this bound the files grew far
    * beyond the cap. False when the frame cannot be taken.
    */
+  /** Whether `makeRoom(size)` has anything to do (drop or reclaim). */
+  private needsRoom(size: number): boolean {
+    return (
+      this.totalBytes + size > this.maxBytes ||
+      this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes
+    );
+  }
+
   private makeRoom(size: number): boolean {
     while (this.totalBytes + size > this.maxBytes) {
       if (!this.dropOldest()) return false;

@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FrameClass } from '../../../src-shared/view-models';
-import { encodeFrame } from '../../../src-main/agent/protocol/codec';
+import { decodeFrame, encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { heartbeatFrame } from '../../../src-main/agent/protocol/frames';
 import { SpoolError } from '../../../src-main/agent/spool/errors';
 import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
@@ -185,6 +185,37 @@ describe('the max_bytes cap', () => {
     expect((await readAll(spool)).map((r) => r.seq)).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
     expect(spool.takeDropReport()).toEqual({ telemetry: 0, log: 3 });
     expect(spool.takeDropReport()).toBeNull();
+  });
+
+  it('a drop listener that appends at once (the agent ships its own warning) does not corrupt the frame being stored', async () => {
+    const dir = dataDir();
+    const size = recordBytes('log', 'c');
+    const spool = await openSpool(dir, { maxBytes: 10 * size, segmentBytes: 3 * size });
+    // The core's 'drop' → notice → own log line → spool.append chain, synchronously inside the append that drops.
+    let drops = 0;
+    spool.on('drop', () => {
+      drops++;
+      spool.append('log', frameOf('log', 'W'));
+    });
+    for (let i = 0; i < 10; i++) spool.append('log', frameOf('log', 'c'));
+    // Both entry points, each making room at least once: appendPayload from a scratch-like buffer, then append.
+    const kept = encodeFrame(frameOf('log', 'x'));
+    expect(spool.appendPayload('log', kept, 0, kept.length).dropped).toBe(false);
+    const ys = Array.from({ length: 2 }, () => frameOf('log', 'y'));
+    for (const y of ys) expect(spool.append('log', y).dropped).toBe(false);
+    expect(drops).toBeGreaterThanOrEqual(2);
+
+    // Every stored record decodes to the whole frame it was given.
+    const frames = (await readAll(spool)).map((r) => decodeFrame(r.payload));
+    const texts = frames.map((f) => f[2][3]);
+    // (Older warnings may themselves have been dropped as the oldest frames since.)
+    expect(texts.filter((t) => t === 'W').length).toBeGreaterThan(0);
+    expect(new Set(texts)).toEqual(new Set(['c', 'W', 'x', 'y']));
+    expect(texts.slice(texts.indexOf('x'))).toEqual(expect.arrayContaining(['x', 'y', 'y']));
+    const x = frames.filter((f) => f[2][3] === 'x');
+    expect(x).toHaveLength(1);
+    expect(encodeFrame(x[0]!).equals(kept)).toBe(true);
+    expect(frames.filter((f) => f[2][3] === 'y').map((f) => f[1])).toEqual(ys.map((y) => y[1]));
   });
 
   it('full of results: refuses a new log or telemetry frame, counts it at once, and keeps the queue as it was', async () => {
