@@ -3,7 +3,8 @@
  *
  * - `pass`      forward bytes as they come
  * - `delay`     forward every chunk after `ms` (order kept)
- * - `dribble`   forward one byte per write, in separate event-loop turns, so the peer sees 1-byte reads
+ * - `dribble`   forward one byte per write, in separate event-loop turns, so the peer mostly sees 1-byte reads (a busy
+ *               receiver may read a few queued bytes at once)
  * - `blackhole` stop forwarding in both directions but keep both sockets open (like a dead route: TCP says
  *               nothing). Held bytes are forwarded when the mode goes back to pass/delay/dribble, as TCP would
  *               retransmit them.
