@@ -7,8 +7,9 @@
 // RSS and CPU share over BENCH_IDLE_SECONDS (default 60).
 // BENCH_PROFILE_DIR=dir adds --cpu-prof/--heap-prof to the agent's burst rounds (profiles land in dir).
 // BENCH_NODE_ARGS="--max-semi-space-size=4 …" passes V8/Node flags to both the agent and the raw pipeline (e.g. to
-// weigh young-generation sizing: peak RSS against CPU per line, both sides alike). The idle figures come with the
-// floor they stand on: a bare `node` with the same probe, measured in the same run.
+// weigh young-generation sizing: peak RSS against CPU per line, both sides alike); BENCH_AGENT_NODE_ARGS to the agent
+// alone (e.g. `--trace-gc-nvp` with BENCH_CHILD_STDOUT_DIR). The idle figures come with the floor they stand on: a
+// bare `node` with the same probe, measured in the same run.
 // BENCH_CHILD_STDOUT_DIR=dir keeps the stdout of the raw pipeline and agent processes there, one file each in the
 // order they start (raw, agent per round), e.g. with BENCH_NODE_ARGS="--trace-gc --trace-gc-nvp".
 // BENCH_PROBE_ALLOCATIONS=dir writes a sampling heap profile of everything allocated in each burst window (garbage
@@ -51,6 +52,7 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const STDOUT_DIR = process.env.BENCH_CHILD_STDOUT_DIR;
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 1_000);
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
+const AGENT_NODE_ARGS = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
 const GROUP = 'bench-group';
 const KEY = 'bench-key-0123456789';
 const MB = 1024 * 1024;
@@ -363,7 +365,7 @@ async function startAgent(
     profile && PROFILE_DIR
       ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--heap-prof', `--heap-prof-dir=${PROFILE_DIR}`]
       : [];
-  const child = new ProbedChild([...NODE_ARGS, ...profiling, ...nodeArgs], args);
+  const child = new ProbedChild([...NODE_ARGS, ...AGENT_NODE_ARGS, ...profiling, ...nodeArgs], args);
   const deadline = Date.now() + 20_000;
   while (!(await sandbox.connected(serverId))) {
     if (Date.now() > deadline || !child.alive) {
