@@ -422,12 +422,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       start = 0;
     }
     if (!this.makeRoom(size) && cls !== 'result') {
-      this.countDrop(
-        cls,
-        1,
-        size,
-        this.totalBytes + size <= this.maxBytes ? 'reclaiming' : 'full-of-results',
-      );
+      this.countDrop(cls, 1, size, this.overLiveCap(size) ? 'full-of-results' : 'reclaiming');
       return { seq: null, dropped: true };
     }
     if (this.active.liveBytes + size > this.segmentBytes && this.active.lastSeq >= this.active.firstSeq) {
@@ -781,25 +776,32 @@ export class Spool extends EventEmitter<SpoolEvents> {
     return high;
   }
 
+  /** `size` more live bytes would pass `maxBytes`: something has to be dropped first. */
+  private overLiveCap(size: number): boolean {
+    return this.totalBytes + size > this.maxBytes;
+  }
+
+  /** What is on disk (live bytes plus dropped ones no compaction removed yet) would pass `maxBytes` plus a segment. */
+  private overDiskBound(size: number): boolean {
+    return this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes;
+  }
+
+  /** Whether `makeRoom(size)` has anything to do (drop or reclaim): the conditions it loops on. */
+  private needsRoom(size: number): boolean {
+    return this.overLiveCap(size) || this.overDiskBound(size);
+  }
+
   /**
    * Drops whole classes of the oldest eligible segments until `size` more live bytes fit `maxBytes`, and refuses the
    * frame when what is on disk (live bytes plus dropped ones no compaction removed yet) would pass `maxBytes` plus
    * one segment: in a synchronous burst the async compaction cannot run, so without this bound the files grew far
    * beyond the cap. False when the frame cannot be taken.
    */
-  /** Whether `makeRoom(size)` has anything to do (drop or reclaim). */
-  private needsRoom(size: number): boolean {
-    return (
-      this.totalBytes + size > this.maxBytes ||
-      this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes
-    );
-  }
-
   private makeRoom(size: number): boolean {
-    while (this.totalBytes + size > this.maxBytes) {
+    while (this.overLiveCap(size)) {
       if (!this.dropOldest()) return false;
     }
-    while (this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes) {
+    while (this.overDiskBound(size)) {
       if (!this.reclaimOldestNow()) return false;
     }
     return true;
