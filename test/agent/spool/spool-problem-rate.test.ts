@@ -9,7 +9,7 @@ import { Spool } from '../../../src-main/agent/spool/spool';
 import { frameOf, tempDir } from './helpers';
 
 const io = vi.hoisted(() => ({
-  /** fds passed to fdatasync, in call order. */
+  /** How many times fdatasync was called. */
   fdatasyncCalls: 0,
   /** While set, every fdatasync fails with this code. */
   failure: null as string | null,
