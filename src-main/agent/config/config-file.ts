@@ -64,8 +64,11 @@ export interface LoadOptions extends ConfigFileOptions {
 /** A server id that still has to reach the disk; `persistServerId` writes it. */
 export interface ServerIdToPersist {
   serverId: string;
-  /** The config file and its text with `server_id` set (comments and other keys as loaded); null: in-memory config. */
-  configFile: { path: string; text: string } | null;
+  /**
+   * The config file the id goes into (re-read when it is written, so an edit made since the load survives); null:
+   * in-memory config.
+   */
+  configFile: { path: string } | null;
   /** `<data dir>/server-id`: where the id goes when there is no config file, or it cannot be written. */
   idFile: string;
 }
@@ -171,13 +174,11 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): LoadedC
     };
   }
   const serverId = kept ?? randomUUID();
-  if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as typeof doc.contents;
-  doc.set('server_id', serverId);
   return {
     ...loaded,
     config: { ...config, server_id: serverId },
     serverIdSource: kept ? 'data-dir' : 'generated',
-    serverIdToPersist: { serverId, configFile: { path, text: documentText(doc) }, idFile },
+    serverIdToPersist: { serverId, configFile: { path }, idFile },
   };
 }
 
@@ -199,25 +200,43 @@ export function serverIdForInMemoryConfig(dataDir: string): {
 /**
  * Makes a server id from `loadConfigFile` / `serverIdForInMemoryConfig` durable, off the event loop: written into
  * the config file (temp file, fsync, rename, directory fsync), or into `<data dir>/server-id` when the file cannot
- * be written. Never rejects: what could not be written comes back as warnings (`server_id: …`), like the load's.
+ * be written. The file is read again first, so an edit made since the load is kept: the id goes into the current
+ * text; an id the file got meanwhile is kept (the next start uses it); a file that became unreadable or invalid is
+ * left alone. Never rejects: what could not be written comes back as warnings (`server_id: …`), like the load's.
  */
 export async function persistServerId(pending: ServerIdToPersist | null): Promise<string[]> {
   if (!pending) return [];
   const { serverId, configFile, idFile } = pending;
+  /** For the warning when the id file cannot be written either. */
   let configProblem: string | null = null;
+  /** The warning when the id ends up in `idFile` instead of the config file. */
+  let keptInIdFile: string | null = null;
   if (configFile) {
-    try {
-      await writeFileAtomic(configFile.path, configFile.text);
-      return [];
-    } catch (error) {
-      configProblem = errorCode(error);
+    const { path } = configFile;
+    const current = await configTextWithServerId(path, serverId);
+    if (current.kind === 'has-id') {
+      if (current.serverId === serverId) return [];
+      return [
+        `server_id: ${path} got a server_id of its own (${current.serverId}) after it was loaded; kept it. ` +
+          `This run uses ${serverId}, the next start ${current.serverId}.`,
+      ];
+    }
+    if (current.kind === 'not-writable') {
+      configProblem = `${path}: ${current.problem}`;
+      keptInIdFile = `server_id: not written to ${path}: ${current.problem}; the file is left as it is and the id kept in ${idFile}`;
+    } else {
+      try {
+        await writeFileAtomic(path, current.text);
+        return [];
+      } catch (error) {
+        configProblem = errorCode(error);
+        keptInIdFile = `server_id: could not be written to ${path} (${configProblem}); kept in ${idFile}`;
+      }
     }
   }
   try {
     await writeFileAtomic(idFile, `${serverId}\n`);
-    return configFile
-      ? [`server_id: could not be written to ${configFile.path} (${configProblem}); kept in ${idFile}`]
-      : [];
+    return keptInIdFile ? [keptInIdFile] : [];
   } catch (error) {
     const codes = configProblem ? `${configProblem}, ${errorCode(error)}` : errorCode(error);
     const where = configFile ? `Set server_id in ${configFile.path}` : `Set server_id in the config`;
@@ -225,6 +244,45 @@ export async function persistServerId(pending: ServerIdToPersist | null): Promis
       `server_id: could not be persisted (${codes}); a new id will be generated on the next start. ${where} to keep it stable.`,
     ];
   }
+}
+
+type ServerIdInsertion =
+  /** The file's current text with `server_id` set (comments, order and other keys as they are now). */
+  | { kind: 'text'; text: string }
+  /** The file has a server id of its own now (lower-cased, as a load would use it). */
+  | { kind: 'has-id'; serverId: string }
+  /** The file cannot be read, or is no longer a valid config: it must not be overwritten. */
+  | { kind: 'not-writable'; problem: string };
+
+/** Reads the config file as it is now (asynchronously) and inserts the server id, unless it must stay as it is. */
+async function configTextWithServerId(path: string, serverId: string): Promise<ServerIdInsertion> {
+  let text = '';
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    // Deleted since the load (or never there: `createIfMissing`): a new file with just the id, as the load meant.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      return { kind: 'not-writable', problem: `cannot read it (${errorCode(error)})` };
+  }
+  let doc: Document;
+  try {
+    doc = parseYamlDocument(text, path);
+    // The host only changes defaults, never whether a file is valid.
+    const { config } = parseOrRethrow(doc.toJS() ?? {}, {}, path);
+    if (config.server_id !== '') return { kind: 'has-id', serverId: config.server_id };
+  } catch (error) {
+    const issues =
+      error instanceof ConfigError
+        ? error.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')
+        : String(error);
+    return {
+      kind: 'not-writable',
+      problem: `it changed since it was loaded and is not valid now (${issues})`,
+    };
+  }
+  if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as typeof doc.contents;
+  doc.set('server_id', serverId);
+  return { kind: 'text', text: documentText(doc) };
 }
 
 function errorCode(error: unknown): string {

@@ -673,10 +673,14 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
     return Number.isFinite(due) ? due : null;
   }
 
-  /** (Re)arms the one barrier timer for the next due time. */
+  /**
+   * (Re)arms the one barrier timer for the next due time. Not while the transport is not ready (closing, 'down' not
+   * emitted yet): it cannot carry the barrier, and a due barrier re-armed its timer every 1 ms until 'down' came. The
+   * pump calls this again on its next event ('ready' and 'down' start over, a write, a drain) or idle pass.
+   */
   private scheduleBarrier(): void {
     const due = this.barrierDue();
-    if (due === null) {
+    if (due === null || !this.transport.isReady()) {
       this.clearBarrierTimer();
       return;
     }

@@ -113,6 +113,11 @@ const MAX_DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 const DROP_ORDER: readonly FrameClass[] = ['telemetry', 'log'];
 /** How long a failed fsync waits before it is tried again (any policy). */
 const SYNC_RETRY_MS = 500;
+/**
+ * While the same fsync error keeps repeating, at most one problem line per this interval (with the count of failed
+ * attempts): the retry every SYNC_RETRY_MS would otherwise write a line twice a second for as long as the disk fails.
+ */
+const SYNC_FAILURE_REPORT_MS = 60_000;
 /** The verb (a fixstr(1) byte) each spooled class's frames carry. */
 const VERB_CODES: Record<FrameClass, number> = { log: 0x4c, telemetry: 0x54, result: 0x52 };
 
@@ -245,6 +250,15 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private syncing: Promise<boolean> | null = null;
   /** What made the last failed fsync round fail (for `sync()`'s rejection). */
   private lastSyncError: unknown = null;
+  /** The current run of failed fsync rounds (null while fsync works): what its problem lines have said so far. */
+  private syncFailures: {
+    message: string;
+    /** Failed rounds since fsync last succeeded. */
+    total: number;
+    /** Failed rounds since the last problem line. */
+    sinceReport: number;
+    reportedAt: number;
+  } | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private durableWaiters: Array<{ seq: number; resolve: () => void }> = [];
 
@@ -408,12 +422,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       start = 0;
     }
     if (!this.makeRoom(size) && cls !== 'result') {
-      this.countDrop(
-        cls,
-        1,
-        size,
-        this.totalBytes + size <= this.maxBytes ? 'reclaiming' : 'full-of-results',
-      );
+      this.countDrop(cls, 1, size, this.overLiveCap(size) ? 'full-of-results' : 'reclaiming');
       return { seq: null, dropped: true };
     }
     if (this.active.liveBytes + size > this.segmentBytes && this.active.lastSeq >= this.active.firstSeq) {
@@ -672,14 +681,46 @@ export class Spool extends EventEmitter<SpoolEvents> {
       if (dirDirty) await fsyncDir(this.segDir);
       for (const r of retired) closeSync(r.fd);
       this.markDurable(target);
+      this.syncSucceeded();
       return true;
     } catch (e) {
       this.retiredFds.unshift(...retired);
       this.dirDirty ||= dirDirty;
       this.lastSyncError = e;
-      this.problem(`fsync of the spool failed: ${(e as Error).message}`);
+      this.syncFailed((e as Error).message);
       return false;
     }
+  }
+
+  /**
+   * Reports a failed fsync round: the first one (or one with another error) at once; the same error again at most
+   * once per SYNC_FAILURE_REPORT_MS, saying how many attempts failed since the last line.
+   */
+  private syncFailed(message: string): void {
+    const now = this.now();
+    const run = this.syncFailures;
+    if (run?.message === message) {
+      run.total++;
+      run.sinceReport++;
+      if (now - run.reportedAt < SYNC_FAILURE_REPORT_MS) return;
+      this.problem(
+        `fsync of the spool still failing: ${run.sinceReport} failed attempts since the last report (${message})`,
+      );
+      run.sinceReport = 0;
+      run.reportedAt = now;
+      return;
+    }
+    this.syncFailures = { message, total: (run?.total ?? 0) + 1, sinceReport: 0, reportedAt: now };
+    this.problem(`fsync of the spool failed: ${message}`);
+  }
+
+  /** Closes a run of failed fsync rounds with one line (the log otherwise ends on "still failing"). */
+  private syncSucceeded(): void {
+    const run = this.syncFailures;
+    if (!run) return;
+    this.syncFailures = null;
+    const attempts = run.total === 1 ? '1 failed attempt' : `${run.total} failed attempts`;
+    this.problem(`fsync of the spool recovered after ${attempts}`);
   }
 
   private markDurable(seq: number): void {
@@ -735,25 +776,32 @@ export class Spool extends EventEmitter<SpoolEvents> {
     return high;
   }
 
+  /** `size` more live bytes would pass `maxBytes`: something has to be dropped first. */
+  private overLiveCap(size: number): boolean {
+    return this.totalBytes + size > this.maxBytes;
+  }
+
+  /** What is on disk (live bytes plus dropped ones no compaction removed yet) would pass `maxBytes` plus a segment. */
+  private overDiskBound(size: number): boolean {
+    return this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes;
+  }
+
+  /** Whether `makeRoom(size)` has anything to do (drop or reclaim): the conditions it loops on. */
+  private needsRoom(size: number): boolean {
+    return this.overLiveCap(size) || this.overDiskBound(size);
+  }
+
   /**
    * Drops whole classes of the oldest eligible segments until `size` more live bytes fit `maxBytes`, and refuses the
    * frame when what is on disk (live bytes plus dropped ones no compaction removed yet) would pass `maxBytes` plus
    * one segment: in a synchronous burst the async compaction cannot run, so without this bound the files grew far
    * beyond the cap. False when the frame cannot be taken.
    */
-  /** Whether `makeRoom(size)` has anything to do (drop or reclaim). */
-  private needsRoom(size: number): boolean {
-    return (
-      this.totalBytes + size > this.maxBytes ||
-      this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes
-    );
-  }
-
   private makeRoom(size: number): boolean {
-    while (this.totalBytes + size > this.maxBytes) {
+    while (this.overLiveCap(size)) {
       if (!this.dropOldest()) return false;
     }
-    while (this.totalBytes + this.unreclaimedBytes + size > this.maxBytes + this.segmentBytes) {
+    while (this.overDiskBound(size)) {
       if (!this.reclaimOldestNow()) return false;
     }
     return true;

@@ -353,7 +353,10 @@ describe('durability: failing writes and fsyncs', () => {
     spool.append('log', frameOf('log', 'a'));
     spool.flush();
     await turnsUntil(() => spool.durableSeq === 1, 'durable after the retry');
-    expect(problems).toEqual(['fsync of the spool failed: EIO: simulated fdatasync failure']);
+    expect(problems).toEqual([
+      'fsync of the spool failed: EIO: simulated fdatasync failure',
+      'fsync of the spool recovered after 1 failed attempt',
+    ]);
     expect(events).toEqual(problems);
     expect(io.fdatasyncCalls.length).toBe(2);
     expect(durable).toEqual([1]);
@@ -376,8 +379,12 @@ describe('durability: failing writes and fsyncs', () => {
     vi.advanceTimersByTime(499);
     expect(io.fdatasyncCalls).toHaveLength(1);
     vi.advanceTimersByTime(1);
-    await turnsUntil(() => problems.length === 2, 'the retry failed too');
-    expect(io.fdatasyncCalls).toHaveLength(2);
+    // The retry fails too (reported in a summary line later: spool-problem-rate.test.ts) and arms the next one.
+    await turnsUntil(
+      () => io.fdatasyncCalls.length === 2 && vi.getTimerCount() === 1,
+      'the retry failed too',
+    );
+    expect(problems).toHaveLength(1);
     expect(spool.durableSeq).toBe(0);
     // The disk recovers: the next retry makes the record durable, and nothing is left scheduled.
     io.failEveryFdatasync = null;
