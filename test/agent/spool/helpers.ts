@@ -16,6 +16,24 @@ export function tempDir(prefix = 'spool-test-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+export type Cleanup = () => Promise<void> | void;
+
+/**
+ * What a test file undoes after each test (stop a pump, close a spool, remove a folder): `push` as resources are made,
+ * `runAll` in `afterEach`. They run newest first, so nothing is removed while something made later still uses it.
+ */
+export class Cleanups {
+  private readonly pending: Cleanup[] = [];
+
+  push(...cleanups: Cleanup[]): void {
+    this.pending.push(...cleanups);
+  }
+
+  async runAll(): Promise<void> {
+    for (const cleanup of this.pending.splice(0).reverse()) await cleanup();
+  }
+}
+
 export function frameOf(cls: FrameClass, text: string): WireFrame {
   switch (cls) {
     case 'log':
