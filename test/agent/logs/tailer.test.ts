@@ -70,6 +70,25 @@ function makeTailer(
   return { tailer, lines, services, logs };
 }
 
+/**
+ * A tailer on `path` whose sink throws for `refusedLine` (as a full spool does) while `sink.refusing` is set; the
+ * lines it takes collect in `sink.accepted`.
+ */
+function makeRefusingTailer(
+  path: string,
+  refusedLine: string,
+  refusing: boolean,
+): { h: Harness; sink: { accepted: string[]; refusing: boolean } } {
+  const sink = { accepted: [] as string[], refusing };
+  const h = makeTailer([{ service: 's', file: path }], {
+    sink: (_s, line) => {
+      if (line === refusedLine && sink.refusing) throw new Error('spool full');
+      sink.accepted.push(line);
+    },
+  });
+  return { h, sink };
+}
+
 async function stop(h: Harness): Promise<void> {
   tailers.splice(tailers.indexOf(h.tailer), 1);
   await h.tailer.stopAndCheckpoint();
@@ -593,17 +612,11 @@ describe('LogTailer', () => {
   it('offers a refused line again on the next poll, without loss or duplicates', () => {
     const path = join(dir, 'r.log');
     writeFileSync(path, 'one\ntwo\nthree\n');
-    const accepted: string[] = [];
-    let refuse = true;
-    const h = makeTailer([{ service: 's', file: path }], {
-      sink: (_s, line) => {
-        if (line === 'two' && refuse) throw new Error('spool full');
-        accepted.push(line);
-      },
-    });
+    const { h, sink } = makeRefusingTailer(path, 'two', true);
+    const accepted = sink.accepted;
     h.tailer.start();
     expect(accepted).toEqual(['one']);
-    refuse = false;
+    sink.refusing = false;
     h.tailer.pollNow();
     expect(accepted).toEqual(['one', 'two', 'three']);
     expect(h.tailer.stats().sinkRefusals).toBe(1);
@@ -612,24 +625,18 @@ describe('LogTailer', () => {
   it('keeps a copytruncate copy whose lines the sink refused, and ships them once it accepts again', () => {
     const path = join(dir, 'c.log');
     writeFileSync(path, 'one\ntwo\n');
-    const accepted: string[] = [];
-    let refuse = false;
-    const h = makeTailer([{ service: 's', file: path }], {
-      sink: (_s, line) => {
-        if (line === 'three' && refuse) throw new Error('spool full');
-        accepted.push(line);
-      },
-    });
+    const { h, sink } = makeRefusingTailer(path, 'three', false);
+    const accepted = sink.accepted;
     h.tailer.start();
     expect(accepted).toEqual(['one', 'two']);
     appendFileSync(path, 'three\nfour\n');
     // logrotate copytruncate before the next poll: the unread lines are only in the copy now.
     copyFileSync(path, `${path}.1`);
     truncateSync(path, 0);
-    refuse = true;
+    sink.refusing = true;
     h.tailer.pollNow();
     expect(accepted).toEqual(['one', 'two']);
-    refuse = false;
+    sink.refusing = false;
     for (let i = 0; i < 5; i++) {
       clock += 1000;
       h.tailer.pollNow();
