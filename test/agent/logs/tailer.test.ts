@@ -70,6 +70,19 @@ function makeTailer(
   return { tailer, lines, services, logs };
 }
 
+/** Writes `content` to `name` in the test folder and starts a tailer (service 's') on it. */
+function startTailerOn(
+  name: string,
+  content: string,
+  overrides: Partial<LogTailerOptions> = {},
+): { path: string; h: Harness } {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  const h = makeTailer([{ service: 's', file: path }], overrides);
+  h.tailer.start();
+  return { path, h };
+}
+
 /**
  * A tailer on `path` whose sink throws for `refusedLine` (as a full spool does) while `sink.refusing` is set; the
  * lines it takes collect in `sink.accepted`.
@@ -463,10 +476,7 @@ describe('LogTailer', () => {
   });
 
   it('starts at the end of existing files by default, at the beginning when asked', () => {
-    const path = join(dir, 'old.log');
-    writeFileSync(path, 'old 1\nold 2\npartial');
-    const h = makeTailer([{ service: 's', file: path }], { startAt: 'end' });
-    h.tailer.start();
+    const { path, h } = startTailerOn('old.log', 'old 1\nold 2\npartial', { startAt: 'end' });
     appendFileSync(path, ' tail\nnew 1\n');
     drain(h);
     expect(h.lines).toEqual(['partial tail', 'new 1']);
@@ -560,10 +570,7 @@ describe('LogTailer', () => {
   });
 
   it('holds a partial last line until its newline, flushing it after the quiet period', () => {
-    const path = join(dir, 'p.log');
-    writeFileSync(path, 'complete\nhalf');
-    const h = makeTailer([{ service: 's', file: path }], { quietFlushMs: 2000 });
-    h.tailer.start();
+    const { path, h } = startTailerOn('p.log', 'complete\nhalf', { quietFlushMs: 2000 });
     expect(h.lines).toEqual(['complete']);
     appendFileSync(path, ' more');
     clock += 1500;
@@ -581,10 +588,7 @@ describe('LogTailer', () => {
   });
 
   it('follows delete and recreate', () => {
-    const path = join(dir, 'd.log');
-    writeFileSync(path, 'a\n');
-    const h = makeTailer([{ service: 's', file: path }]);
-    h.tailer.start();
+    const { path, h } = startTailerOn('d.log', 'a\n');
     appendFileSync(path, 'b\n');
     unlinkSync(path);
     writeFileSync(path, 'c\n');
@@ -594,10 +598,7 @@ describe('LogTailer', () => {
   });
 
   it('notices a truncate-and-refill that happened between two polls', () => {
-    const path = join(dir, 't.log');
-    writeFileSync(path, 'first generation line 1\nfirst generation line 2\n');
-    const h = makeTailer([{ service: 's', file: path }]);
-    h.tailer.start();
+    const { path, h } = startTailerOn('t.log', 'first generation line 1\nfirst generation line 2\n');
     // refilled past the old size before the next poll: only the head fingerprint can tell
     writeFileSync(path, 'second generation, a longer line than before 1\nsecond generation 2\n');
     h.tailer.pollNow();
@@ -718,10 +719,7 @@ describe('LogTailer: change notifications decide when to poll', () => {
   });
 
   it('a checkpoint held back by its rate limit is written at the poll interval, not at the next safety poll', async () => {
-    const path = join(dir, 'c.log');
-    writeFileSync(path, 'a\n');
-    const h = makeTailer([{ service: 's', file: path }], { ...watched, checkpointIntervalMs: 200 });
-    h.tailer.start();
+    const { path, h } = startTailerOn('c.log', 'a\n', { ...watched, checkpointIntervalMs: 200 });
     const offset = (): number =>
       (
         JSON.parse(readFileSync(join(dir, 'state', 'tail-checkpoint.json'), 'utf8')) as {
@@ -782,15 +780,12 @@ describe('LogTailer: change notifications decide when to poll', () => {
   });
 
   it('when notifications stay silent about growth, the safety poll finds it and polling at the interval takes over', async () => {
-    const path = join(dir, 's.log');
-    writeFileSync(path, '');
-    const h = makeTailer([{ service: 's', file: path }], {
+    const { path, h } = startTailerOn('s.log', '', {
       ...watched,
       safetyPollIntervalMs: 100,
       // Like a network filesystem: the watch starts, but other hosts' writes are never reported.
       watchDirectory: () => ({ close: () => undefined }),
     });
-    h.tailer.start();
     for (let i = 1; i <= 3; i++) {
       appendFileSync(path, `line ${i}\n`);
       await waitFor(() => h.lines.length === i, `line ${i} was found by the safety poll`);
