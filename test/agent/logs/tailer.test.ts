@@ -140,28 +140,48 @@ class Writer {
 }
 
 describe('LogTailer: bounded work per poll', () => {
-  it('turns a large read into sink calls in slices of bounded time, in order, losing and repeating nothing', () => {
-    const path = join(dir, 'burst.log');
-    const expected = numbered(0, 3000);
+  /**
+   * `count` numbered lines in `name`, and tailer options whose sink collects them in `lines` and charges each one
+   * `msPerLine` on the tailer's clock, so a slice's time budget is a number of lines.
+   */
+  function costedLines(
+    name: string,
+    count: number,
+    msPerLine: number,
+  ): { path: string; expected: string[]; lines: string[]; options: Partial<LogTailerOptions> } {
+    const path = join(dir, name);
+    const expected = numbered(0, count);
     writeFileSync(path, expected.join('\n') + '\n');
     let ms = 0;
     const lines: string[] = [];
-    const h = makeTailer([{ service: 'app', file: path }], {
-      maxSliceMs: 10,
+    const options = {
       clock: () => ms,
-      sink: (_service, line) => {
+      sink: (_service: string, line: string) => {
         lines.push(line);
-        ms += 1; // every line "costs" a millisecond of the slice
+        ms += msPerLine;
       },
-    });
-    h.tailer.start(); // the first poll
-    const perPoll = [lines.length];
+    };
+    return { path, expected, lines, options };
+  }
+
+  /** Polls until the tailer has nothing more to read (at most 1000 polls); the lines each poll handed over. */
+  function linesPerPoll(h: Harness, lines: string[]): number[] {
+    const perPoll: number[] = [];
     for (let i = 0; i < 1000; i++) {
       const before = lines.length;
       const more = h.tailer.pollNow();
       perPoll.push(lines.length - before);
       if (!more) break;
     }
+    return perPoll;
+  }
+
+  it('turns a large read into sink calls in slices of bounded time, in order, losing and repeating nothing', () => {
+    // Every line "costs" a millisecond of the slice.
+    const { path, expected, lines, options } = costedLines('burst.log', 3000, 1);
+    const h = makeTailer([{ service: 'app', file: path }], { maxSliceMs: 10, ...options });
+    h.tailer.start(); // the first poll
+    const perPoll = [lines.length, ...linesPerPoll(h, lines)];
     expect(lines).toEqual(expected);
     // The clock is looked at every 16 lines: a slice overshoots its 10 ms by less than that.
     expect(Math.max(...perPoll)).toBeLessThanOrEqual(10 + 16);
@@ -174,26 +194,11 @@ describe('LogTailer: bounded work per poll', () => {
   });
 
   it('by default a slice ends after 4 ms of sink work (the clock looked at every 16 lines)', () => {
-    const path = join(dir, 'default-slice.log');
-    const expected = numbered(0, 2000);
-    writeFileSync(path, expected.join('\n') + '\n');
-    let ms = 0;
-    const lines: string[] = [];
-    const h = makeTailer([{ service: 'app', file: path }], {
-      clock: () => ms,
-      sink: (_service, line) => {
-        lines.push(line);
-        ms += 0.1; // 40 lines fill a 4 ms slice
-      },
-    });
+    // 40 lines fill a 4 ms slice.
+    const { path, expected, lines, options } = costedLines('default-slice.log', 2000, 0.1);
+    const h = makeTailer([{ service: 'app', file: path }], options);
     h.tailer.start();
-    const perPoll: number[] = [];
-    for (let i = 0; i < 1000; i++) {
-      const before = lines.length;
-      const more = h.tailer.pollNow();
-      perPoll.push(lines.length - before);
-      if (!more) break;
-    }
+    const perPoll = linesPerPoll(h, lines);
     expect(lines).toEqual(expected);
     const full = perPoll.slice(0, -1); // the last slice ends with the file
     expect(Math.min(...full)).toBeGreaterThanOrEqual(40);
@@ -201,19 +206,9 @@ describe('LogTailer: bounded work per poll', () => {
   });
 
   it('a file whose lines are still being sliced keeps its place when the poll ends mid-buffer and the tailer restarts', async () => {
-    const path = join(dir, 'restart.log');
-    const expected = numbered(0, 500);
-    writeFileSync(path, expected.join('\n') + '\n');
-    let ms = 0;
-    const lines: string[] = [];
-    const options = {
-      maxSliceMs: 5,
-      clock: () => ms,
-      sink: (_service: string, line: string) => {
-        lines.push(line);
-        ms += 1;
-      },
-    };
+    const costed = costedLines('restart.log', 500, 1);
+    const { path, expected, lines } = costed;
+    const options = { maxSliceMs: 5, ...costed.options };
     const first = makeTailer([{ service: 'app', file: path }], options);
     first.tailer.start();
     first.tailer.pollNow();
