@@ -28,7 +28,7 @@ import {
 } from '../../../src-main/agent/spool/segment-log';
 import { Spool, spoolPaths } from '../../../src-main/agent/spool/spool';
 import { GROUP, SERVER, frameOf, waitFor } from './helpers';
-import { readAll, segmentFiles, spoolTestKit } from './spool-harness';
+import { readAll, segmentBytesOnDisk, segmentFiles, spoolTestKit } from './spool-harness';
 
 const { cleanups, dataDir, openSpool } = spoolTestKit('spool-capacity-');
 afterEach(async () => {
@@ -52,27 +52,6 @@ function sum(values: number[]): number {
 /** Segment files and their sizes, oldest first. */
 function segmentSizes(dir: string): number[] {
   return segmentFiles(dir).map((name) => statSync(segmentPath(dir, name)).size);
-}
-
-/**
- * Bytes the spool's segments take on disk: the files listed, plus files already unlinked but still held open by this
- * process (their blocks are freed only on close).
- */
-function segmentBytesOnDisk(dir: string): number {
-  const segDir = spoolPaths(dir).segments;
-  let bytes = 0;
-  for (const name of readdirSync(segDir)) bytes += statSync(join(segDir, name)).size;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (target.startsWith(`${segDir}/`) && target.endsWith(' (deleted)'))
-      bytes += statSync(`/proc/self/fd/${fd}`).size;
-  }
-  return bytes;
 }
 
 /** File descriptors of this process open on anything under `dir`. */

@@ -2,7 +2,8 @@
  * The setup the spool test files share: a temp data folder, a spool opened in it (both undone after each test), and
  * reading everything a spool holds back as records or texts.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeFrame } from '../../../src-main/agent/protocol/codec';
 import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { Spool, type SpoolOptions, spoolPaths } from '../../../src-main/agent/spool/spool';
@@ -62,4 +63,25 @@ export function textsOf(records: SpoolRecord[]): string[] {
 /** Names of the spool's segment files, oldest first. */
 export function segmentFiles(dir: string): string[] {
   return readdirSync(spoolPaths(dir).segments).sort();
+}
+
+/**
+ * Bytes the spool's segments take on disk: the files listed, plus files already unlinked but still held open by this
+ * process (their blocks are freed only on close, so they count until then).
+ */
+export function segmentBytesOnDisk(dir: string): number {
+  const segDir = spoolPaths(dir).segments;
+  let bytes = 0;
+  for (const name of readdirSync(segDir)) bytes += statSync(join(segDir, name)).size;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (the fd of the readdir itself)
+    }
+    if (target.startsWith(`${segDir}/`) && target.endsWith(' (deleted)'))
+      bytes += statSync(`/proc/self/fd/${fd}`).size;
+  }
+  return bytes;
 }
