@@ -9,10 +9,9 @@ import { decodeFrame, encodeFrame } from '../../../src-main/agent/protocol/codec
 import { DeliveryPump, type DeliveryOptions } from '../../../src-main/agent/spool/delivery';
 import { DELIVERY_MARKS_FILE } from '../../../src-main/agent/spool/delivery-marks';
 import { type Spool } from '../../../src-main/agent/spool/spool';
-import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { GROUP, SERVER, frameOf, textOf, waitFor } from './helpers';
 import { ManualTransport } from './manual-transport';
-import { advance, openManualPumpOnFakeClock, type PumpHarness, until } from './pump-harness';
+import { advance, interceptReads, openManualPumpOnFakeClock, type PumpHarness, until } from './pump-harness';
 import { spoolTestKit } from './spool-harness';
 
 const kit = spoolTestKit('pump-');
@@ -351,19 +350,9 @@ describe('DeliveryPump with a transport that is closing or at fault', () => {
     // the decoding path must.
     const spool = await openSpool();
     spool.append('log', frameOf('log', 'upper'));
-    const createReader = spool.createReader.bind(spool);
-    vi.spyOn(spool, 'createReader').mockImplementation(() => {
-      const reader = createReader();
-      const read = reader.read.bind(reader);
-      reader.read = async (max: number): Promise<SpoolRecord[]> => {
-        const records = await read(max);
-        for (const r of records) {
-          const frame = decodeFrame(r.payload);
-          r.payload = encodeFrame([frame[0], frame[1].toUpperCase(), frame[2]]);
-        }
-        return records;
-      };
-      return reader;
+    interceptReads(spool, (r) => {
+      const frame = decodeFrame(r.payload);
+      r.payload = encodeFrame([frame[0], frame[1].toUpperCase(), frame[2]]);
     });
     const transport = new ManualTransport();
     const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER, writeMarks: false });

@@ -9,6 +9,7 @@ import {
   type DeliveryOptions,
   type DeliveryTransport,
 } from '../../../src-main/agent/spool/delivery';
+import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
 import { type Cleanups, GROUP, SERVER, tempDir } from './helpers';
 import { ManualTransport } from './manual-transport';
@@ -98,5 +99,23 @@ export function openManualPumpOnFakeClock(
     dirPrefix,
     fakeClock: true,
     pump: { random: () => 0, writeMarks: false, ...pumpOptions },
+  });
+}
+
+/**
+ * Passes every record a reader of `spool` hands out through `inspect` first, which may rewrite it: records as an
+ * older version stored them, or a look at what the pump was given.
+ */
+export function interceptReads(spool: Spool, inspect: (record: SpoolRecord) => void): void {
+  const createReader = spool.createReader.bind(spool);
+  vi.spyOn(spool, 'createReader').mockImplementation(() => {
+    const reader = createReader();
+    const read = reader.read.bind(reader);
+    reader.read = async (max: number): Promise<SpoolRecord[]> => {
+      const records = await read(max);
+      for (const r of records) inspect(r);
+      return records;
+    };
+    return reader;
   });
 }
