@@ -65,7 +65,7 @@ vi.mock('../../../src-main/agent/spool/cursor', async (importOriginal) => {
   return { ...original, fsyncDir: vi.fn(original.fsyncDir) };
 });
 
-// Default options: the durability tests run the spool's own fsync policy.
+// No default fsync: each durability test names the policy it is about.
 const { cleanups, dataDir, openSpool } = spoolTestKit('spool-durability-', {});
 afterEach(async () => {
   vi.useRealTimers();
