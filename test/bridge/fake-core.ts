@@ -2,7 +2,7 @@
 import { type ApprovalSurface, ApproverPresence } from '../../src-main/agent/commands/approvals';
 import { EventEmitter } from 'node:events';
 import { ConfigPatchError, type AgentCoreApi, type AgentCoreEvents } from '../../src-main/agent/core-api';
-import type { UpdatesApi } from '../../src-shared/ipc';
+import { FakeUpdatesBase } from '../support/fake-updates-base';
 import type { ConfigView, SaveResult } from '../../src-shared/ipc';
 import type {
   AgentSnapshot,
@@ -185,11 +185,10 @@ export class FakeCore extends EventEmitter implements AgentCoreApi {
   }
 }
 
-export class FakeUpdates implements UpdatesApi {
-  current = updateView();
-  private listeners = new Set<(view: UpdateView) => void>();
-  view(): UpdateView {
-    return this.current;
+/** Update service stand-in: a check finds nothing new, a download changes nothing. */
+export class FakeUpdates extends FakeUpdatesBase {
+  constructor() {
+    super(updateView());
   }
   async check(): Promise<UpdateView> {
     this.set({ state: 'not-available', lastCheckAt: 5 });
@@ -197,23 +196,5 @@ export class FakeUpdates implements UpdatesApi {
   }
   async download(): Promise<UpdateView> {
     return this.current;
-  }
-  async install(): Promise<UpdateView> {
-    return this.current;
-  }
-  on(_event: 'update', listener: (view: UpdateView) => void): this {
-    this.listeners.add(listener);
-    return this;
-  }
-  off(_event: 'update', listener: (view: UpdateView) => void): this {
-    this.listeners.delete(listener);
-    return this;
-  }
-  set(overrides: Partial<UpdateView>): void {
-    this.current = { ...this.current, ...overrides };
-    for (const listener of this.listeners) listener(this.current);
-  }
-  get listenerCount(): number {
-    return this.listeners.size;
   }
 }

@@ -67,6 +67,32 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * A sandbox server for `group`, and `minion-agent run --ui` (dashboard on a free port) configured for it in a fresh
+ * folder. After the file the agent is stopped first, then the server; then the folder goes.
+ */
+async function startAgentWithSandbox(
+  dirPrefix: string,
+  group: { id: string; key: string },
+): Promise<{ config: string; child: ChildProcess }> {
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const sandbox = await SandboxServer.start({ port: 0, groups: [group] });
+  cleanups.push(async () => {
+    await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const config = join(dir, 'config.yml');
+  writeFileSync(
+    config,
+    `streamserver_host: 127.0.0.1\nstreamserver_port: ${sandbox.address.port}\ngroup_id: ${group.id}\ngroup_key: ${group.key}\ndata_dir: ${join(dir, 'data')}\n`,
+  );
+  const child = spawn(process.execPath, [CLI, '--config', config, 'run', '--ui', '--ui-port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  cleanups.push(() => stopChild(child));
+  return { config, child };
+}
+
 async function expectConnected(page: Page): Promise<void> {
   await expect
     .poll(() => page.locator('.app-header .state-badge').getAttribute('data-state'), { timeout: 20_000 })
@@ -78,32 +104,10 @@ describe('minion-agent run --ui', () => {
     // `npm test` builds before vitest; a missing or stale bundle must fail here, not skip silently.
     requireBuiltBundle(['dist/cli/minion-agent.js']);
     await ensureRendererBuilt();
-    const dir = mkdtempSync(join(tmpdir(), 'minion-cli-ui-'));
-    const sandbox = await SandboxServer.start({
-      port: 0,
-      groups: [{ id: 'cli-group', key: 'cli-key-0123456789' }],
+    const { child } = await startAgentWithSandbox('minion-cli-ui-', {
+      id: 'cli-group',
+      key: 'cli-key-0123456789',
     });
-    cleanups.push(async () => {
-      await sandbox.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const config = join(dir, 'config.yml');
-    writeFileSync(
-      config,
-      `streamserver_host: 127.0.0.1\nstreamserver_port: ${sandbox.address.port}\ngroup_id: cli-group\ngroup_key: cli-key-0123456789\ndata_dir: ${join(dir, 'data')}\n`,
-    );
-    const child = spawn(process.execPath, [CLI, '--config', config, 'run', '--ui', '--ui-port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-        }),
-    );
     const url = await waitForUrl(child, 20_000);
     expect(new URL(url).hostname).toBe('127.0.0.1');
 
@@ -134,15 +138,7 @@ describe('minion-agent run --ui', () => {
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-        }),
-    );
+    cleanups.push(() => stopChild(child));
     const url = await waitForUrl(child, 20_000);
     const chromium = await launchChromium();
     cleanups.push(() => chromium.close());
@@ -164,24 +160,10 @@ describe('minion-agent run --ui', () => {
   it('`minion-agent ui` lets the owner back in: a fresh browser gets in, old links are refused, a reload keeps working', async () => {
     requireBuiltBundle(['dist/cli/minion-agent.js']);
     await ensureRendererBuilt();
-    const dir = mkdtempSync(join(tmpdir(), 'minion-cli-ui-link-'));
-    const sandbox = await SandboxServer.start({
-      port: 0,
-      groups: [{ id: 'link-group', key: 'link-key-0123456789' }],
+    const { config, child } = await startAgentWithSandbox('minion-cli-ui-link-', {
+      id: 'link-group',
+      key: 'link-key-0123456789',
     });
-    cleanups.push(async () => {
-      await sandbox.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const config = join(dir, 'config.yml');
-    writeFileSync(
-      config,
-      `streamserver_host: 127.0.0.1\nstreamserver_port: ${sandbox.address.port}\ngroup_id: link-group\ngroup_key: link-key-0123456789\ndata_dir: ${join(dir, 'data')}\n`,
-    );
-    const child = spawn(process.execPath, [CLI, '--config', config, 'run', '--ui', '--ui-port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    cleanups.push(() => stopChild(child));
     const printed = await waitForUrl(child, 20_000);
 
     const browser: Browser = await chromium.launch({

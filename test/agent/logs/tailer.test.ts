@@ -70,6 +70,38 @@ function makeTailer(
   return { tailer, lines, services, logs };
 }
 
+/** Writes `content` to `name` in the test folder and starts a tailer (service 's') on it. */
+function startTailerOn(
+  name: string,
+  content: string,
+  overrides: Partial<LogTailerOptions> = {},
+): { path: string; h: Harness } {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  const h = makeTailer([{ service: 's', file: path }], overrides);
+  h.tailer.start();
+  return { path, h };
+}
+
+/**
+ * A tailer on `path` whose sink throws for `refusedLine` (as a full spool does) while `sink.refusing` is set; the
+ * lines it takes collect in `sink.accepted`.
+ */
+function makeRefusingTailer(
+  path: string,
+  refusedLine: string,
+  refusing: boolean,
+): { h: Harness; sink: { accepted: string[]; refusing: boolean } } {
+  const sink = { accepted: [] as string[], refusing };
+  const h = makeTailer([{ service: 's', file: path }], {
+    sink: (_s, line) => {
+      if (line === refusedLine && sink.refusing) throw new Error('spool full');
+      sink.accepted.push(line);
+    },
+  });
+  return { h, sink };
+}
+
 async function stop(h: Harness): Promise<void> {
   tailers.splice(tailers.indexOf(h.tailer), 1);
   await h.tailer.stopAndCheckpoint();
@@ -108,28 +140,48 @@ class Writer {
 }
 
 describe('LogTailer: bounded work per poll', () => {
-  it('turns a large read into sink calls in slices of bounded time, in order, losing and repeating nothing', () => {
-    const path = join(dir, 'burst.log');
-    const expected = numbered(0, 3000);
+  /**
+   * `count` numbered lines in `name`, and tailer options whose sink collects them in `lines` and charges each one
+   * `msPerLine` on the tailer's clock, so a slice's time budget is a number of lines.
+   */
+  function costedLines(
+    name: string,
+    count: number,
+    msPerLine: number,
+  ): { path: string; expected: string[]; lines: string[]; options: Partial<LogTailerOptions> } {
+    const path = join(dir, name);
+    const expected = numbered(0, count);
     writeFileSync(path, expected.join('\n') + '\n');
     let ms = 0;
     const lines: string[] = [];
-    const h = makeTailer([{ service: 'app', file: path }], {
-      maxSliceMs: 10,
+    const options = {
       clock: () => ms,
-      sink: (_service, line) => {
+      sink: (_service: string, line: string) => {
         lines.push(line);
-        ms += 1; // every line "costs" a millisecond of the slice
+        ms += msPerLine;
       },
-    });
-    h.tailer.start(); // the first poll
-    const perPoll = [lines.length];
+    };
+    return { path, expected, lines, options };
+  }
+
+  /** Polls until the tailer has nothing more to read (at most 1000 polls); the lines each poll handed over. */
+  function linesPerPoll(h: Harness, lines: string[]): number[] {
+    const perPoll: number[] = [];
     for (let i = 0; i < 1000; i++) {
       const before = lines.length;
       const more = h.tailer.pollNow();
       perPoll.push(lines.length - before);
       if (!more) break;
     }
+    return perPoll;
+  }
+
+  it('turns a large read into sink calls in slices of bounded time, in order, losing and repeating nothing', () => {
+    // Every line "costs" a millisecond of the slice.
+    const { path, expected, lines, options } = costedLines('burst.log', 3000, 1);
+    const h = makeTailer([{ service: 'app', file: path }], { maxSliceMs: 10, ...options });
+    h.tailer.start(); // the first poll
+    const perPoll = [lines.length, ...linesPerPoll(h, lines)];
     expect(lines).toEqual(expected);
     // The clock is looked at every 16 lines: a slice overshoots its 10 ms by less than that.
     expect(Math.max(...perPoll)).toBeLessThanOrEqual(10 + 16);
@@ -142,26 +194,11 @@ describe('LogTailer: bounded work per poll', () => {
   });
 
   it('by default a slice ends after 4 ms of sink work (the clock looked at every 16 lines)', () => {
-    const path = join(dir, 'default-slice.log');
-    const expected = numbered(0, 2000);
-    writeFileSync(path, expected.join('\n') + '\n');
-    let ms = 0;
-    const lines: string[] = [];
-    const h = makeTailer([{ service: 'app', file: path }], {
-      clock: () => ms,
-      sink: (_service, line) => {
-        lines.push(line);
-        ms += 0.1; // 40 lines fill a 4 ms slice
-      },
-    });
+    // 40 lines fill a 4 ms slice.
+    const { path, expected, lines, options } = costedLines('default-slice.log', 2000, 0.1);
+    const h = makeTailer([{ service: 'app', file: path }], options);
     h.tailer.start();
-    const perPoll: number[] = [];
-    for (let i = 0; i < 1000; i++) {
-      const before = lines.length;
-      const more = h.tailer.pollNow();
-      perPoll.push(lines.length - before);
-      if (!more) break;
-    }
+    const perPoll = linesPerPoll(h, lines);
     expect(lines).toEqual(expected);
     const full = perPoll.slice(0, -1); // the last slice ends with the file
     expect(Math.min(...full)).toBeGreaterThanOrEqual(40);
@@ -169,19 +206,9 @@ describe('LogTailer: bounded work per poll', () => {
   });
 
   it('a file whose lines are still being sliced keeps its place when the poll ends mid-buffer and the tailer restarts', async () => {
-    const path = join(dir, 'restart.log');
-    const expected = numbered(0, 500);
-    writeFileSync(path, expected.join('\n') + '\n');
-    let ms = 0;
-    const lines: string[] = [];
-    const options = {
-      maxSliceMs: 5,
-      clock: () => ms,
-      sink: (_service: string, line: string) => {
-        lines.push(line);
-        ms += 1;
-      },
-    };
+    const costed = costedLines('restart.log', 500, 1);
+    const { path, expected, lines } = costed;
+    const options = { maxSliceMs: 5, ...costed.options };
     const first = makeTailer([{ service: 'app', file: path }], options);
     first.tailer.start();
     first.tailer.pollNow();
@@ -444,10 +471,7 @@ describe('LogTailer', () => {
   });
 
   it('starts at the end of existing files by default, at the beginning when asked', () => {
-    const path = join(dir, 'old.log');
-    writeFileSync(path, 'old 1\nold 2\npartial');
-    const h = makeTailer([{ service: 's', file: path }], { startAt: 'end' });
-    h.tailer.start();
+    const { path, h } = startTailerOn('old.log', 'old 1\nold 2\npartial', { startAt: 'end' });
     appendFileSync(path, ' tail\nnew 1\n');
     drain(h);
     expect(h.lines).toEqual(['partial tail', 'new 1']);
@@ -541,10 +565,7 @@ describe('LogTailer', () => {
   });
 
   it('holds a partial last line until its newline, flushing it after the quiet period', () => {
-    const path = join(dir, 'p.log');
-    writeFileSync(path, 'complete\nhalf');
-    const h = makeTailer([{ service: 's', file: path }], { quietFlushMs: 2000 });
-    h.tailer.start();
+    const { path, h } = startTailerOn('p.log', 'complete\nhalf', { quietFlushMs: 2000 });
     expect(h.lines).toEqual(['complete']);
     appendFileSync(path, ' more');
     clock += 1500;
@@ -562,10 +583,7 @@ describe('LogTailer', () => {
   });
 
   it('follows delete and recreate', () => {
-    const path = join(dir, 'd.log');
-    writeFileSync(path, 'a\n');
-    const h = makeTailer([{ service: 's', file: path }]);
-    h.tailer.start();
+    const { path, h } = startTailerOn('d.log', 'a\n');
     appendFileSync(path, 'b\n');
     unlinkSync(path);
     writeFileSync(path, 'c\n');
@@ -575,10 +593,7 @@ describe('LogTailer', () => {
   });
 
   it('notices a truncate-and-refill that happened between two polls', () => {
-    const path = join(dir, 't.log');
-    writeFileSync(path, 'first generation line 1\nfirst generation line 2\n');
-    const h = makeTailer([{ service: 's', file: path }]);
-    h.tailer.start();
+    const { path, h } = startTailerOn('t.log', 'first generation line 1\nfirst generation line 2\n');
     // refilled past the old size before the next poll: only the head fingerprint can tell
     writeFileSync(path, 'second generation, a longer line than before 1\nsecond generation 2\n');
     h.tailer.pollNow();
@@ -593,17 +608,11 @@ describe('LogTailer', () => {
   it('offers a refused line again on the next poll, without loss or duplicates', () => {
     const path = join(dir, 'r.log');
     writeFileSync(path, 'one\ntwo\nthree\n');
-    const accepted: string[] = [];
-    let refuse = true;
-    const h = makeTailer([{ service: 's', file: path }], {
-      sink: (_s, line) => {
-        if (line === 'two' && refuse) throw new Error('spool full');
-        accepted.push(line);
-      },
-    });
+    const { h, sink } = makeRefusingTailer(path, 'two', true);
+    const accepted = sink.accepted;
     h.tailer.start();
     expect(accepted).toEqual(['one']);
-    refuse = false;
+    sink.refusing = false;
     h.tailer.pollNow();
     expect(accepted).toEqual(['one', 'two', 'three']);
     expect(h.tailer.stats().sinkRefusals).toBe(1);
@@ -612,24 +621,18 @@ describe('LogTailer', () => {
   it('keeps a copytruncate copy whose lines the sink refused, and ships them once it accepts again', () => {
     const path = join(dir, 'c.log');
     writeFileSync(path, 'one\ntwo\n');
-    const accepted: string[] = [];
-    let refuse = false;
-    const h = makeTailer([{ service: 's', file: path }], {
-      sink: (_s, line) => {
-        if (line === 'three' && refuse) throw new Error('spool full');
-        accepted.push(line);
-      },
-    });
+    const { h, sink } = makeRefusingTailer(path, 'three', false);
+    const accepted = sink.accepted;
     h.tailer.start();
     expect(accepted).toEqual(['one', 'two']);
     appendFileSync(path, 'three\nfour\n');
     // logrotate copytruncate before the next poll: the unread lines are only in the copy now.
     copyFileSync(path, `${path}.1`);
     truncateSync(path, 0);
-    refuse = true;
+    sink.refusing = true;
     h.tailer.pollNow();
     expect(accepted).toEqual(['one', 'two']);
-    refuse = false;
+    sink.refusing = false;
     for (let i = 0; i < 5; i++) {
       clock += 1000;
       h.tailer.pollNow();
@@ -711,10 +714,7 @@ describe('LogTailer: change notifications decide when to poll', () => {
   });
 
   it('a checkpoint held back by its rate limit is written at the poll interval, not at the next safety poll', async () => {
-    const path = join(dir, 'c.log');
-    writeFileSync(path, 'a\n');
-    const h = makeTailer([{ service: 's', file: path }], { ...watched, checkpointIntervalMs: 200 });
-    h.tailer.start();
+    const { path, h } = startTailerOn('c.log', 'a\n', { ...watched, checkpointIntervalMs: 200 });
     const offset = (): number =>
       (
         JSON.parse(readFileSync(join(dir, 'state', 'tail-checkpoint.json'), 'utf8')) as {
@@ -775,15 +775,12 @@ describe('LogTailer: change notifications decide when to poll', () => {
   });
 
   it('when notifications stay silent about growth, the safety poll finds it and polling at the interval takes over', async () => {
-    const path = join(dir, 's.log');
-    writeFileSync(path, '');
-    const h = makeTailer([{ service: 's', file: path }], {
+    const { path, h } = startTailerOn('s.log', '', {
       ...watched,
       safetyPollIntervalMs: 100,
       // Like a network filesystem: the watch starts, but other hosts' writes are never reported.
       watchDirectory: () => ({ close: () => undefined }),
     });
-    h.tailer.start();
     for (let i = 1; i <= 3; i++) {
       appendFileSync(path, `line ${i}\n`);
       await waitFor(() => h.lines.length === i, `line ${i} was found by the safety poll`);

@@ -4,57 +4,29 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeFrame } from '../../../src-main/agent/protocol/codec';
-import { DeliveryPump, type DeliveryOptions } from '../../../src-main/agent/spool/delivery';
-import { Spool } from '../../../src-main/agent/spool/spool';
-import { GROUP, SERVER, frameOf, tempDir, textOf } from './helpers';
-import { ManualTransport } from './manual-transport';
+import { type DeliveryOptions } from '../../../src-main/agent/spool/delivery';
+import { type Spool } from '../../../src-main/agent/spool/spool';
+import { Cleanups, frameOf, textOf } from './helpers';
+import { type ManualTransport } from './manual-transport';
+import { advance, openManualPumpOnFakeClock, type PumpHarness, realPause, until } from './pump-harness';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.runAll());
 
-const realSetTimeout = globalThis.setTimeout;
-const realPause = (): Promise<void> => new Promise((resolve) => realSetTimeout(resolve, 1));
-
-/** Advances the fake clock in steps, with a real pause between them for the spool's disk work. */
-async function advance(ms: number, stepMs = 10): Promise<void> {
-  for (let passed = 0; passed < ms; passed += stepMs) {
-    await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - passed));
-    await realPause();
-  }
+function setup(options: Partial<DeliveryOptions> = {}): Promise<PumpHarness<ManualTransport>> {
+  return openManualPumpOnFakeClock(cleanups, 'barriers-', options);
 }
 
-async function until(cond: () => boolean, maxMs: number, what: string): Promise<void> {
-  for (let passed = 0; !cond(); passed += 10) {
-    if (passed > maxMs) throw new Error(`not within ${maxMs} fake ms: ${what}`);
-    await vi.advanceTimersByTimeAsync(10);
-    await realPause();
-  }
-}
-
-async function setup(
-  options: Partial<DeliveryOptions> = {},
-): Promise<{ spool: Spool; transport: ManualTransport; pump: DeliveryPump }> {
-  const t = tempDir('barriers-');
-  cleanups.push(t.cleanup);
-  const spool = await Spool.open(t.dir, { fsync: 'never' });
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-  const transport = new ManualTransport();
-  // Defaults unless a test says otherwise: confirm interval 5 s, settle 2 s, idle barrier 50 ms; no jitter.
-  const pump = new DeliveryPump(spool, transport, {
-    groupId: GROUP,
-    serverId: SERVER,
-    random: () => 0,
-    writeMarks: false,
-    ...options,
-  });
-  cleanups.push(async () => {
-    vi.useRealTimers();
-    await pump.stop();
-    await spool.close();
-  });
-  return { spool, transport, pump };
+/** Starts the pump on a new connection, appends log frame `a` and waits for the barrier after it. */
+async function startAndAwaitFirstBarrier(
+  harness: PumpHarness<ManualTransport>,
+): Promise<PumpHarness<ManualTransport> & { connectionId: number }> {
+  const { spool, transport, pump } = harness;
+  pump.start();
+  const connectionId = transport.connect();
+  spool.append('log', frameOf('log', 'a'));
+  await until(() => transport.barriersSent.length === 1, 1_000, 'first barrier');
+  return { ...harness, connectionId };
 }
 
 /** The append time the spool stored for a frame, by its text (from the recent-queued view). */
@@ -68,11 +40,9 @@ describe('DeliveryPump barrier cadence', () => {
   it('spaces barriers by the confirm interval plus the jitter drawn at each barrier, clamped to 0–10 %', async () => {
     // One draw per barrier: 0.5 → +5 %, 2 → clamped to +10 %, NaN → no jitter.
     const draws = [0.5, 2, Number.NaN];
-    const { spool, transport, pump } = await setup({ random: () => draws.shift() ?? 0 });
-    pump.start();
-    transport.connect();
-    spool.append('log', frameOf('log', 'a'));
-    await until(() => transport.barriersSent.length === 1, 1_000, 'first barrier');
+    const { spool, transport } = await startAndAwaitFirstBarrier(
+      await setup({ random: () => draws.shift() ?? 0 }),
+    );
     // Not rate-limited yet: the idle barrier goes out idleBarrierMs after the frame (coalescing what follows).
     expect(transport.barriersSent[0]!.at - transport.sent[0]!.at).toBe(50);
     transport.answer();
@@ -90,11 +60,7 @@ describe('DeliveryPump barrier cadence', () => {
   });
 
   it('sends no further barrier while one is unanswered, even when a settle barrier is due', async () => {
-    const { spool, transport, pump } = await setup();
-    pump.start();
-    transport.connect();
-    spool.append('log', frameOf('log', 'a'));
-    await until(() => transport.barriersSent.length === 1, 1_000, 'first barrier');
+    const { spool, transport, pump } = await startAndAwaitFirstBarrier(await setup());
     transport.answer();
     spool.append('log', frameOf('log', 'b'));
     await until(() => transport.barriersSent.length === 2, 10_000, 'second barrier');
@@ -119,15 +85,13 @@ describe('DeliveryPump barrier cadence', () => {
 describe('DeliveryPump confirmation steps', () => {
   it('a barrier sent within settle_ms of a receipt does not confirm it; the next one settle_ms later does', async () => {
     // A short interval, so barriers for new data go out well within the 2 s settle window.
-    const { spool, transport, pump } = await setup({ confirmIntervalMs: 100 });
+    const harness = await setup({ confirmIntervalMs: 100 });
+    const { spool, transport, pump } = harness;
     const received: unknown[] = [];
     const confirmed: unknown[] = [];
     pump.on('received', (info) => received.push(info));
     pump.on('confirmed', (info) => confirmed.push(info));
-    pump.start();
-    transport.connect();
-    spool.append('log', frameOf('log', 'a'));
-    await until(() => transport.barriersSent.length === 1, 1_000, 'first barrier');
+    await startAndAwaitFirstBarrier(harness);
     await advance(30);
     transport.answer(); // a received, rtt 30
     const aReceivedAt = Date.now();
@@ -169,11 +133,7 @@ describe('DeliveryPump confirmation steps', () => {
   });
 
   it('after a confirmation the oldest unconfirmed frame may be one written but not yet behind a barrier', async () => {
-    const { spool, transport, pump } = await setup();
-    pump.start();
-    transport.connect();
-    spool.append('log', frameOf('log', 'a'));
-    await until(() => transport.barriersSent.length === 1, 1_000, 'first barrier');
+    const { spool, transport } = await startAndAwaitFirstBarrier(await setup());
     transport.answer();
     await until(() => transport.barriersSent.length === 2, 10_000, 'settle barrier');
     // Written after the settle barrier went out: in no barrier yet when that barrier confirms a.
@@ -187,11 +147,7 @@ describe('DeliveryPump confirmation steps', () => {
   });
 
   it('ignores a barrier answer that names another connection than the one the barrier went out on', async () => {
-    const { spool, transport, pump } = await setup();
-    pump.start();
-    const first = transport.connect();
-    spool.append('log', frameOf('log', 'a'));
-    await until(() => transport.barriersSent.length === 1, 1_000, 'first barrier');
+    const { spool, transport, pump, connectionId: first } = await startAndAwaitFirstBarrier(await setup());
     transport.answer(first + 1);
     await advance(3_000);
     expect(pump.receivedSeq).toBe(0);

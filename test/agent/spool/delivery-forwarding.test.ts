@@ -9,6 +9,7 @@ import { Spool } from '../../../src-main/agent/spool/spool';
 import { startSandboxServer } from '../../../src-main/sandbox/sandbox-server';
 import { GROUP_ID, GROUP_KEY, SERVER_ID, managerOptions, nextReady } from '../../support/connection-helpers';
 import { FakeTransport, GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
+import { interceptReads } from './pump-harness';
 
 // Counts every decodeFrame in the process (the pump, the recent-sent ring, the wire trace all import it from here).
 const decodes = vi.hoisted(() => ({ count: 0 }));
@@ -61,19 +62,9 @@ async function setup<T extends FakeTransport>(
   const spool = await Spool.open(dir, { fsync: 'never' });
   // Every payload the reader hands out, with a copy to prove the pump never writes into it.
   const handed: Array<{ payload: Buffer; copy: Buffer }> = [];
-  const createReader = spool.createReader.bind(spool);
-  vi.spyOn(spool, 'createReader').mockImplementation(() => {
-    const reader = createReader();
-    const read = reader.read.bind(reader);
-    reader.read = async (max: number): Promise<SpoolRecord[]> => {
-      const records = await read(max);
-      for (const r of records) {
-        edit?.(r);
-        handed.push({ payload: r.payload, copy: Buffer.from(r.payload) });
-      }
-      return records;
-    };
-    return reader;
+  interceptReads(spool, (r) => {
+    edit?.(r);
+    handed.push({ payload: r.payload, copy: Buffer.from(r.payload) });
   });
   const problems: string[] = [];
   const pump = new DeliveryPump(spool, transport, {

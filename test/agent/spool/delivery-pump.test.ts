@@ -8,64 +8,23 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeFrame, encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { DeliveryPump, type DeliveryOptions } from '../../../src-main/agent/spool/delivery';
 import { DELIVERY_MARKS_FILE } from '../../../src-main/agent/spool/delivery-marks';
-import { Spool } from '../../../src-main/agent/spool/spool';
-import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
-import { GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
+import { type Spool } from '../../../src-main/agent/spool/spool';
+import { GROUP, SERVER, frameOf, textOf, waitFor } from './helpers';
 import { ManualTransport } from './manual-transport';
+import { advance, interceptReads, openManualPumpOnFakeClock, type PumpHarness, until } from './pump-harness';
+import { spoolTestKit } from './spool-harness';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const kit = spoolTestKit('pump-');
+const cleanups = kit.cleanups;
+afterEach(() => cleanups.runAll());
 
-const realSetTimeout = globalThis.setTimeout;
-const realPause = (): Promise<void> => new Promise((resolve) => realSetTimeout(resolve, 1));
-
-/** Advances the fake clock in steps, with a real pause between them for the spool's disk work. */
-async function advance(ms: number, stepMs = 10): Promise<void> {
-  for (let passed = 0; passed < ms; passed += stepMs) {
-    await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - passed));
-    await realPause();
-  }
+/** A spool in a folder of its own, for tests that build their pump themselves. */
+function openSpool(): Promise<Spool> {
+  return kit.openSpool(kit.dataDir());
 }
 
-async function until(cond: () => boolean, maxMs: number, what: string): Promise<void> {
-  for (let passed = 0; !cond(); passed += 10) {
-    if (passed > maxMs) throw new Error(`not within ${maxMs} fake ms: ${what}`);
-    await vi.advanceTimersByTimeAsync(10);
-    await realPause();
-  }
-}
-
-async function openSpool(): Promise<{ dir: string; spool: Spool }> {
-  const t = tempDir('pump-');
-  cleanups.push(t.cleanup);
-  const spool = await Spool.open(t.dir, { fsync: 'never' });
-  cleanups.push(() => spool.close());
-  return { dir: t.dir, spool };
-}
-
-async function setup(options: Partial<DeliveryOptions> = {}): Promise<{
-  dir: string;
-  spool: Spool;
-  transport: ManualTransport;
-  pump: DeliveryPump;
-}> {
-  const { dir, spool } = await openSpool();
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-  const transport = new ManualTransport();
-  const pump = new DeliveryPump(spool, transport, {
-    groupId: GROUP,
-    serverId: SERVER,
-    random: () => 0,
-    writeMarks: false,
-    ...options,
-  });
-  cleanups.push(async () => {
-    vi.useRealTimers();
-    await pump.stop();
-  });
-  return { dir, spool, transport, pump };
+function setup(options: Partial<DeliveryOptions> = {}): Promise<PumpHarness<ManualTransport>> {
+  return openManualPumpOnFakeClock(cleanups, 'pump-', options);
 }
 
 /** Wire bytes of what was sent (first sends are the stored bytes). */
@@ -79,7 +38,7 @@ describe('DeliveryPump options', () => {
   it.each(['settleMs', 'confirmIntervalMs', 'idleBarrierMs'] as const)(
     'refuses a negative or non-finite %s with an error naming it, and accepts 0',
     async (name) => {
-      const { spool } = await openSpool();
+      const spool = await openSpool();
       const transport = new ManualTransport();
       const make = (value: number): DeliveryPump =>
         new DeliveryPump(spool, transport, {
@@ -98,7 +57,7 @@ describe('DeliveryPump options', () => {
 
   it('keeps the delivery marks file for spool stats unless told not to', async () => {
     for (const writeMarks of [undefined, false]) {
-      const { spool } = await openSpool();
+      const spool = await openSpool();
       const transport = new ManualTransport();
       const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER, writeMarks });
       pump.start();
@@ -389,21 +348,11 @@ describe('DeliveryPump with a transport that is closing or at fault', () => {
   it('re-sends a stored record whose UUID is not in lowercase under a new canonical identifier', async () => {
     // Such records predate the lowercase rule (the spool refuses them now): the byte-level patch cannot take them,
     // the decoding path must.
-    const { spool } = await openSpool();
+    const spool = await openSpool();
     spool.append('log', frameOf('log', 'upper'));
-    const createReader = spool.createReader.bind(spool);
-    vi.spyOn(spool, 'createReader').mockImplementation(() => {
-      const reader = createReader();
-      const read = reader.read.bind(reader);
-      reader.read = async (max: number): Promise<SpoolRecord[]> => {
-        const records = await read(max);
-        for (const r of records) {
-          const frame = decodeFrame(r.payload);
-          r.payload = encodeFrame([frame[0], frame[1].toUpperCase(), frame[2]]);
-        }
-        return records;
-      };
-      return reader;
+    interceptReads(spool, (r) => {
+      const frame = decodeFrame(r.payload);
+      r.payload = encodeFrame([frame[0], frame[1].toUpperCase(), frame[2]]);
     });
     const transport = new ManualTransport();
     const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER, writeMarks: false });
@@ -422,7 +371,7 @@ describe('DeliveryPump with a transport that is closing or at fault', () => {
   });
 
   it('reports a delivery marks file it cannot write as a problem', async () => {
-    const { spool } = await openSpool();
+    const spool = await openSpool();
     mkdirSync(join(spool.dir, DELIVERY_MARKS_FILE)); // a directory where the file should be
     const transport = new ManualTransport();
     const problems: string[] = [];

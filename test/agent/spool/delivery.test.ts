@@ -1,40 +1,33 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type WireFrame } from '../../../src-shared/view-models';
 import { encodeFrame } from '../../../src-main/agent/protocol/codec';
-import { DeliveryPump, DROP_REPORT_SERVICE } from '../../../src-main/agent/spool/delivery';
-import { Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
+import { DROP_REPORT_SERVICE } from '../../../src-main/agent/spool/delivery';
+import { type Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
 import { runSpoolCommand } from '../../../src-main/cli/commands/spool';
-import { FakeTransport, GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
+import { Cleanups, FakeTransport, frameOf, textOf, waitFor } from './helpers';
+import { advance, openPumpHarness, type PumpHarness, until } from './pump-harness';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.runAll());
 
-async function setup(
-  options: SpoolOptions = {},
-  dir?: string,
-): Promise<{ dir: string; spool: Spool; transport: FakeTransport; pump: DeliveryPump }> {
-  let d = dir;
-  if (!d) {
-    const t = tempDir('delivery-');
-    cleanups.push(t.cleanup);
-    d = t.dir;
-  }
-  const spool = await Spool.open(d, { fsync: 'never', ...options });
-  const transport = new FakeTransport();
-  const pump = new DeliveryPump(spool, transport, {
-    groupId: GROUP,
-    serverId: SERVER,
-    idleBarrierMs: 5,
-    confirmIntervalMs: 10,
-    settleMs: 10,
+/** Barriers within milliseconds, so the real-clock tests run fast. */
+const FAST_CADENCE = { idleBarrierMs: 5, confirmIntervalMs: 10, settleMs: 10 };
+
+/** A pump (not started) with the fast cadence over a FakeTransport; in `dir` if given, else in a fresh temp folder. */
+function setup(options: SpoolOptions = {}, dir?: string): Promise<PumpHarness<FakeTransport>> {
+  return openPumpHarness(cleanups, new FakeTransport(), {
+    dirPrefix: 'delivery-',
+    dir,
+    spool: options,
+    pump: FAST_CADENCE,
   });
-  cleanups.push(async () => {
-    await pump.stop();
-    await spool.close();
-  });
-  return { dir: d, spool, transport, pump };
+}
+
+/** Appends log frames `<prefix>0`… `<prefix><count - 1>` and returns their texts. */
+function appendLogs(spool: Spool, prefix: string, count: number): string[] {
+  const texts = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+  for (const text of texts) spool.append('log', frameOf('log', text));
+  return texts;
 }
 
 /** Checks the at-least-once contract on what the fake server received. */
@@ -95,25 +88,15 @@ describe('DeliveryPump', () => {
     const { spool, transport, pump } = await setup();
     pump.start();
     transport.connect();
-    const texts: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      texts.push(`a${i}`);
-      spool.append('log', frameOf('log', `a${i}`));
-    }
+    const texts = appendLogs(spool, 'a', 50);
     await waitFor(() => spool.confirmedSeq === 50, 5000, 'first batch');
     // Blackhole: frames are "written" but never arrive, the barrier never answers.
     transport.blackhole = true;
-    for (let i = 0; i < 30; i++) {
-      texts.push(`b${i}`);
-      spool.append('log', frameOf('log', `b${i}`));
-    }
+    texts.push(...appendLogs(spool, 'b', 30));
     await waitFor(() => pump.view().perClass.log.awaitingConfirmation === 30, 5000, 'window in flight');
     transport.kill('blackholed');
     // New frames while offline.
-    for (let i = 0; i < 20; i++) {
-      texts.push(`c${i}`);
-      spool.append('log', frameOf('log', `c${i}`));
-    }
+    texts.push(...appendLogs(spool, 'c', 20));
     transport.connect();
     await waitFor(() => spool.confirmedSeq === 100, 5000, 'all confirmed after reconnect');
     checkDelivery(transport.received, texts);
@@ -131,18 +114,11 @@ describe('DeliveryPump', () => {
     const { spool, transport, pump } = await setup();
     pump.start();
     transport.connect();
-    const texts: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      texts.push(`x${i}`);
-      spool.append('log', frameOf('log', `x${i}`));
-    }
+    const texts = appendLogs(spool, 'x', 40);
     await waitFor(() => spool.confirmedSeq === 40, 5000);
     // Frames arrive, but the connection dies before the barrier answers: the server has them, we don't know.
     transport.barrierDelayMs = 10_000;
-    for (let i = 0; i < 10; i++) {
-      texts.push(`y${i}`);
-      spool.append('log', frameOf('log', `y${i}`));
-    }
+    texts.push(...appendLogs(spool, 'y', 10));
     await waitFor(() => transport.received.length === 50, 5000);
     transport.kill();
     transport.barrierDelayMs = 0;
@@ -230,23 +206,10 @@ describe('DeliveryPump', () => {
   });
 
   it('bounds the bytes in flight, so a slow link is not flooded past its heartbeat timeout', async () => {
-    const t = tempDir('delivery-');
-    cleanups.push(t.cleanup);
-    const spool = await Spool.open(t.dir, { fsync: 'never' });
-    const transport = new FakeTransport();
     const limit = 4096;
-    const pump = new DeliveryPump(spool, transport, {
-      groupId: GROUP,
-      serverId: SERVER,
-      idleBarrierMs: 5,
-      confirmIntervalMs: 10,
-      settleMs: 10,
-      maxUnconfirmedBytes: limit,
-      maxInFlightBytesCeiling: limit,
-    });
-    cleanups.push(async () => {
-      await pump.stop();
-      await spool.close();
+    const { spool, transport, pump } = await openPumpHarness(cleanups, new FakeTransport(), {
+      dirPrefix: 'delivery-',
+      pump: { ...FAST_CADENCE, maxUnconfirmedBytes: limit, maxInFlightBytesCeiling: limit },
     });
     let writtenBytes = 0;
     let largestFrame = 0;
@@ -340,38 +303,9 @@ describe('DeliveryPump', () => {
  * clock advances in small steps with a real pause for the disk in between).
  */
 describe('DeliveryPump cadence (fake clock)', () => {
-  const realSetTimeout = globalThis.setTimeout;
-  const realPause = (): Promise<void> => new Promise((resolve) => realSetTimeout(resolve, 1));
-
-  async function advance(ms: number, stepMs = 25): Promise<void> {
-    for (let passed = 0; passed < ms; passed += stepMs) {
-      await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - passed));
-      await realPause();
-    }
-  }
-
-  async function until(cond: () => boolean, maxMs: number, what: string): Promise<void> {
-    for (let passed = 0; !cond(); passed += 10) {
-      if (passed > maxMs) throw new Error(`not within ${maxMs} fake ms: ${what}`);
-      await vi.advanceTimersByTimeAsync(10);
-      await realPause();
-    }
-  }
-
-  async function fakeSetup(): Promise<{ spool: Spool; transport: FakeTransport; pump: DeliveryPump }> {
-    const t = tempDir('cadence-');
-    cleanups.push(t.cleanup);
-    const spool = await Spool.open(t.dir, { fsync: 'never' });
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-    const transport = new FakeTransport();
-    // Defaults: confirm interval 5 s, settle 2 s.
-    const pump = new DeliveryPump(spool, transport, { groupId: GROUP, serverId: SERVER });
-    cleanups.push(async () => {
-      vi.useRealTimers();
-      await pump.stop();
-      await spool.close();
-    });
-    return { spool, transport, pump };
+  /** The pump's defaults: confirm interval 5 s, settle 2 s. */
+  function fakeSetup(): Promise<PumpHarness<FakeTransport>> {
+    return openPumpHarness(cleanups, new FakeTransport(), { dirPrefix: 'cadence-', fakeClock: true });
   }
 
   it('confirms only after a second barrier sent ≥ settle_ms after the first one was answered', async () => {
@@ -387,7 +321,7 @@ describe('DeliveryPump cadence (fake clock)', () => {
     expect([view.sent, view.receivedByServer, view.confirmed, view.awaitingReceipt]).toEqual([10, 10, 0, 0]);
     expect(view.awaitingConfirmation).toBe(10);
     // Past the settle window but within the confirm interval: no barrier yet (fleet-safe cadence), nothing confirmed.
-    await advance(3_000);
+    await advance(3_000, 25);
     expect(transport.barrierTimes).toHaveLength(1);
     expect(spool.confirmedSeq).toBe(0);
     await until(() => spool.confirmedSeq === 10, 5_000, 'second step');
@@ -477,22 +411,15 @@ describe('DeliveryPump cadence (fake clock)', () => {
 
 describe('DeliveryPump bulk', () => {
   it('drains a backlog larger than the window with a barrier per half window, and one as soon as it caught up', async () => {
-    const t = tempDir('bulk-');
-    cleanups.push(t.cleanup);
-    const spool = await Spool.open(t.dir, { fsync: 'never' });
-    const transport = new FakeTransport();
     // A small window (64–256 KiB) so the 2.4 MB backlog must be bulk, and a long confirm interval: only bulk barriers
     // (and the closing one) can explain a prompt drain.
-    const pump = new DeliveryPump(spool, transport, {
-      groupId: GROUP,
-      serverId: SERVER,
-      confirmIntervalMs: 60_000,
-      maxUnconfirmedBytes: 64 * 1024,
-      maxInFlightBytesCeiling: 256 * 1024,
-    });
-    cleanups.push(async () => {
-      await pump.stop();
-      await spool.close();
+    const { spool, transport, pump } = await openPumpHarness(cleanups, new FakeTransport(), {
+      dirPrefix: 'bulk-',
+      pump: {
+        confirmIntervalMs: 60_000,
+        maxUnconfirmedBytes: 64 * 1024,
+        maxInFlightBytesCeiling: 256 * 1024,
+      },
     });
     const texts = Array.from({ length: 20_000 }, (_, i) => `burst ${i} ${'x'.repeat(60)}`);
     let bytes = 0;

@@ -16,6 +16,24 @@ export function tempDir(prefix = 'spool-test-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+export type Cleanup = () => Promise<void> | void;
+
+/**
+ * What a test file undoes after each test (stop a pump, close a spool, remove a folder): `push` as resources are made,
+ * `runAll` in `afterEach`. They run newest first, so nothing is removed while something made later still uses it.
+ */
+export class Cleanups {
+  private readonly pending: Cleanup[] = [];
+
+  push(...cleanups: Cleanup[]): void {
+    this.pending.push(...cleanups);
+  }
+
+  async runAll(): Promise<void> {
+    for (const cleanup of this.pending.splice(0).reverse()) await cleanup();
+  }
+}
+
 export function frameOf(cls: FrameClass, text: string): WireFrame {
   switch (cls) {
     case 'log':
@@ -34,17 +52,52 @@ export function textOf(frame: WireFrame): string {
 }
 
 /**
+ * The connection life cycle the test transports share: numbered connections that come up ('ready') and die ('down')
+ * when the test says so, and a backpressure flag the test raises and clears ('drain').
+ */
+export abstract class TestConnections extends EventEmitter {
+  /** The open connection's id; null while down. */
+  protected current: number | null = null;
+  private nextId = 1;
+  /** What the transport's `writableNeedsDrain` answers; `drain()` clears it. */
+  needsDrain = false;
+
+  get connectionId(): number | null {
+    return this.current;
+  }
+
+  /** Opens the next connection and announces it. */
+  connect(): number {
+    const id = this.nextId++;
+    this.current = id;
+    this.emit('ready', id);
+    return id;
+  }
+
+  /** Kills the open connection, if any: `beforeDown` drops what dies with it, then 'down' is emitted. */
+  protected disconnect(reason: string, beforeDown: () => void = () => {}): void {
+    const id = this.current;
+    if (id === null) return;
+    this.current = null;
+    beforeDown();
+    this.emit('down', { connectionId: id, reason });
+  }
+
+  drain(): void {
+    this.needsDrain = false;
+    this.emit('drain');
+  }
+}
+
+/**
  * In-memory transport: records every frame written, answers barriers after the frames before them (like the real
  * server), and can be made to die with some of the written frames never "received".
  */
-export class FakeTransport extends EventEmitter implements DeliveryTransport {
+export class FakeTransport extends TestConnections implements DeliveryTransport {
   /** Frames the "server" received, across connections. */
   received: WireFrame[] = [];
   /** Frames written on the current connection and not yet received. */
   private inTransit: WireFrame[] = [];
-  private current: number | null = null;
-  private nextId = 1;
-  needsDrain = false;
   /**
    * Everything passed through the fast path: the bytes (the fake server decodes them like the real one) and the
    * frame the pump gave along, if any (it gives one only when it had decoded the record anyway).
@@ -74,10 +127,6 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
 
   isReady(): boolean {
     return this.current !== null;
-  }
-
-  get connectionId(): number | null {
-    return this.current;
   }
 
   /** How often the pump looked at the backpressure flag (it does before every chunk it sends). */
@@ -134,27 +183,18 @@ export class FakeTransport extends EventEmitter implements DeliveryTransport {
     });
   }
 
-  connect(): number {
-    const id = this.nextId++;
-    this.current = id;
+  /** A new connection is not blackholed. */
+  override connect(): number {
     this.blackhole = false;
-    this.emit('ready', id);
-    return id;
+    return super.connect();
   }
 
   /** Kills the connection; frames in transit (blackholed) are lost, as on a real dead link. */
   kill(reason = 'killed'): void {
-    const id = this.current;
-    if (id === null) return;
-    this.current = null;
-    this.inTransit = [];
-    for (const b of this.pendingBarriers.splice(0)) b.reject(new Error(reason));
-    this.emit('down', { connectionId: id, reason });
-  }
-
-  drain(): void {
-    this.needsDrain = false;
-    this.emit('drain');
+    this.disconnect(reason, () => {
+      this.inTransit = [];
+      for (const b of this.pendingBarriers.splice(0)) b.reject(new Error(reason));
+    });
   }
 }
 

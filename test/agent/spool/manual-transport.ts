@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events';
 import { type WireFrame } from '../../../src-shared/view-models';
 import { decodeFrame } from '../../../src-main/agent/protocol/codec';
 import { type DeliveryTransport } from '../../../src-main/agent/spool/delivery';
+import { TestConnections } from './helpers';
 
 interface PendingBarrier {
   connectionId: number;
@@ -15,10 +15,9 @@ interface PendingBarrier {
  * and barrier went out (`Date.now()`, faked in the cadence tests). For tests of what the pump does between a barrier
  * and its answer: the timing of barriers, the two confirmation steps, the rate estimate.
  */
-export class ManualTransport extends EventEmitter implements DeliveryTransport {
+export class ManualTransport extends TestConnections implements DeliveryTransport {
   sent: Array<{ frame: WireFrame; at: number; connectionId: number }> = [];
   barriersSent: Array<{ at: number; connectionId: number }> = [];
-  needsDrain = false;
   /** Thrown by the backpressure check, as an unexpected fault inside the pump's loop would be. */
   drainCheckError: Error | null = null;
   /** Texts whose send throws, as the connection's validation does for a frame that must never be sent. */
@@ -27,16 +26,10 @@ export class ManualTransport extends EventEmitter implements DeliveryTransport {
   refused = 0;
   /** When false, isReady() answers false while the connection is still up (it is closing; 'down' not emitted yet). */
   ready = true;
-  private current: number | null = null;
-  private nextId = 1;
   private pending: PendingBarrier[] = [];
 
   isReady(): boolean {
     return this.current !== null && this.ready;
-  }
-
-  get connectionId(): number | null {
-    return this.current;
   }
 
   get writableNeedsDrain(): boolean {
@@ -80,21 +73,17 @@ export class ManualTransport extends EventEmitter implements DeliveryTransport {
     b.resolve({ connectionId: asConnection ?? b.connectionId, rttMs: Date.now() - b.sentAt });
   }
 
-  connect(): number {
-    const id = this.nextId++;
-    this.current = id;
+  /** A new connection is ready until the test says it is closing. */
+  override connect(): number {
     this.ready = true;
-    this.emit('ready', id);
-    return id;
+    return super.connect();
   }
 
   /** Kills the connection: pending barriers reject, 'down' follows. */
   kill(reason = 'killed'): void {
-    const id = this.current;
-    if (id === null) return;
-    this.current = null;
-    for (const b of this.pending.splice(0)) b.reject(new Error(reason));
-    this.emit('down', { connectionId: id, reason });
+    this.disconnect(reason, () => {
+      for (const b of this.pending.splice(0)) b.reject(new Error(reason));
+    });
   }
 
   /**
@@ -102,14 +91,6 @@ export class ManualTransport extends EventEmitter implements DeliveryTransport {
    * late reply racing the connection's close.
    */
   killKeepingBarriers(reason = 'killed'): void {
-    const id = this.current;
-    if (id === null) return;
-    this.current = null;
-    this.emit('down', { connectionId: id, reason });
-  }
-
-  drain(): void {
-    this.needsDrain = false;
-    this.emit('drain');
+    this.disconnect(reason);
   }
 }

@@ -6,31 +6,18 @@
  * when a connection went down (and carries the original's time bytes).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type WireFrame } from '../../../src-shared/view-models';
-import { ConnectionManager } from '../../../src-main/agent/connection/connection';
 import { type SandboxServer, startSandboxServer } from '../../../src-main/sandbox/sandbox-server';
-import { DeliveryPump } from '../../../src-main/agent/spool/delivery';
-import { Spool } from '../../../src-main/agent/spool/spool';
-import { newMinionUuid } from '../../../src-main/agent/protocol/uuid';
 import { FaultProxy } from '../../support/fault-proxy';
-import {
-  GROUP_ID,
-  GROUP_KEY,
-  SERVER_ID,
-  managerOptions,
-  sleep,
-  waitFor,
-} from '../../support/connection-helpers';
-import { tempDir } from './helpers';
+import { GROUP_ID, GROUP_KEY, sleep, waitFor } from '../../support/connection-helpers';
+import { Cleanups, tempDir } from './helpers';
+import { openLiveDelivery, startAndAwaitConfirmations, startLogProducer } from './live-delivery';
 
 const RESTARTS = Number(process.env.SPOOL_OUTAGE_RESTARTS ?? 20);
 const PARTITIONS = Number(process.env.SPOOL_OUTAGE_PARTITIONS ?? 8);
 const RESETS = Number(process.env.SPOOL_OUTAGE_RESETS ?? 6);
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.runAll());
 
 describe('delivery through outages (sandbox server + fault proxy)', () => {
   it(
@@ -46,44 +33,28 @@ describe('delivery through outages (sandbox server + fault proxy)', () => {
       cleanups.push(() => sandbox.close());
       const proxy = await FaultProxy.start({ targetPort: sandbox.address.port });
       cleanups.push(() => proxy.close());
-      const spool = await Spool.open(t.dir, { fsync: { groupCommitMs: 20 } });
-      const manager = new ConnectionManager(
-        managerOptions(proxy.port, { heartbeatIntervalMs: 600, heartbeatTimeoutMs: 300, authTimeoutMs: 500 }),
-      );
-      const pump = new DeliveryPump(spool, manager, {
-        groupId: GROUP_ID,
-        serverId: SERVER_ID,
+      const live = await openLiveDelivery(
+        cleanups,
+        t.dir,
+        proxy.port,
+        { heartbeatIntervalMs: 600, heartbeatTimeoutMs: 300, authTimeoutMs: 500 },
         // Fast cadence so 34 faults fit in the test; the settle step is off: this sandbox stores on receipt.
-        confirmIntervalMs: 100,
-        settleMs: 0,
-      });
-      cleanups.push(async () => {
-        await pump.stop();
-        await manager.stop();
-        await spool.close();
-      });
+        { confirmIntervalMs: 100, settleMs: 0 },
+      );
+      const { spool, manager } = live;
 
       // What was unconfirmed each time a connection went down: (cursor, last appended].
       const windows: Array<{ from: number; to: number }> = [];
       manager.on('down', () => windows.push({ from: spool.confirmedSeq, to: spool.lastSeq }));
 
       const uuidBySeq = new Map<number, string>();
-      let produced = 0;
-      const producer = setInterval(() => {
-        for (let i = 0; i < 5; i++) {
-          const seq = spool.lastSeq + 1;
-          const built: WireFrame = ['L', newMinionUuid(), [GROUP_ID, SERVER_ID, 'outage', `n${seq}`]];
-          const r = spool.append('log', built);
-          expect(r.seq).toBe(seq);
-          uuidBySeq.set(seq, built[1]);
-          produced++;
-        }
-      }, 5);
-      cleanups.push(() => clearInterval(producer));
+      const producer = startLogProducer(cleanups, spool, {
+        perTick: 5,
+        service: 'outage',
+        onAppended: (seq, frame) => uuidBySeq.set(seq, frame[1]),
+      });
 
-      pump.start();
-      manager.start();
-      await waitFor(() => spool.confirmedSeq > 50, 10_000, 'first confirmations');
+      await startAndAwaitConfirmations(live, 50);
 
       const connected = async (): Promise<void> => {
         const before = spool.confirmedSeq;
@@ -113,7 +84,7 @@ describe('delivery through outages (sandbox server + fault proxy)', () => {
         await connected();
       }
 
-      clearInterval(producer);
+      producer.stop();
       const last = spool.lastSeq;
       await waitFor(() => spool.confirmedSeq === last, 30_000, 'everything confirmed');
 
@@ -146,7 +117,7 @@ describe('delivery through outages (sandbox server + fault proxy)', () => {
         expect(inWindow, `frame ${seq} duplicated outside any unconfirmed window`).toBe(true);
       }
       expect(windows.length).toBeGreaterThanOrEqual(RESTARTS + PARTITIONS + RESETS);
-      expect(produced).toBe(last);
+      expect(producer.produced).toBe(last);
       // Printed for the report: how much the outages cost.
       console.log(
         `outage test: ${last} frames, ${received.length} received, ${duplicates} duplicates, ${windows.length} connection losses`,

@@ -14,25 +14,12 @@ import {
   scanSegment,
   segmentFileName,
 } from '../../../src-main/agent/spool/segment-log';
-import { Spool, type SpoolOptions, spoolPaths } from '../../../src-main/agent/spool/spool';
-import { frameOf, tempDir } from './helpers';
+import { Spool, spoolPaths } from '../../../src-main/agent/spool/spool';
+import { frameOf } from './helpers';
+import { spoolTestKit } from './spool-harness';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function dataDir(): string {
-  const t = tempDir('spool-reader-');
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-async function openSpool(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-  const spool = await Spool.open(dir, { fsync: 'never', ...options });
-  cleanups.push(() => spool.close());
-  return spool;
-}
+const { cleanups, dataDir, openSpool } = spoolTestKit('spool-reader-');
+afterEach(() => cleanups.runAll());
 
 const CLASSES: readonly FrameClass[] = ['log', 'telemetry', 'result'];
 

@@ -5,29 +5,16 @@
  * moves when a barrier is answered) the lines read just before a kill are confirmed and lost.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type WireFrame } from '../../../src-shared/view-models';
-import { ConnectionManager } from '../../../src-main/agent/connection/connection';
-import { newMinionUuid } from '../../../src-main/agent/protocol/uuid';
-import { DeliveryPump } from '../../../src-main/agent/spool/delivery';
-import { Spool } from '../../../src-main/agent/spool/spool';
 import { startSandboxServer } from '../../../src-main/sandbox/sandbox-server';
-import {
-  GROUP_ID,
-  GROUP_KEY,
-  SERVER_ID,
-  managerOptions,
-  sleep,
-  waitFor,
-} from '../../support/connection-helpers';
-import { tempDir } from './helpers';
+import { GROUP_ID, GROUP_KEY, sleep, waitFor } from '../../support/connection-helpers';
+import { Cleanups, tempDir } from './helpers';
+import { openLiveDelivery, startAndAwaitConfirmations, startLogProducer } from './live-delivery';
 
 const KILLS = Number(process.env.SERVER_CRASH_KILLS ?? 20);
 const FLUSH_MS = 200;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.runAll());
 
 describe('delivery through server crashes (sandbox real-server mode)', () => {
   it(`every line lands at least once through ${KILLS} server kills`, { timeout: 180_000 }, async () => {
@@ -39,37 +26,19 @@ describe('delivery through server crashes (sandbox real-server mode)', () => {
       storage: { flushDelayMs: FLUSH_MS },
     });
     cleanups.push(() => sandbox.close());
-    const spool = await Spool.open(t.dir, { fsync: { groupCommitMs: 20 } });
-    const manager = new ConnectionManager(
-      managerOptions(sandbox.address.port, { heartbeatIntervalMs: 1_000, authTimeoutMs: 500 }),
-    );
-    const pump = new DeliveryPump(spool, manager, {
-      groupId: GROUP_ID,
-      serverId: SERVER_ID,
+    const live = await openLiveDelivery(
+      cleanups,
+      t.dir,
+      sandbox.address.port,
+      { heartbeatIntervalMs: 1_000, authTimeoutMs: 500 },
       // Scaled down from the defaults (5 s, 2 s) with the same relation: settle > the server's flush interval.
-      confirmIntervalMs: 100,
-      settleMs: 2 * FLUSH_MS,
-    });
-    cleanups.push(async () => {
-      await pump.stop();
-      await manager.stop();
-      await spool.close();
-    });
+      { confirmIntervalMs: 100, settleMs: 2 * FLUSH_MS },
+    );
+    const { spool } = live;
 
-    let produced = 0;
-    const producer = setInterval(() => {
-      for (let i = 0; i < 2; i++) {
-        const seq = spool.lastSeq + 1;
-        const frame: WireFrame = ['L', newMinionUuid(), [GROUP_ID, SERVER_ID, 'crash', `n${seq}`]];
-        expect(spool.append('log', frame).seq).toBe(seq);
-        produced++;
-      }
-    }, 5);
-    cleanups.push(() => clearInterval(producer));
+    const producer = startLogProducer(cleanups, spool, { perTick: 2, service: 'crash' });
 
-    pump.start();
-    manager.start();
-    await waitFor(() => spool.confirmedSeq > 20, 10_000, 'first confirmations');
+    await startAndAwaitConfirmations(live, 20);
 
     let lostByKills = 0;
     for (let i = 0; i < KILLS; i++) {
@@ -84,12 +53,12 @@ describe('delivery through server crashes (sandbox real-server mode)', () => {
       await sandbox.restart();
     }
 
-    clearInterval(producer);
+    producer.stop();
     const last = spool.lastSeq;
     await waitFor(() => spool.confirmedSeq === last, 30_000, 'everything confirmed');
     sandbox.flush();
 
-    expect(produced).toBe(last);
+    expect(producer.produced).toBe(last);
     // The kills did hit frames that were read but not stored.
     expect(lostByKills).toBeGreaterThan(0);
     expect(sandbox.lostOnKill).toBe(lostByKills);

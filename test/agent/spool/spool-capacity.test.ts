@@ -20,41 +20,25 @@ import { type FrameClass } from '../../../src-shared/view-models';
 import { decodeFrame, encodeFrame } from '../../../src-main/agent/protocol/codec';
 import { heartbeatFrame } from '../../../src-main/agent/protocol/frames';
 import { SpoolError } from '../../../src-main/agent/spool/errors';
-import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import {
   RECORD_OVERHEAD_BYTES,
   emptyTally,
   scanSegment,
   tallyTotal,
 } from '../../../src-main/agent/spool/segment-log';
-import { Spool, type SpoolOptions, spoolPaths } from '../../../src-main/agent/spool/spool';
-import { GROUP, SERVER, frameOf, tempDir, waitFor } from './helpers';
+import { Spool, spoolPaths } from '../../../src-main/agent/spool/spool';
+import { GROUP, SERVER, frameOf, waitFor } from './helpers';
+import { readAll, segmentBytesOnDisk, segmentFiles, spoolTestKit } from './spool-harness';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const { cleanups, dataDir, openSpool } = spoolTestKit('spool-capacity-');
 afterEach(async () => {
   vi.restoreAllMocks();
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await cleanups.runAll();
 });
-
-function dataDir(): string {
-  const t = tempDir('spool-capacity-');
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-async function openSpool(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-  const spool = await Spool.open(dir, { fsync: 'never', ...options });
-  cleanups.push(() => spool.close());
-  return spool;
-}
 
 /** On-disk size of a record holding `frameOf(cls, text)` (the same for every text of that length). */
 function recordBytes(cls: FrameClass, text: string): number {
   return encodeFrame(frameOf(cls, text)).length + RECORD_OVERHEAD_BYTES;
-}
-
-function segmentNames(dir: string): string[] {
-  return readdirSync(spoolPaths(dir).segments).sort();
 }
 
 function segmentPath(dir: string, name: string): string {
@@ -67,37 +51,7 @@ function sum(values: number[]): number {
 
 /** Segment files and their sizes, oldest first. */
 function segmentSizes(dir: string): number[] {
-  return segmentNames(dir).map((name) => statSync(segmentPath(dir, name)).size);
-}
-
-async function readAll(spool: Spool): Promise<SpoolRecord[]> {
-  const reader = spool.createReader();
-  const out: SpoolRecord[] = [];
-  for (let batch = await reader.read(500); batch.length > 0; batch = await reader.read(500))
-    out.push(...batch);
-  await reader.close();
-  return out;
-}
-
-/**
- * Bytes the spool's segments take on disk: the files listed, plus files already unlinked but still held open by this
- * process (their blocks are freed only on close).
- */
-function segmentBytesOnDisk(dir: string): number {
-  const segDir = spoolPaths(dir).segments;
-  let bytes = 0;
-  for (const name of readdirSync(segDir)) bytes += statSync(join(segDir, name)).size;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (target.startsWith(`${segDir}/`) && target.endsWith(' (deleted)'))
-      bytes += statSync(`/proc/self/fd/${fd}`).size;
-  }
-  return bytes;
+  return segmentFiles(dir).map((name) => statSync(segmentPath(dir, name)).size);
 }
 
 /** File descriptors of this process open on anything under `dir`. */
@@ -151,7 +105,7 @@ describe('segment rotation', () => {
     for (let i = 0; i < 7; i++) spool.append('log', frameOf('log', 'r'));
     await spool.sync();
     expect(segmentSizes(dir)).toEqual([3 * size, 3 * size, size]);
-    expect(segmentNames(dir)).toEqual([
+    expect(segmentFiles(dir)).toEqual([
       '0000000000000001.seg',
       '0000000000000004.seg',
       '0000000000000007.seg',
@@ -440,7 +394,7 @@ describe('deleting and compacting segments', () => {
     });
     for (let i = 0; i < 12; i++) spool.append('log', frameOf('log', 'u'));
     await spool.sync();
-    const [first, second] = segmentNames(dir) as [string, string];
+    const [first, second] = segmentFiles(dir) as [string, string];
     // The first segment's path now holds a directory (unlink fails), the second is gone already.
     rmSync(segmentPath(dir, first));
     mkdirSync(segmentPath(dir, first));
@@ -465,7 +419,7 @@ describe('deleting and compacting segments', () => {
       spool.append('log', frameOf('log', `l${i}-${'x'.repeat(300)}`));
     }
     await spool.sync();
-    const first = segmentNames(dir)[0] as string;
+    const first = segmentFiles(dir)[0] as string;
     const original = readFileSync(segmentPath(dir, first));
     // Unreadable as a file from now on: the compaction's read fails.
     rmSync(segmentPath(dir, first));
@@ -496,7 +450,7 @@ describe('deleting and compacting segments', () => {
       spool.append('log', frameOf('log', `l${i}-${'x'.repeat(300)}`));
     }
     await spool.sync();
-    const first = segmentNames(dir)[0] as string;
+    const first = segmentFiles(dir)[0] as string;
     const sizeBefore = statSync(segmentPath(dir, first)).size;
     const rename = fsPromises.rename.bind(fsPromises);
     let release!: () => void;
@@ -531,8 +485,8 @@ describe('deleting and compacting segments', () => {
     await waitFor(() => !existsSync(segmentPath(dir, first)), 5000, 'the confirmed segment to be deleted');
     release();
     await spool.reclaimed();
-    expect(segmentNames(dir)).not.toContain(first);
-    expect(segmentNames(dir).filter((n) => n.endsWith('.compact'))).toEqual([]);
+    expect(segmentFiles(dir)).not.toContain(first);
+    expect(segmentFiles(dir).filter((n) => n.endsWith('.compact'))).toEqual([]);
   });
 
   it('a segment dropped whole before its compaction could read it is no problem to report', async () => {
@@ -580,7 +534,7 @@ describe('deleting and compacting segments', () => {
     expect(openFilesUnder(dir)).toEqual([]);
 
     // A damaged earlier segment: salvaged at the next open.
-    const victim = segmentPath(dir, segmentNames(dir)[0] as string);
+    const victim = segmentPath(dir, segmentFiles(dir)[0] as string);
     const buf = readFileSync(victim);
     const record = scanSegment(buf).records[1];
     if (!record) throw new Error('segment too small');
@@ -604,11 +558,11 @@ describe('segment deletion after a confirmation', () => {
     const spool = await Spool.open(dir, { fsync: 'never', segmentBytes: 5 * size });
     expect(spool.bytesOnDisk).toBe(10 * size);
     spool.confirm(10, { ...emptyTally(), log: { frames: 10, bytes: 10 * size } }, null);
-    await waitFor(() => segmentNames(dir).length === 1, 5000, 'the confirmed segments to be deleted');
+    await waitFor(() => segmentFiles(dir).length === 1, 5000, 'the confirmed segments to be deleted');
     expect(spool.bytesOnDisk).toBe(0);
     await spool.close();
     // The empty segment named after the next sequence stays: without a cursor it is what bounds the sequence.
-    expect(segmentNames(dir)).toEqual(['0000000000000011.seg']);
+    expect(segmentFiles(dir)).toEqual(['0000000000000011.seg']);
     rmSync(join(spoolPaths(dir).dir, 'cursor.json'));
     const again = await openSpool(dir);
     expect(again.append('log', frameOf('log', 'next')).seq).toBe(11);

@@ -4,17 +4,16 @@
  * or fails them) so a test can see what was fsynced and control when an fsync completes.
  */
 import type * as FsModule from 'node:fs';
-import { mkdirSync, promises as fsp, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeFrame } from '../../../src-main/agent/protocol/codec';
 import type * as CursorModule from '../../../src-main/agent/spool/cursor';
 import { fsyncDir } from '../../../src-main/agent/spool/cursor';
 import { SpoolError } from '../../../src-main/agent/spool/errors';
-import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { emptyTally, scanSegment } from '../../../src-main/agent/spool/segment-log';
-import { Spool, type SpoolOptions, spoolPaths } from '../../../src-main/agent/spool/spool';
-import { frameOf, tempDir, textOf, waitFor } from './helpers';
+import { Spool, spoolPaths } from '../../../src-main/agent/spool/spool';
+import { frameOf, waitFor } from './helpers';
+import { readAll, segmentFiles, spoolTestKit, textsOf } from './spool-harness';
 
 const io = vi.hoisted(() => ({
   /** fds passed to fdatasync, in call order. */
@@ -66,7 +65,8 @@ vi.mock('../../../src-main/agent/spool/cursor', async (importOriginal) => {
   return { ...original, fsyncDir: vi.fn(original.fsyncDir) };
 });
 
-const cleanups: Array<() => Promise<void> | void> = [];
+// No default fsync: each durability test names the policy it is about.
+const { cleanups, dataDir, openSpool } = spoolTestKit('spool-durability-', {});
 afterEach(async () => {
   vi.useRealTimers();
   vi.restoreAllMocks();
@@ -75,23 +75,11 @@ afterEach(async () => {
   io.failNextFdatasync = null;
   io.failEveryFdatasync = null;
   io.writeFailure = null;
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await cleanups.runAll();
   io.fdatasyncCalls = [];
   io.writeCalls = 0;
   vi.mocked(fsyncDir).mockClear();
 });
-
-function dataDir(): string {
-  const t = tempDir('spool-durability-');
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-async function openSpool(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-  const spool = await Spool.open(dir, options);
-  cleanups.push(() => spool.close());
-  return spool;
-}
 
 /**
  * Lets I/O callbacks and immediates run until `cond` holds. Polls with setImmediate, not a timer: some tests fake
@@ -107,26 +95,6 @@ function settled(promise: Promise<unknown>): () => boolean {
   let done = false;
   void promise.then(() => (done = true));
   return () => done;
-}
-
-async function readAll(spool: Spool): Promise<SpoolRecord[]> {
-  const reader = spool.createReader();
-  const out: SpoolRecord[] = [];
-  for (;;) {
-    const batch = await reader.read(500);
-    if (batch.length === 0) break;
-    out.push(...batch);
-  }
-  await reader.close();
-  return out;
-}
-
-function texts(records: SpoolRecord[]): string[] {
-  return records.map((r) => textOf(decodeFrame(r.payload)));
-}
-
-function segmentFiles(dir: string): string[] {
-  return readdirSync(spoolPaths(dir).segments).sort();
 }
 
 function dirFsyncs(dir: string): number {
@@ -452,7 +420,7 @@ describe('durability: failing writes and fsyncs', () => {
     vi.advanceTimersByTime(500);
     expect(spool.durableSeq).toBe(accepted);
     const records = await readAll(spool);
-    expect(texts(records)).toEqual(Array.from({ length: accepted }, (_, i) => `w${i}`));
+    expect(textsOf(records)).toEqual(Array.from({ length: accepted }, (_, i) => `w${i}`));
   });
 
   it('close with the disk still failing reports it, leaves no retry timer, and never writes again', async () => {

@@ -6,14 +6,13 @@ import * as fs from 'node:fs';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeFrame } from '../../../src-main/agent/protocol/codec';
 import type * as CursorModule from '../../../src-main/agent/spool/cursor';
 import { fsyncDir, initialCursor, serializeCursor } from '../../../src-main/agent/spool/cursor';
 import { SpoolError } from '../../../src-main/agent/spool/errors';
-import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { scanSegment } from '../../../src-main/agent/spool/segment-log';
-import { OWNER_FILE, Spool, type SpoolOptions, spoolPaths } from '../../../src-main/agent/spool/spool';
-import { frameOf, tempDir, textOf, waitFor } from './helpers';
+import { OWNER_FILE, Spool, spoolPaths } from '../../../src-main/agent/spool/spool';
+import { frameOf, waitFor } from './helpers';
+import { readAll, segmentFiles, spoolTestKit, textsOf } from './spool-harness';
 
 // Records which directories the spool fsyncs (a rename into quarantine is durable only after its directory's fsync).
 vi.mock('../../../src-main/agent/spool/cursor', async (importOriginal) => {
@@ -21,44 +20,12 @@ vi.mock('../../../src-main/agent/spool/cursor', async (importOriginal) => {
   return { ...original, fsyncDir: vi.fn(original.fsyncDir) };
 });
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const { cleanups, dataDir, openSpool } = spoolTestKit('spool-recovery-');
 afterEach(async () => {
   vi.restoreAllMocks();
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await cleanups.runAll();
   vi.mocked(fsyncDir).mockClear();
 });
-
-function dataDir(): string {
-  const t = tempDir('spool-recovery-');
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-async function openSpool(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-  const spool = await Spool.open(dir, { fsync: 'never', ...options });
-  cleanups.push(() => spool.close());
-  return spool;
-}
-
-async function readAll(spool: Spool): Promise<SpoolRecord[]> {
-  const reader = spool.createReader();
-  const out: SpoolRecord[] = [];
-  for (;;) {
-    const batch = await reader.read(500);
-    if (batch.length === 0) break;
-    out.push(...batch);
-  }
-  await reader.close();
-  return out;
-}
-
-function texts(records: SpoolRecord[]): string[] {
-  return records.map((r) => textOf(decodeFrame(r.payload)));
-}
-
-function segmentFiles(dir: string): string[] {
-  return readdirSync(spoolPaths(dir).segments).sort();
-}
 
 /** Sequences of the records in each segment file, in name order. */
 function seqsPerSegment(dir: string): Array<{ name: string; seqs: number[] }> {
@@ -161,7 +128,7 @@ describe('Spool.close: what stays on disk', () => {
     const again = await openSpool(dir, { segmentBytes: 2048 });
     const records = await readAll(again);
     expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    expect(texts(records).at(-1)).toBe('only');
+    expect(textsOf(records).at(-1)).toBe('only');
   });
 });
 
@@ -293,7 +260,7 @@ describe('recoverSpool: the segment files', () => {
     expect(spool.recovery.tornTail).toBeNull();
     const records = await readAll(spool);
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
-    expect(texts(records)).toEqual(Array.from({ length: 80 }, (_, i) => `rec${i}`));
+    expect(textsOf(records)).toEqual(Array.from({ length: 80 }, (_, i) => `rec${i}`));
     expect(spool.append('log', frameOf('log', 'next')).seq).toBe(81);
   });
 
@@ -316,7 +283,7 @@ describe('recoverSpool: the segment files', () => {
     expect(spool.recovery.tornTail).toBeNull();
     expect(segmentFiles(dir)).toEqual(['0000000000000001.seg', '0000000000000031.seg']);
     expect(statSync(join(segDir, '0000000000000031.seg')).size).toBe(0);
-    expect(texts(await readAll(spool))).toEqual(Array.from({ length: 10 }, (_, i) => `rec${i}`));
+    expect(textsOf(await readAll(spool))).toEqual(Array.from({ length: 10 }, (_, i) => `rec${i}`));
     expect(spool.append('log', frameOf('log', 'next')).seq).toBe(31);
   });
 
@@ -399,6 +366,6 @@ describe('recoverSpool: the segment files', () => {
     expect(statSync(join(spoolPaths(dir).segments, odd)).isFile()).toBe(true);
     expect(fsyncedDirs()).toContain(spoolPaths(dir).quarantine);
     expect(spool.view().quarantinedSegments).toBe(1);
-    expect(texts(await readAll(spool))).toEqual(Array.from({ length: 10 }, (_, i) => `rec${i}`));
+    expect(textsOf(await readAll(spool))).toEqual(Array.from({ length: 10 }, (_, i) => `rec${i}`));
   });
 });

@@ -12,18 +12,15 @@ import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { RECORD_OVERHEAD_BYTES, emptyTally } from '../../../src-main/agent/spool/segment-log';
 import { normalizeFsyncPolicy, Spool, type SpoolOptions } from '../../../src-main/agent/spool/spool';
 import { frameOf, tempDir, textOf } from './helpers';
+import { spoolTestKit } from './spool-harness';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const kit = spoolTestKit('spool-test-');
+const cleanups = kit.cleanups;
+afterEach(() => cleanups.runAll());
 
-async function openSpool(options: SpoolOptions = {}): Promise<Spool> {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  const spool = await Spool.open(t.dir, { fsync: 'never', ...options });
-  cleanups.push(() => spool.close());
-  return spool;
+/** A spool in a folder of its own. */
+function openSpool(options: SpoolOptions = {}): Promise<Spool> {
+  return kit.openSpool(kit.dataDir(), options);
 }
 
 /** On-disk size of one record holding `frame` (all test log frames of the same text length have the same size). */

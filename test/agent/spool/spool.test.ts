@@ -14,47 +14,13 @@ import { decodeFrame } from '../../../src-main/agent/protocol/codec';
 import { FrameValidationError } from '../../../src-main/agent/protocol/errors';
 import { heartbeatFrame } from '../../../src-main/agent/protocol/frames';
 import { SpoolError } from '../../../src-main/agent/spool/errors';
-import { type SpoolRecord } from '../../../src-main/agent/spool/reader';
 import { emptyTally, scanSegment } from '../../../src-main/agent/spool/segment-log';
-import { Spool, type SpoolOptions, spoolPaths } from '../../../src-main/agent/spool/spool';
-import { GROUP, SERVER, frameOf, tempDir, textOf, waitFor } from './helpers';
+import { Spool, spoolPaths } from '../../../src-main/agent/spool/spool';
+import { GROUP, SERVER, frameOf, textOf, waitFor } from './helpers';
+import { readAll, segmentFiles, spoolTestKit, textsOf } from './spool-harness';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function dataDir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-async function openSpool(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-  const spool = await Spool.open(dir, { fsync: 'never', ...options });
-  cleanups.push(() => spool.close());
-  return spool;
-}
-
-async function readAll(spool: Spool): Promise<SpoolRecord[]> {
-  const reader = spool.createReader();
-  const out: SpoolRecord[] = [];
-  for (;;) {
-    const batch = await reader.read(500);
-    if (batch.length === 0) break;
-    out.push(...batch);
-  }
-  await reader.close();
-  return out;
-}
-
-function texts(records: SpoolRecord[]): string[] {
-  return records.map((r) => textOf(decodeFrame(r.payload)));
-}
-
-function segmentFiles(dir: string): string[] {
-  return readdirSync(spoolPaths(dir).segments).sort();
-}
+const { cleanups, dataDir, openSpool } = spoolTestKit('spool-test-');
+afterEach(() => cleanups.runAll());
 
 describe('Spool.sync (the final tail checkpoint barrier)', () => {
   it('puts every appended record into the segment file and makes it durable, and refuses once closed', async () => {
@@ -69,7 +35,7 @@ describe('Spool.sync (the final tail checkpoint barrier)', () => {
     await spool.sync();
     expect(segmentBytes()).toBeGreaterThan(before);
     expect(spool.durableSeq).toBe(spool.lastSeq);
-    expect(texts(await readAll(spool))).toEqual([0, 1, 2, 3, 4].map((i) => `line ${i}`));
+    expect(textsOf(await readAll(spool))).toEqual([0, 1, 2, 3, 4].map((i) => `line ${i}`));
     await spool.close();
     await expect(spool.sync()).rejects.toThrow(SpoolError);
   });
@@ -115,7 +81,7 @@ describe('Spool append and read', () => {
 
     const again = await openSpool(dir, { segmentBytes: 4096 });
     expect(again.recovery.recordsFound).toBe(300);
-    expect(texts(await readAll(again))).toEqual(frames.map(textOf));
+    expect(textsOf(await readAll(again))).toEqual(frames.map(textOf));
     expect(again.append('log', frameOf('log', 'next')).seq).toBe(301);
     expect(again.lastSeqAtOpen).toBe(300);
   });
@@ -241,7 +207,7 @@ describe('cursor and segment deletion', () => {
     for (const f of segmentFiles(dir)) writeFileSync(join(spoolPaths(dir).segments, f), '');
     const again = await openSpool(dir);
     expect(again.append('log', frameOf('log', 'after')).seq).toBe(11);
-    expect(texts(await readAll(again))).toEqual(['after']);
+    expect(textsOf(await readAll(again))).toEqual(['after']);
   });
 
   it('treats a damaged cursor conservatively: everything on disk is unconfirmed again', async () => {
@@ -256,7 +222,7 @@ describe('cursor and segment deletion', () => {
     // All ten records come back, 1–5 included: the damaged cursor cannot prove they were confirmed.
     const records = await readAll(again);
     expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(texts(records)).toEqual(Array.from({ length: 10 }, (_, i) => `d${i}`));
+    expect(textsOf(records)).toEqual(Array.from({ length: 10 }, (_, i) => `d${i}`));
     expect(again.view().perClass.log.queuedFrames).toBe(10);
     expect(again.append('log', frameOf('log', 'after')).seq).toBe(11);
   });
@@ -280,7 +246,7 @@ describe('cursor and segment deletion', () => {
     // Every record still on disk, in order and without a gap, through the last one appended.
     const expected = Array.from({ length: 100 - firstOnDisk + 1 }, (_, i) => firstOnDisk + i);
     expect(left.map((r) => r.seq)).toEqual(expected);
-    expect(texts(left)).toEqual(expected.map((seq) => `m${seq - 1}`));
+    expect(textsOf(left)).toEqual(expected.map((seq) => `m${seq - 1}`));
     expect(again.view().perClass.log.queuedFrames).toBe(expected.length);
   });
 });
@@ -302,7 +268,7 @@ describe('recovery', () => {
     const spool = await openSpool(dir);
     expect(spool.recovery.tornTail).toMatchObject({ segment: seg });
     expect(spool.recovery.quarantined).toEqual([]);
-    expect(texts(await readAll(spool))).toEqual(Array.from({ length: 19 }, (_, i) => `rec${i}`));
+    expect(textsOf(await readAll(spool))).toEqual(Array.from({ length: 19 }, (_, i) => `rec${i}`));
     expect(statSync(path).size).toBeLessThan(size - 7);
     expect(spool.append('log', frameOf('log', 'new')).seq).toBe(20);
   });

@@ -7,7 +7,7 @@ import { type ApprovalSurface, ApproverPresence } from '../../../src-main/agent/
 import { EventEmitter } from 'node:events';
 import type { AgentCoreApi, AgentCoreEvents } from '../../../src-main/agent/core-api';
 import { ConfigPatchError } from '../../../src-main/agent/core-api';
-import type { UpdatesApi } from '../../../src-shared/ipc';
+import { FakeUpdatesBase } from '../../support/fake-updates-base';
 import {
   GROUP_KEY_MASK,
   EDITABLE_KEYS,
@@ -490,16 +490,13 @@ export class FakeAgentCore extends EventEmitter<AgentCoreEvents> implements Agen
   async stop(): Promise<void> {}
 }
 
-/** Update service stand-in with the same surface the handlers use; `drive()` replays a download. */
-export class FakeUpdates implements UpdatesApi {
-  private current = fakeUpdateView();
-  private readonly listeners = new Set<(view: UpdateView) => void>();
-  view(): UpdateView {
-    return this.current;
-  }
-  set(partial: Partial<UpdateView>): void {
-    this.current = { ...this.current, ...partial };
-    for (const l of this.listeners) l(this.current);
+/**
+ * Update service stand-in with the same surface the handlers use: a check finds 0.4.0, a download starts at 0 %, and
+ * `set()` moves the view on (a download's progress, say).
+ */
+export class FakeUpdates extends FakeUpdatesBase {
+  constructor() {
+    super(fakeUpdateView());
   }
   async check(): Promise<UpdateView> {
     this.set({
@@ -514,16 +511,5 @@ export class FakeUpdates implements UpdatesApi {
   async download(): Promise<UpdateView> {
     this.set({ state: 'downloading', percent: 0, transferred: 0, bytesPerSecond: 0 });
     return this.current;
-  }
-  async install(): Promise<UpdateView> {
-    return this.current;
-  }
-  on(_event: 'update', listener: (view: UpdateView) => void): this {
-    this.listeners.add(listener);
-    return this;
-  }
-  off(_event: 'update', listener: (view: UpdateView) => void): this {
-    this.listeners.delete(listener);
-    return this;
   }
 }
