@@ -64,6 +64,9 @@ function makeTailer(
     startAt: 'beginning',
     checkpointIntervalMs: 0,
     now: () => clock,
+    // A slice clock that never moves: one pollNow() reads everything, however loaded the machine (with the real
+    // clock, a poll descheduled for 4 ms ended before reading). The slice tests give their own costed clock.
+    clock: () => 0,
     ...overrides,
   });
   tailers.push(tailer);
@@ -201,6 +204,8 @@ describe('LogTailer: bounded work per poll', () => {
     const perPoll = linesPerPoll(h, lines);
     expect(lines).toEqual(expected);
     const full = perPoll.slice(0, -1); // the last slice ends with the file
+    // 2000 lines in slices of 40–56 (the first slice is start()'s): not one poll that took them all.
+    expect(full.length).toBeGreaterThanOrEqual(2000 / 56 - 2);
     expect(Math.min(...full)).toBeGreaterThanOrEqual(40);
     expect(Math.max(...full)).toBeLessThanOrEqual(40 + 16);
   });
