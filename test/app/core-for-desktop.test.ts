@@ -32,7 +32,10 @@ async function startCore(
   writeFileSync(
     configPath,
     `streamserver_host: 127.0.0.1\nstreamserver_port: ${sandbox.address.port}\ngroup_id: ${GROUP}\n` +
-      `group_key: ${KEY}\ndata_dir: ${join(dir, 'data')}\ncommands:\n  policy: allow\n${commandsYaml}`,
+      `group_key: ${KEY}\ndata_dir: ${join(dir, 'data')}\n` +
+      // Confirmation in a fraction of a second (the defaults take ~7 s per frame): activity() waits for it twice.
+      `delivery:\n  settle_ms: 100\n  confirm_interval: 0.2\n` +
+      `commands:\n  policy: allow\n${commandsYaml}`,
   );
   const core = new AgentCore({ configPath, host: 'desktop', commandDefaults });
   cleanups.push(() => core.stop());
