@@ -10,6 +10,8 @@ import {
   decodeFrame,
   decodePayload,
   encodeFrame,
+  encodeLogFrameFields,
+  writeLogFrameFromBytes,
 } from '../../../src-main/agent/protocol/codec';
 import { ProtocolError, type ProtocolErrorCode } from '../../../src-main/agent/protocol/errors';
 import { frameByteLength } from '../../../src-main/agent/protocol/validate';
@@ -128,6 +130,55 @@ describe('encodeFrame: the specialised frame encoder is byte-identical to @msgpa
       ),
       { numRuns: 100 },
     );
+  });
+
+  it('for every UTF-16 unit at a boundary of the UTF-8 encoding, alone, paired and at a string end', () => {
+    // Random strings almost never hold these exact units; each changes how many bytes a unit takes, or whether two
+    // units form one code point (a surrogate pair) in msgpack's JS loop (≤ 50 units) and in TextEncoder (longer).
+    const units = [
+      '\u007f',
+      '\u0080',
+      '\u07ff',
+      '\u0800',
+      '\ud7ff',
+      '\ud800',
+      '\udbff',
+      '\udc00',
+      '\udfff',
+      '\ue000',
+    ];
+    const texts = new Set<string>();
+    for (const a of units) {
+      texts.add(a);
+      texts.add(`x${a}`);
+      for (const b of units) texts.add(a + b);
+    }
+    for (const text of [...texts]) texts.add('y'.repeat(60) + text); // past the 50-unit switch
+    for (const text of texts) {
+      const frame: WireFrame = ['L', UUID, ['g', SERVER, 's', text]];
+      expect(ours(frame), JSON.stringify(text)).toBe(reference(frame));
+    }
+  });
+
+  it('takes a payload of exactly the largest size and refuses one byte more, on each encoding path', () => {
+    /** A frame whose payload is `payloadBytes` long; `odd` holds a number, which only the generic encoder takes. */
+    const frameOf = (payloadBytes: number, odd = false): WireFrame => {
+      const data = (text: string) => (odd ? ['g', SERVER, 7, text] : ['g', SERVER, 's', text]) as string[];
+      const head = rawEncode(['L', UUID, data('x'.repeat(0x10000 - 1))]).length - (0x10000 - 1);
+      return ['L', UUID, data('x'.repeat(payloadBytes - head))];
+    };
+    for (const odd of [false, true]) {
+      expect(rawEncode(frameOf(MAX_PAYLOAD_BYTES, odd)).length).toBe(MAX_PAYLOAD_BYTES);
+      expect(encodeFrame(frameOf(MAX_PAYLOAD_BYTES, odd)).length).toBe(MAX_PAYLOAD_BYTES + 2);
+      expect(codeOf(() => encodeFrame(frameOf(MAX_PAYLOAD_BYTES + 1, odd)))).toBe('too-large');
+    }
+    // The byte path (a tailed line that is already UTF-8) has its own size check.
+    const fields = encodeLogFrameFields('g', SERVER, 's') as Buffer;
+    const line = (payloadBytes: number) => Buffer.from((frameOf(payloadBytes)[2][3] as string) ?? '');
+    const exact = line(MAX_PAYLOAD_BYTES);
+    expect(writeLogFrameFromBytes(fields, exact, 0, exact.length)).toBe(MAX_PAYLOAD_BYTES + 2);
+    const over = line(MAX_PAYLOAD_BYTES + 1);
+    expect(codeOf(() => writeLogFrameFromBytes(fields, over, 0, over.length))).toBe('too-large');
   });
 
   it('falls back to the generic encoder for values a frame never holds (same bytes, no crash)', () => {
