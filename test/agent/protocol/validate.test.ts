@@ -29,6 +29,10 @@ describe('validateOutgoingFrame accepts what the agent legitimately sends', () =
     ['result with empty output', ['R', U, [G, S, CMD, [''], ['']]]],
     ['auth', ['C', U, [G, S, 'authenticate-agent', ['key']]]],
     ['heartbeat', ['C', U, [G, S, 'heartbeat']]],
+    [
+      'another command with an argument (only heartbeats must have exactly 3 items)',
+      ['C', U, [G, S, 'cmd', 'a']],
+    ],
     ['query', ['Q', U, [G, S, 'key']]],
   ];
   it.each(ok)('%s', (_label, frame) => {
@@ -67,7 +71,12 @@ describe('validateOutgoingFrame refuses every poison case of protocol.md §14', 
     ['R with strings instead of [stdout]', ['R', U, [G, S, CMD, 'out', 'err']], 'result-bad-output'],
     ['auth without key', ['C', U, [G, S, 'authenticate-agent']], 'auth-missing-key'],
     ['auth with empty key', ['C', U, [G, S, 'authenticate-agent', ['']]], 'auth-missing-key'],
+    ['auth with two keys', ['C', U, [G, S, 'authenticate-agent', ['key', 'key']]], 'auth-missing-key'],
     ['heartbeat with extra items', ['C', U, [G, S, 'heartbeat', 'x']], 'heartbeat-bad-shape'],
+    ['C with an empty command name', ['C', U, [G, S, '', 'x']], 'command-empty-name'],
+    ['R with a string as stdout', ['R', U, [G, S, CMD, 'out', ['']]], 'result-bad-output'],
+    ['R with a string as stderr', ['R', U, [G, S, CMD, [''], 'err']], 'result-bad-output'],
+    ['Q with only [group, server]', ['Q', U, [G, S]], 'too-short'],
     ['empty string as last element (Q)', ['Q', U, [G, S, 'key', '']], 'empty-last-element'],
     ['unknown verb', ['X', U, [G, S, 'a']], 'bad-verb'],
     ['empty verb', ['', U, [G, S, 'a']], 'bad-verb'],
