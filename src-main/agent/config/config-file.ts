@@ -65,10 +65,11 @@ export interface LoadOptions extends ConfigFileOptions {
 export interface ServerIdToPersist {
   serverId: string;
   /**
-   * The config file the id goes into (re-read when it is written, so an edit made since the load survives); null:
-   * in-memory config.
+   * The config file the id goes into (re-read when it is written, so an edit made since the load survives), and
+   * whether the load was allowed to create it (a missing file then gets one with just the id); null: in-memory
+   * config.
    */
-  configFile: { path: string } | null;
+  configFile: { path: string; createIfMissing: boolean } | null;
   /** `<data dir>/server-id`: where the id goes when there is no config file, or it cannot be written. */
   idFile: string;
 }
@@ -178,7 +179,11 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): LoadedC
     ...loaded,
     config: { ...config, server_id: serverId },
     serverIdSource: kept ? 'data-dir' : 'generated',
-    serverIdToPersist: { serverId, configFile: { path }, idFile },
+    serverIdToPersist: {
+      serverId,
+      configFile: { path, createIfMissing: options.createIfMissing ?? false },
+      idFile,
+    },
   };
 }
 
@@ -213,7 +218,7 @@ export async function persistServerId(pending: ServerIdToPersist | null): Promis
   let keptInIdFile: string | null = null;
   if (configFile) {
     const { path } = configFile;
-    const current = await configTextWithServerId(path, serverId);
+    const current = await configTextWithServerId(path, serverId, configFile.createIfMissing);
     if (current.kind === 'has-id') {
       if (current.serverId === serverId) return [];
       return [
@@ -255,14 +260,22 @@ type ServerIdInsertion =
   | { kind: 'not-writable'; problem: string };
 
 /** Reads the config file as it is now (asynchronously) and inserts the server id, unless it must stay as it is. */
-async function configTextWithServerId(path: string, serverId: string): Promise<ServerIdInsertion> {
+async function configTextWithServerId(
+  path: string,
+  serverId: string,
+  createIfMissing: boolean,
+): Promise<ServerIdInsertion> {
   let text = '';
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    // Deleted since the load (or never there: `createIfMissing`): a new file with just the id, as the load meant.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-      return { kind: 'not-writable', problem: `cannot read it (${errorCode(error)})` };
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    // Never there, or deleted, where the load may create it (the desktop's first run): a file with just the id.
+    // Deleted where the load needs it (headless): a stub with only the id would make the next start run on
+    // defaults instead of saying the file is missing.
+    if (missing && !createIfMissing)
+      return { kind: 'not-writable', problem: 'it was deleted after it was loaded' };
+    if (!missing) return { kind: 'not-writable', problem: `cannot read it (${errorCode(error)})` };
   }
   let doc: Document;
   try {

@@ -52,8 +52,21 @@ describe('persistServerId after the file changed since the load', () => {
     expect(existsSync(idFile)).toBe(false);
   });
 
-  it('creates the file with just the id when it was deleted meanwhile', async () => {
+  it('does not bring back a file deleted meanwhile: the id goes to the data dir (headless load)', async () => {
     const { path, loaded } = loadWithoutId();
+    unlinkSync(path);
+    expect(await persistServerId(loaded.serverIdToPersist)).toEqual([
+      `server_id: not written to ${path}: it was deleted after it was loaded; the file is left as it is and the id kept in ${idFile}`,
+    ]);
+    expect(existsSync(path)).toBe(false);
+    expect(readFileSync(idFile, 'utf8')).toBe(`${loaded.config.server_id}\n`);
+  });
+
+  it('creates the file with just the id when the load may create it (the desktop) and it is gone', async () => {
+    const path = join(dir, 'config.yml');
+    writeFileSync(path, `group_id: g\ndata_dir: ${dataDir}\n`);
+    const loaded = loadConfigFile(path, { createIfMissing: true });
+    expect(loaded.serverIdSource).toBe('generated');
     unlinkSync(path);
     expect(await persistServerId(loaded.serverIdToPersist)).toEqual([]);
     expect(readFileSync(path, 'utf8')).toBe(`server_id: ${loaded.config.server_id}\n`);

@@ -8,30 +8,12 @@ import { DeliveryPump } from '../../../src-main/agent/spool/delivery';
 import { Spool } from '../../../src-main/agent/spool/spool';
 import { GROUP, SERVER, frameOf, tempDir, textOf } from './helpers';
 import { ManualTransport } from './manual-transport';
+import { advance, realPause, until } from './pump-harness';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-const realSetTimeout = globalThis.setTimeout;
-const realPause = (): Promise<void> => new Promise((resolve) => realSetTimeout(resolve, 1));
-
-/** Advances the fake clock in steps, with a real pause between them for the spool's disk work. */
-async function advance(ms: number, stepMs = 10): Promise<void> {
-  for (let passed = 0; passed < ms; passed += stepMs) {
-    await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - passed));
-    await realPause();
-  }
-}
-
-async function until(cond: () => boolean, maxMs: number, what: string): Promise<void> {
-  for (let passed = 0; !cond(); passed += 10) {
-    if (passed > maxMs) throw new Error(`not within ${maxMs} fake ms: ${what}`);
-    await vi.advanceTimersByTimeAsync(10);
-    await realPause();
-  }
-}
 
 const IDLE_PASS_MS = 1000;
 
@@ -67,7 +49,13 @@ async function pumpWithUnansweredFrames(): Promise<{
   transport.connect();
   spool.append('log', frameOf('log', 'a'));
   spool.append('log', frameOf('log', 'b'));
-  await until(() => transport.sent.length === 2, 100, 'a and b written');
+  // One fake ms per real pause: the reads are real file I/O, and however slow they are on a loaded machine, the fake
+  // clock must not reach the 200 ms idle barrier before both frames are out.
+  for (let fakeMs = 0; transport.sent.length < 2; fakeMs++) {
+    if (fakeMs > 100) throw new Error('a and b not written within 100 fake ms');
+    await vi.advanceTimersByTimeAsync(1);
+    await realPause();
+  }
   expect(transport.barriersSent).toHaveLength(0);
 
   const armedDelays: number[] = [];
