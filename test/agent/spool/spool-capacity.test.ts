@@ -76,6 +76,18 @@ function cursorOnDisk(dir: string): { confirmedSeq: number; dropped: Record<Fram
   }
 }
 
+/** A 16 KiB spool of 4 KiB segments in a fresh data dir, its problem lines collected. */
+async function openSmallSpoolReportingProblems(): Promise<{ dir: string; spool: Spool; problems: string[] }> {
+  const dir = dataDir();
+  const problems: string[] = [];
+  const spool = await openSpool(dir, {
+    maxBytes: 16 * 1024,
+    segmentBytes: 4 * 1024,
+    onProblem: (m) => problems.push(m),
+  });
+  return { dir, spool, problems };
+}
+
 describe('append refuses what cannot be spooled', () => {
   it('after close, and a frame of another class, with a code and a message saying why', async () => {
     const spool = await openSpool(dataDir());
@@ -407,13 +419,7 @@ describe('deleting and compacting segments', () => {
   });
 
   it('reports a compaction that fails, and keeps serving the records it kept', async () => {
-    const dir = dataDir();
-    const problems: string[] = [];
-    const spool = await openSpool(dir, {
-      maxBytes: 16 * 1024,
-      segmentBytes: 4 * 1024,
-      onProblem: (m) => problems.push(m),
-    });
+    const { dir, spool, problems } = await openSmallSpoolReportingProblems();
     for (let i = 0; i < 12; i++) {
       spool.append('telemetry', frameOf('telemetry', `t${i}`));
       spool.append('log', frameOf('log', `l${i}-${'x'.repeat(300)}`));
@@ -490,13 +496,7 @@ describe('deleting and compacting segments', () => {
   });
 
   it('a segment dropped whole before its compaction could read it is no problem to report', async () => {
-    const dir = dataDir();
-    const problems: string[] = [];
-    const spool = await openSpool(dir, {
-      maxBytes: 16 * 1024,
-      segmentBytes: 4 * 1024,
-      onProblem: (m) => problems.push(m),
-    });
+    const { spool, problems } = await openSmallSpoolReportingProblems();
     const readFile = fsPromises.readFile.bind(fsPromises);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
