@@ -198,7 +198,7 @@ function printCallbacks(who: string, report: ProbeReport): void {
     const rows = gc.map(
       ([kind, g]) => `${kind} ${g.count}× ${g.totalMs.toFixed(0)} ms, max ${g.maxMs.toFixed(1)} ms`,
     );
-    console.log(`  ${who} GC pauses: ${rows.join('; ')}`);
+    console.log(`  ${who} peak RSS ${(report.peakRssBytes / MB).toFixed(1)} MiB; GC pauses: ${rows.join('; ')}`);
   }
   const inMib = (sample: Record<string, number>): string =>
     Object.entries(sample)
