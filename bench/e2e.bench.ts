@@ -3,8 +3,11 @@
 // frames, write the socket). Both run as their own processes with bench/burst-probe.cjs preloaded, so each reports
 // its own figures: lines/s, CPU µs per line, peak RSS and event-loop delay (p99 and max, monitorEventLoopDelay).
 // The agent is the real CLI bundle (`dist/cli/minion-agent.js run`): tailer → spool → delivery pump → connection,
-// durable spool and barrier confirmation included. Plus the idle agent (default telemetry, one tailed file):
-// RSS and CPU share over BENCH_IDLE_SECONDS (default 60).
+// durable spool and barrier confirmation included, started the way the shipped systemd unit starts it (the Node
+// flags of its ExecStart and its Environment=, read from resources/systemd/minion-agent.service): the budgeted
+// figures are the agent as deployed. Each round also runs the agent on Node's defaults (how `minion-agent run` starts
+// from a shell), printed beside them but not budgeted. Plus the idle agent (default telemetry, one tailed file, as the
+// unit runs it): RSS and CPU share over BENCH_IDLE_SECONDS (default 60).
 // BENCH_PROFILE_DIR=dir adds --cpu-prof/--heap-prof to the agent's burst rounds (profiles land in dir).
 // BENCH_NODE_ARGS="--max-semi-space-size=4 …" passes V8/Node flags to both the agent and the raw pipeline (e.g. to
 // weigh young-generation sizing: peak RSS against CPU per line, both sides alike); BENCH_AGENT_NODE_ARGS to the agent
@@ -53,6 +56,9 @@ const STDOUT_DIR = process.env.BENCH_CHILD_STDOUT_DIR;
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 1_000);
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
 const AGENT_NODE_ARGS = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
+/** BENCH_DEFAULTS_ROUNDS=0 skips the agent's unbudgeted rounds on Node's defaults. */
+const DEFAULTS_ROUNDS =
+  process.env.BENCH_DEFAULTS_ROUNDS === '0' ? 0 : Number(process.env.BENCH_BURST_ROUNDS ?? 3);
 const GROUP = 'bench-group';
 const KEY = 'bench-key-0123456789';
 const MB = 1024 * 1024;
@@ -67,6 +73,37 @@ const TARGET = {
   idleRssBytes: 50 * MB,
   idleCpuShare: 0.002,
 };
+
+/** How a child node process is started: its Node flags and the environment added to the bench's. */
+interface AgentRuntime {
+  label: string;
+  nodeArgs: string[];
+  env: Record<string, string>;
+}
+
+const NODE_DEFAULTS: AgentRuntime = { label: "Node's defaults", nodeArgs: [], env: {} };
+
+/**
+ * How the shipped systemd unit starts the agent: the Node flags of its ExecStart and the environment it sets
+ * (CONFIG aside). Read from the unit itself, so the bench measures what is deployed; a unit that no longer starts
+ * `node <flags> "$$(command -v minion-agent)" run` stops the bench instead of being measured wrongly.
+ */
+function serviceRuntime(): AgentRuntime {
+  const path = join(process.cwd(), 'resources', 'systemd', 'minion-agent.service');
+  const unit = readFileSync(path, 'utf8');
+  const execStart = /^ExecStart=.*\bexec node((?: --\S+)*) "\$\$\(command -v minion-agent\)" run\b/m.exec(
+    unit,
+  );
+  if (!execStart)
+    throw new Error(`${path}: ExecStart does not start node <flags> "$$(command -v minion-agent)" run`);
+  const env: Record<string, string> = {};
+  for (const [, name, value] of unit.matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=(.*)$/gm))
+    if (name !== 'CONFIG') env[name as string] = value as string;
+  const nodeArgs = (execStart[1] ?? '').split(' ').filter((arg) => arg !== '');
+  return { label: 'as the systemd unit runs it', nodeArgs, env };
+}
+
+const SERVICE = serviceRuntime();
 
 function serverIdFor(n: number): string {
   return `5d1d4b42-51d1-4b8a-9a57-${String(n).padStart(12, '0')}`;
@@ -198,7 +235,9 @@ function printCallbacks(who: string, report: ProbeReport): void {
     const rows = gc.map(
       ([kind, g]) => `${kind} ${g.count}× ${g.totalMs.toFixed(0)} ms, max ${g.maxMs.toFixed(1)} ms`,
     );
-    console.log(`  ${who} peak RSS ${(report.peakRssBytes / MB).toFixed(1)} MiB; GC pauses: ${rows.join('; ')}`);
+    console.log(
+      `  ${who} peak RSS ${(report.peakRssBytes / MB).toFixed(1)} MiB; GC pauses: ${rows.join('; ')}`,
+    );
   }
   const inMib = (sample: Record<string, number>): string =>
     Object.entries(sample)
@@ -229,10 +268,11 @@ class ProbedChild {
   private stderr = '';
   private readonly exited: Promise<void>;
 
-  constructor(nodeArgs: string[], args: string[]) {
+  constructor(nodeArgs: string[], args: string[], env: Record<string, string> = {}) {
     const stdout = childStdout();
     this.child = spawn(process.execPath, [...nodeArgs, '-r', join(benchDir(), 'burst-probe.cjs'), ...args], {
       stdio: ['ignore', stdout, 'pipe', 'ipc'],
+      env: { ...process.env, ...env },
     });
     // The child has its own copy of the file descriptor.
     if (stdout !== 'ignore') closeSync(stdout);
@@ -359,13 +399,18 @@ async function startAgent(
   configPath: string,
   serverId: string,
   profile: boolean,
+  runtime: AgentRuntime,
 ): Promise<ProbedChild> {
   const { nodeArgs, args } = agentArgs(configPath);
   const profiling =
     profile && PROFILE_DIR
       ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--heap-prof', `--heap-prof-dir=${PROFILE_DIR}`]
       : [];
-  const child = new ProbedChild([...NODE_ARGS, ...AGENT_NODE_ARGS, ...profiling, ...nodeArgs], args);
+  const child = new ProbedChild(
+    [...runtime.nodeArgs, ...NODE_ARGS, ...AGENT_NODE_ARGS, ...profiling, ...nodeArgs],
+    args,
+    runtime.env,
+  );
   const deadline = Date.now() + 20_000;
   while (!(await sandbox.connected(serverId))) {
     if (Date.now() > deadline || !child.alive) {
@@ -377,17 +422,25 @@ async function startAgent(
   return child;
 }
 
-async function agentRound(sandbox: SandboxChild, dir: string, round: number): Promise<BurstFigures> {
-  const logFile = join(dir, `agent-${round}.log`);
+/** One burst through a fresh agent; `id` names its files and server id (one per agent process). */
+async function agentRound(
+  sandbox: SandboxChild,
+  dir: string,
+  round: number,
+  id: number,
+  runtime: AgentRuntime,
+  who: string,
+): Promise<BurstFigures> {
+  const logFile = join(dir, `agent-${id}.log`);
   writeFileSync(logFile, '');
-  const serverId = serverIdFor(round);
-  const configPath = join(dir, `config-${round}.yml`);
+  const serverId = serverIdFor(id);
+  const configPath = join(dir, `config-${id}.yml`);
   writeFileSync(
     configPath,
-    configYaml(sandbox.port, join(dir, `r${round}`), serverId, [logFile], 'builtin_telemetries: []\n'),
+    configYaml(sandbox.port, join(dir, `r${id}`), serverId, [logFile], 'builtin_telemetries: []\n'),
   );
   const text = burstText(round);
-  const child = await startAgent(sandbox, configPath, serverId, true);
+  const child = await startAgent(sandbox, configPath, serverId, runtime === SERVICE, runtime);
   try {
     await delay(SETTLE_MS); // startup work done
     await child.mark();
@@ -397,7 +450,7 @@ async function agentRound(sandbox: SandboxChild, dir: string, round: number): Pr
     await arrived;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const report = await child.report();
-    printCallbacks(`agent round ${round}`, report);
+    printCallbacks(`${who} round ${round}`, report);
     return figures(report, seconds);
   } finally {
     await child.stop();
@@ -458,8 +511,11 @@ async function idleAgent(
   const bareConfigPath = join(dir, 'idle-bare.yml');
   writeFileSync(bareConfigPath, configYaml(sandbox.port, join(dir, 'idle-bare'), bareServerId, [bareFile]));
   const { nodeArgs, args } = agentArgs(bareConfigPath);
-  const bare = spawn(process.execPath, [...NODE_ARGS, ...nodeArgs, ...args], { stdio: 'ignore' });
-  const child = await startAgent(sandbox, configPath, serverId, false);
+  const bare = spawn(process.execPath, [...SERVICE.nodeArgs, ...NODE_ARGS, ...nodeArgs, ...args], {
+    stdio: 'ignore',
+    env: { ...process.env, ...SERVICE.env },
+  });
+  const child = await startAgent(sandbox, configPath, serverId, false, SERVICE);
   try {
     const deadline = Date.now() + 20_000;
     while (!(await sandbox.connected(bareServerId)) && Date.now() < deadline) await delay(50);
@@ -478,7 +534,11 @@ async function idleAgent(
             wallMs: performance.now() - bareStartedAt,
           }
         : null;
-    return { report: await child.report(), runner: agentArgs(configPath).runner, unprobed };
+    return {
+      report: await child.report(),
+      runner: `${agentArgs(configPath).runner} ${SERVICE.label}`,
+      unprobed,
+    };
   } finally {
     bare.kill('SIGTERM');
     await child.stop();
@@ -526,8 +586,25 @@ function summarize(runs: BurstFigures[]): BurstFigures {
   };
 }
 
+function describeRuntime(runtime: AgentRuntime): string {
+  const env = Object.entries(runtime.env).map(([name, value]) => `${name}=${value}`);
+  return [...env, 'node', ...runtime.nodeArgs].join(' ');
+}
+
+/** The same burst through an agent on Node's defaults: what `minion-agent run` from a shell costs (not budgeted). */
+function defaultsResult(agent: BurstFigures, raw: BurstFigures): BenchResult {
+  return {
+    name: `burst, agent on ${NODE_DEFAULTS.label} (not budgeted)`,
+    details:
+      `${(agent.linesPerSecond / raw.linesPerSecond).toFixed(2)}× raw lines/s, ` +
+      `${agent.cpuMicrosPerLine.toFixed(2)} µs CPU per line, peak RSS ${mib(agent.peakRssBytes)}, ` +
+      `event-loop delay p99 ${agent.delayP99Ms.toFixed(1)} / max ${agent.delayMaxMs.toFixed(1)} ms ` +
+      `(median of ${DEFAULTS_ROUNDS})`,
+  };
+}
+
 function burstResults(agent: BurstFigures, raw: BurstFigures): BenchResult[] {
-  const n = `${LINES.toLocaleString('en')} lines, median of ${ROUNDS}`;
+  const n = `${LINES.toLocaleString('en')} lines, median of ${ROUNDS}, agent ${SERVICE.label}`;
   const beside = (ours: string, theirs: string): string => `agent ${ours}, raw pipeline ${theirs} (${n})`;
   return [
     {
@@ -577,11 +654,18 @@ export async function run(): Promise<BenchResult[]> {
     const bundle = await bundleRawChild(dir);
     const rawRuns: BurstFigures[] = [];
     const agentRuns: BurstFigures[] = [];
+    const defaultsRuns: BurstFigures[] = [];
+    console.log(`  agent ${SERVICE.label}: ${describeRuntime(SERVICE)}`);
     for (let round = 0; round < ROUNDS; round++) {
       rawRuns.push(await rawRound(sandbox, dir, bundle, round));
-      agentRuns.push(await agentRound(sandbox, dir, round));
+      agentRuns.push(await agentRound(sandbox, dir, round, round, SERVICE, 'agent'));
+      if (round < DEFAULTS_ROUNDS)
+        defaultsRuns.push(
+          await agentRound(sandbox, dir, round, 500 + round, NODE_DEFAULTS, 'agent on defaults'),
+        );
     }
     const results: BenchResult[] = ROUNDS > 0 ? burstResults(summarize(agentRuns), summarize(rawRuns)) : [];
+    if (defaultsRuns.length > 0) results.push(defaultsResult(summarize(defaultsRuns), summarize(rawRuns)));
     if (IDLE_SECONDS > 0) {
       const idle = await idleAgent(sandbox, dir);
       const floor = await idleNodeFloor();

@@ -3,9 +3,9 @@
 // run Node code with the runAsNode fuse off. This checks the tarball carries a self-contained CLI that runs on plain
 // Node, and that the systemd unit starts that command.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -61,13 +61,36 @@ describe('the headless CLI as an npm package', () => {
     expect(result.stdout).toContain(pkg.version);
   });
 
-  it('the systemd unit starts that command, not the desktop app', () => {
+  it('the systemd unit starts that command, not the desktop app, on node with the service runtime flags', () => {
     const unit = readFileSync(join(ROOT, 'resources/systemd/minion-agent.service'), 'utf8');
     const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1];
-    expect(execStart).toBe('/usr/bin/env minion-agent run --log-format json');
-    const command = execStart!.split(' ')[1]!;
-    expect(Object.keys(pkg.bin)).toContain(command);
+    const script = /^\/bin\/sh -c '([^']*)'$/.exec(execStart ?? '')?.[1];
+    expect(script, execStart).toBeDefined();
+    // systemd makes `$$` a literal `$` before the shell sees the line (a bare `$` would be systemd's to expand).
+    expect(script).toContain('"$$(command -v minion-agent)"');
+    const command = script!.replaceAll('$$', '$');
+    expect(command).toBe(
+      'exec node --max-semi-space-size=2 --no-concurrent-recompilation --no-turbo-inlining ' +
+        '"$(command -v minion-agent)" run --log-format json',
+    );
+    expect(Object.keys(pkg.bin)).toContain('minion-agent');
     expect(unit).not.toMatch(/minion-agent-desktop\s+run/);
+
+    // As systemd runs it: sh, with the installed command (a link into the unpacked package) and node on PATH; asked
+    // for the version instead of `run`. Node refuses an unknown flag (exit 9), and the script must be found.
+    const bin = mkdtempSync(join(tmpdir(), 'minion-unit-bin-'));
+    try {
+      symlinkSync(join(work, 'package', 'dist/cli/minion-agent.js'), join(bin, 'minion-agent'));
+      const result = spawnSync('/bin/sh', ['-c', command.replace(/ run --log-format json$/, ' --version')], {
+        env: { PATH: `${bin}:${dirname(process.execPath)}` },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout).toContain(pkg.version);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('the systemd unit caps glibc malloc arenas (V8 worker threads keep one each: docs/performance.md, round 5)', () => {
