@@ -797,8 +797,10 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.corkGuard = null;
     const socket = this.corkedSocket;
     this.corkedSocket = null;
-    if (socket) this.frameWriter.flush();
-    if (socket && !socket.destroyed && socket.writableCorked > 0) socket.uncork();
+    if (!socket) return;
+    this.frameWriter.flush();
+    if (!socket.destroyed && socket.writableCorked > 0) socket.uncork();
+    this.frameWriter.settle(socket);
   }
 
   private onData(link: Link, chunk: Buffer): void {
