@@ -61,15 +61,16 @@ describe('spool arenas', () => {
   });
 
   it('the recent-queued view still shows the right frames after the arena they were appended to was reused', async () => {
-    const spool = await openSpool(dataDir(), { recentFrames: 50 });
+    // 200 recent frames of ~1 KB: more than the arenas in use (two, taking turns), so a reused arena overwrites some
+    // frames the ring still shows.
+    const spool = await openSpool(dataDir(), { recentFrames: 200 });
     const reader = spool.createReader();
     const expected = new Map<number, WireFrame>();
-    // ~1 KB frames: the last 50 span arenas, the older of which are reused (and overwritten) by later appends.
     for (let step = 0; step < 40; step++) {
       for (const [seq, frame] of appendLogs(spool, 10, 1000, `q${step}`)) expected.set(seq, frame);
       await readAndCheck(reader, expected);
       const recent = spool.view().recentQueued;
-      const want = [...expected].slice(-50);
+      const want = [...expected].slice(-200);
       expect(recent.map((v) => v.seq)).toEqual(want.map(([seq]) => seq));
       expect(recent.map((v) => v.data[3])).toEqual(want.map(([, frame]) => frame[2][3]));
     }
