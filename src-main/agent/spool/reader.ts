@@ -62,10 +62,13 @@ export interface SpoolReaderStats {
 
 const CHUNK_BYTES = 256 * 1024;
 /**
- * Size of the reader's own buffer for copies from the spool's memory: a fill copies at most an arena's worth (64 KiB,
- * more only for a record larger than that), so one read can take two fills before it needs a new buffer.
+ * Size of the reader's own buffer for copies from the spool's memory. A fill copies what fits after the records the
+ * current read handed out, so a new buffer is needed only when one read takes more than this from memory (or a record
+ * does not fit).
  */
 const COPY_BUFFER_BYTES = 128 * 1024;
+/** A fill that could copy less than this (of what is there) takes a new buffer instead of creeping on in small steps. */
+const MIN_COPY_BYTES = 16 * 1024;
 /** Smallest file read of a closed segment: its recorded size can be below what an old file handle still sees. */
 const MIN_CLOSED_READ_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -86,10 +89,14 @@ export class SpoolReader {
   /** The reader's own buffer that fills from the spool's memory copy into (allocated on the first such fill). */
   private copyBuffer: Buffer = EMPTY;
   /**
-   * End of the bytes of `copyBuffer` handed out in the current `read` call (0 at its start): a later fill of the same
-   * call copies after them, never over them.
+   * The part of `copyBuffer` holding records handed out by the current `read` call, which a later fill of the same
+   * call must not overwrite: from `copyBufferHandedFrom` (-1: none yet) to `copyBufferHandedOut`, or, once a fill
+   * wrapped around to the buffer's start, from `copyBufferHandedFrom` to the end plus 0 … `copyBufferHandedOut`.
+   * A new call starts over: its predecessor's payloads have expired.
    */
+  private copyBufferHandedFrom = -1;
   private copyBufferHandedOut = 0;
+  private copyBufferWrapped = false;
   private wantSeq: number;
   private highest: number;
   private busy = false;
@@ -153,7 +160,9 @@ export class SpoolReader {
     if (this.busy) throw new Error('SpoolReader.read is not re-entrant');
     this.busy = true;
     // The payloads handed out by the previous call are expired: the whole copy buffer may be reused.
+    this.copyBufferHandedFrom = -1;
     this.copyBufferHandedOut = 0;
+    this.copyBufferWrapped = false;
     try {
       return await this.readInner(max);
     } finally {
@@ -187,7 +196,10 @@ export class SpoolReader {
         });
         this.wantSeq = seq + 1;
         this.highest = seq;
-        if (chunk === this.copyBuffer) this.copyBufferHandedOut = this.chunkStart;
+        if (chunk === this.copyBuffer) {
+          if (this.copyBufferHandedFrom < 0) this.copyBufferHandedFrom = at;
+          this.copyBufferHandedOut = this.chunkStart;
+        }
         continue;
       }
       const reason = recordProblemOf(size);
@@ -247,20 +259,23 @@ export class SpoolReader {
     const memory = this.host.memoryTail(seg, this.fileOffset);
     if (memory !== null) {
       if (memory.length === 0) return 0;
-      this.fileOffset += memory.length;
-      this.counters.memoryBytes += memory.length;
-      // Copied now, in one piece: the spool recycles an arena once every reader has passed it.
-      const at = this.copyRoom(leftover + memory.length);
+      // Copied now, in one piece (or what fits; a cut record is completed by the next fill): the spool recycles an
+      // arena once every reader has passed it.
+      const { at, end } = this.copyRoom(leftover, memory.length);
       const copy = this.copyBuffer;
+      const taken = Math.min(memory.length, end - at - leftover);
       // The leftover (the unparsed start of a record) may be in `copy` itself, after `at`: copy() handles overlaps.
       this.chunk.copy(copy, at, this.chunkStart, this.chunkEnd);
-      memory.copy(copy, at + leftover);
+      memory.copy(copy, at + leftover, 0, taken);
+      this.fileOffset += taken;
+      this.counters.memoryBytes += taken;
+      // A leftover from a file chunk (it ended inside a record whose rest is in memory) gets its CRC checked.
+      const inMemory = leftover === 0 || this.chunkInMemory;
       this.chunk = copy;
       this.chunkStart = at;
-      this.chunkEnd = at + leftover + memory.length;
-      // A leftover from a file chunk (it ended inside a record whose rest is in memory) gets its CRC checked.
-      this.chunkInMemory = leftover === 0 || this.chunkInMemory;
-      return memory.length;
+      this.chunkEnd = at + leftover + taken;
+      this.chunkInMemory = inMemory;
+      return taken;
     }
     const active = this.host.isActive(seg);
     if (active) this.host.flush(); // the tail is not in memory any more: it must be in the file to be read
@@ -283,17 +298,28 @@ export class SpoolReader {
   }
 
   /**
-   * Where a fill from memory copies `bytes` bytes to: the offset in `copyBuffer` after what this read call handed
-   * out, in a new buffer when the rest is too small (the records already handed out keep the old one alive until
-   * their consumer lets go).
+   * Where in `copyBuffer` a fill from memory copies `leftover` bytes (the start of a cut record) and then up to
+   * `available` bytes of memory, and where the free part it may use ends: after what this read call handed out, or
+   * (once per call) at the buffer's start, up to where those records begin. A new buffer when too little fits either
+   * way (the records already handed out keep the old one alive until their consumer lets go).
    */
-  private copyRoom(bytes: number): number {
-    const at = this.copyBufferHandedOut;
-    if (at + bytes <= this.copyBuffer.length) return at;
-    this.copyBuffer = Buffer.allocUnsafe(Math.max(COPY_BUFFER_BYTES, bytes));
+  private copyRoom(leftover: number, available: number): { at: number; end: number } {
+    const need = leftover + Math.min(available, MIN_COPY_BYTES);
+    const from = this.copyBufferHandedFrom;
+    const end = this.copyBufferWrapped ? from : this.copyBuffer.length;
+    if (this.copyBufferHandedOut + need <= end) return { at: this.copyBufferHandedOut, end };
+    if (!this.copyBufferWrapped && need <= from) {
+      // The leftover lies after the records handed out, so copying it to the start overwrites none of them.
+      this.copyBufferWrapped = true;
+      this.copyBufferHandedOut = 0;
+      return { at: 0, end: from };
+    }
+    this.copyBuffer = Buffer.allocUnsafe(Math.max(COPY_BUFFER_BYTES, leftover + available));
     this.counters.copyBuffersAllocated++;
+    this.copyBufferHandedFrom = -1;
     this.copyBufferHandedOut = 0;
-    return 0;
+    this.copyBufferWrapped = false;
+    return { at: 0, end: this.copyBuffer.length };
   }
 
   private async openedHandle(seg: SegmentInfo): Promise<FileHandle | null> {

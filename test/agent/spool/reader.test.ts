@@ -208,6 +208,30 @@ describe('SpoolReader: caught up → from memory, backlog → from the file', ()
     expect(handedOut).toEqual([...expected.keys()]);
   });
 
+  it('reuses one copy buffer for a backlog in memory read 256 records at a time', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir);
+    const reader = spool.createReader();
+    expect(await reader.read(10)).toEqual([]);
+    // ~0.7 MiB behind (within the in-memory tail), ~220-byte records: each read takes ~56 KB, fills cross arenas.
+    const frames = appendMany(spool, 3000, 180);
+    let reads = 0;
+    let got = 0;
+    for (;;) {
+      const batch = await reader.read(256);
+      if (batch.length === 0) break;
+      reads++;
+      expect(mismatches(batch, frames)).toEqual([]);
+      got += batch.length;
+    }
+    expect(got).toBe(3000);
+    expect(reader.stats.fileReads).toBe(0);
+    expect(reads).toBeGreaterThan(10);
+    // Every fill copies into the free part of the same buffer (a whole extent per fill needed a new one every
+    // other read).
+    expect(reader.stats.copyBuffersAllocated).toBe(1);
+  });
+
   it('keeps the records of one read intact when a later fill of the same read brings more bytes from memory', async () => {
     const dir = dataDir();
     const spool = await openSpool(dir);
