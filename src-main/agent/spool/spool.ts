@@ -3,9 +3,9 @@
  * accepted; the delivery pump reads it back in order and advances the cursor only after a heartbeat barrier proved
  * the server received it.
  *
- * Memory stays flat whatever the backlog: appends go through one fixed staging buffer that is written to the
- * segment file at the end of the tick (or when full), and the spool keeps only per-segment summaries, never
- * per-record state. Producers never wait: `append` is synchronous and cheap, fsync runs on the libuv thread pool.
+ * Memory stays flat whatever the backlog: appends go through a 64 KiB staging arena that is written to the segment
+ * file at the end of the tick (or when full), full arenas are recycled once every reader has passed them, and the
+ * spool keeps only per-segment summaries, never per-record state. Producers never wait: `append` is synchronous and cheap, fsync runs on the libuv thread pool.
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, fdatasync, unlinkSync, openSync, promises as fsp, writeSync } from 'node:fs';
@@ -182,7 +182,8 @@ type DropReason = 'overflow' | 'full-of-results' | 'reclaiming';
 
 /**
  * Bytes of one segment, in file format, held in an arena: file offsets `fileStart` … `fileStart + (arenaEnd -
- * arenaStart)` of `seg`. The region is never rewritten, so views of it can be handed out.
+ * arenaStart)` of `seg`. The region is not rewritten while the extent exists (its arena is recycled only once no
+ * extent refers to it); readers copy what they take from it at once.
  */
 interface MemoryExtent {
   seg: SegmentInfo;
