@@ -5,7 +5,8 @@
  *
  * Memory stays flat whatever the backlog: appends go through a 64 KiB staging arena that is written to the segment
  * file at the end of the tick (or when full), full arenas are recycled once every reader has passed them, and the
- * spool keeps only per-segment summaries, never per-record state. Producers never wait: `append` is synchronous and cheap, fsync runs on the libuv thread pool.
+ * spool keeps only per-segment summaries, never per-record state. Producers never wait: `append` is synchronous and
+ * cheap, fsync runs on the libuv thread pool.
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, fdatasync, unlinkSync, openSync, promises as fsp, writeSync } from 'node:fs';
