@@ -456,7 +456,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     }
     const link = this.link;
     if (!link || !this.isReady() || link.dead || link.io.destroyed) return false;
-    return this.writeBytes(link, verb, bytes, known, true);
+    return this.writeBytes(link, verb, bytes, known);
   }
 
   /** Whole-frame bytes that do not decode are refused like any frame that must never be sent. */
@@ -768,25 +768,20 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   /** One encode (into the encoder's scratch buffer: the write copies it at once), one write. */
   private write(link: Link, frame: WireFrame): boolean {
     if (link.dead || link.io.destroyed) return false;
-    return this.writeBytes(link, frame[0], encodeFrameTransient(frame), frame, true);
+    return this.writeBytes(link, frame[0], encodeFrameTransient(frame), frame);
   }
 
   /**
    * One whole encoded frame (on a live link) copied into the write buffer and written (at once, or when the cork
-   * ends), counted and traced. `frame` null: the bytes are decoded only if a trace entry is built from them.
-   * `borrowed`: the bytes may change after this returns, so a trace entry must not keep them.
+   * ends), counted and traced. `frame` null: the bytes are decoded only if a trace entry is built from them. The
+   * bytes are borrowed (a reader's payload, the encoder's scratch): they may change after this returns, so a kept
+   * trace entry gets a copy.
    */
-  private writeBytes(
-    link: Link,
-    verb: string,
-    bytes: Uint8Array,
-    frame: WireFrame | null,
-    borrowed: boolean,
-  ): boolean {
+  private writeBytes(link: Link, verb: string, bytes: Uint8Array, frame: WireFrame | null): boolean {
     this.frameWriter.add(link.io, bytes, this.corkedSocket === link.io);
     count(this.countersOut, verb, bytes.length);
-    if (frame) this.traceFrame('out', frame, bytes, borrowed);
-    else this.traceEncoded('out', bytes, borrowed);
+    if (frame) this.traceFrame('out', frame, bytes, true);
+    else this.traceEncoded('out', bytes, true);
     return true;
   }
 
