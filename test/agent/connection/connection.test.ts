@@ -457,6 +457,27 @@ describe('fast path: sendEncoded', () => {
     expect(traced.map((e) => e.frame)).toEqual(frames);
   });
 
+  it('traces the bytes each frame went out as, though the encoder reuses its scratch buffer for the next one', async () => {
+    const server = await sandbox();
+    const m = manager(server.address.port);
+    m.start();
+    await nextReady(m);
+    const frames = Array.from({ length: 5 }, () => log());
+    const other = log();
+    const encoded = frames.map((f) => encodeFrame(f));
+    frames.forEach((f) => expect(m.send(f)).toBe(true));
+    // A layout the encoder would not write, given with its decoding (traced from the bytes, not re-encoded).
+    const spooled = encodeFrame(other);
+    const body = Buffer.concat([spooled.subarray(2, 5), Buffer.from([0xda, 0x00]), spooled.subarray(6)]);
+    const unusual = Buffer.concat([Buffer.from([body.length >> 8, body.length & 255]), body]);
+    const scratch = Buffer.from(unusual);
+    expect(m.sendEncoded(scratch, other)).toBe(true);
+    scratch.fill(0);
+    await m.barrier();
+    const traced = m.trace().filter((e) => e.direction === 'out' && e.frame?.[0] === 'L');
+    expect(traced.map((e) => e.hex)).toEqual([...encoded, unusual].map((b) => b.toString('hex')));
+  });
+
   it('refuses bytes that are not one whole frame, and frames over the budget, with FrameValidationError', async () => {
     const server = await sandbox();
     const m = manager(server.address.port, { maxFrameBytes: 200 });
