@@ -15,8 +15,11 @@
  *   retried every 1–3 s forever; failures after the connect back off exponentially. The first authentication after
  *   refused connects (the server just came back, the whole fleet with it) is spread over `rejoinWindowMs`.
  * - EOF, RST and write errors end the connection at once (the reference agent noticed neither, §3.5).
- * - Every frame is encoded into one buffer and written with one `write` (split prefixes confuse the server, §14).
- *   `cork()`/`uncork()` only gather whole frames into fewer syscalls; a cork never outlives one event-loop turn.
+ * - Every frame is copied whole into a pooled write buffer (frame-writer.ts) and leaves in one `write` (split
+ *   prefixes confuse the server, §14). The socket never holds a view of a caller's memory: `sendEncoded` may be
+ *   given a spool reader's payload, which the reader reuses, and write buffers are reused once written instead of
+ *   left to the GC. `cork()`/`uncork()` gather whole frames into one write; a cork never outlives one event-loop
+ *   turn.
  * - The per-frame path does no work nobody asked for: trace entries are built when read (or when a 'wire' listener
  *   exists), and spooled frames go out as their stored bytes (`sendEncoded`), validated when they were spooled and
  *   decoded only if a sampled trace entry is built from them.
@@ -36,12 +39,19 @@ import {
   type WireFrame,
   type WireTraceEntry,
 } from '../../../src-shared/view-models';
-import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, FrameDecoder } from '../protocol/codec';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeFrame,
+  encodeFrame,
+  encodeFrameTransient,
+  FrameDecoder,
+} from '../protocol/codec';
 import { FrameValidationError, ProtocolError } from '../protocol/errors';
 import { authFrame, heartbeatFrame } from '../protocol/frames';
 import { checkMaxFrameBytes, frameByteLength, validateOutgoingFrame } from '../protocol/validate';
 import { spooledFrameVerb } from '../protocol/wire-bytes';
 import { Backoff, type BackoffOptions } from './backoff';
+import { FrameWriter, type FrameWriterStats } from './frame-writer';
 import { describeSocketError, describeState, ERROR_STATES } from './states';
 import { KeyRedactor, WireTrace } from './wire-trace';
 
@@ -255,6 +265,8 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private corkedSocket: net.Socket | null = null;
   /** Releases a cork at the end of the event-loop turn if `uncork()` never comes. */
   private corkGuard: NodeJS.Immediate | null = null;
+  /** Copies every outgoing frame into a pooled buffer and writes it (held back while corked). */
+  private readonly frameWriter = new FrameWriter();
   /** Trace sampling: the current one-second window, frames traced in it, frames skipped since the last entry. */
   private traceWindowStartedAt = 0;
   private tracedInWindow = 0;
@@ -296,7 +308,15 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return this.opts.heartbeatTimeoutMs;
   }
 
-  /** True when the socket buffer is above its high-water mark: wait for 'drain' before sending more. */
+  /** The write buffers' pool: how many were allocated, how many wait for reuse (tests, the bench). */
+  get writeBufferStats(): FrameWriterStats {
+    return this.frameWriter.stats;
+  }
+
+  /**
+   * True when the socket buffer is above its high-water mark: wait for 'drain' before sending more. The socket
+   * counts what this connection wrote and the socket has not sent yet (a cork's frames once it ends).
+   */
   get writableNeedsDrain(): boolean {
     return this.link?.io.writableNeedDrain ?? false;
   }
@@ -409,8 +429,8 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Sends a frame already encoded and validated (a spool record: validated when spooled) as its bytes, which must
-   * not change afterwards (the socket may hold them until written). Skips the second validation and encoding, and
+   * Sends a frame already encoded and validated (a spool record: validated when spooled) as its bytes, which are
+   * copied before this returns: the caller may reuse them at once. Skips the second validation and encoding, and
    * the decoding too: `frame`, when the caller has it, must be the decoding of `bytes`; without it the bytes are
    * decoded only for a sampled trace entry. Checks in O(1) that the bytes are one whole frame within
    * `maxFrameBytes` (the budget may have shrunk since the frame was spooled: then `send` refuses it with the usual
@@ -454,10 +474,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Holds frames back in the socket until the matching `uncork()`, so a burst leaves in one writev instead of one
-   * syscall per frame. Each frame is still one whole `write` (never a split prefix, §14). Nestable. A cork lasts at
-   * most until the end of the current event-loop turn (a forgotten `uncork()` cannot hold heartbeats back), and
-   * ends with the connection.
+   * Holds frames back until the matching `uncork()`, so a burst leaves in one write instead of one syscall per frame:
+   * they are copied into one write buffer (a full one is written and the next one taken; a frame is never split
+   * between two writes, §14). Frames written meanwhile for any reason (heartbeats, barriers) go into the same buffer,
+   * in order. Nestable. A cork lasts at most until the end of the current event-loop turn (a forgotten `uncork()`
+   * cannot hold heartbeats back), and ends with the connection.
    */
   cork(): void {
     this.corkDepth += 1;
@@ -744,21 +765,23 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 
   // ---- I/O -------------------------------------------------------------------------------------------------------
 
-  /** One encode, one write. */
+  /** One encode (into the encoder's scratch buffer: the write copies it at once), one write. */
   private write(link: Link, frame: WireFrame): boolean {
     if (link.dead || link.io.destroyed) return false;
-    return this.writeBytes(link, frame[0], encodeFrame(frame), frame);
+    return this.writeBytes(link, frame[0], encodeFrameTransient(frame), frame);
   }
 
   /**
-   * One write of a whole encoded frame (on a live link), counted and traced. `frame` null: the bytes are decoded only
-   * if a trace entry is built from them.
+   * One whole encoded frame (on a live link) copied into the write buffer and written (at once, or when the cork
+   * ends), counted and traced. `frame` null: the bytes are decoded only if a trace entry is built from them. The
+   * bytes are borrowed (a reader's payload, the encoder's scratch): they may change after this returns, so a kept
+   * trace entry gets a copy.
    */
   private writeBytes(link: Link, verb: string, bytes: Uint8Array, frame: WireFrame | null): boolean {
-    link.io.write(bytes);
+    this.frameWriter.add(link.io, bytes, this.corkedSocket === link.io);
     count(this.countersOut, verb, bytes.length);
-    if (frame) this.traceFrame('out', frame, bytes);
-    else this.traceEncoded('out', bytes);
+    if (frame) this.traceFrame('out', frame, bytes, true);
+    else this.traceEncoded('out', bytes, true);
     return true;
   }
 
@@ -769,7 +792,10 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.corkGuard = null;
     const socket = this.corkedSocket;
     this.corkedSocket = null;
-    if (socket && !socket.destroyed && socket.writableCorked > 0) socket.uncork();
+    if (!socket) return;
+    this.frameWriter.flush();
+    if (!socket.destroyed && socket.writableCorked > 0) socket.uncork();
+    this.frameWriter.settle(socket);
   }
 
   private onData(link: Link, chunk: Buffer): void {
@@ -881,6 +907,8 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private teardown(link: Link, reason: string): void {
     link.dead = true;
     if (this.corkedSocket === link.io) this.releaseCork();
+    // Its buffer is not reused for a later connection while the socket may still be writing from it.
+    this.frameWriter.discard(link.io);
     for (const timer of link.timers) clearTimeout(timer);
     link.timers.clear();
     if (link.heartbeat) clearTimeout(link.heartbeat);
@@ -959,8 +987,15 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   }
 
   /** A listener gets its entry now; otherwise the ring keeps the parts and builds the entry if it is ever read. */
-  private traceFrame(direction: 'in' | 'out', frame: WireFrame, bytes: Uint8Array | null): void {
+  private traceFrame(
+    direction: 'in' | 'out',
+    frame: WireFrame,
+    bytes: Uint8Array | null,
+    borrowed = false,
+  ): void {
     if (!this.sampled()) return;
+    // The entry keeps the bytes actually written: borrowed ones (they may change after the call) as a copy.
+    if (borrowed && bytes) bytes = Buffer.from(bytes);
     const unsampled = this.unsampledFrames;
     this.unsampledFrames = 0;
     if (this.listenerCount('wire') > 0) {
@@ -971,9 +1006,13 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  /** `traceFrame` for encoded bytes whose frame was not decoded (a spooled frame): decoded only when traced. */
-  private traceEncoded(direction: 'in' | 'out', bytes: Uint8Array): void {
+  /**
+   * `traceFrame` for encoded bytes whose frame was not decoded (a spooled frame): decoded only when traced.
+   * `borrowed` bytes (they may change after the call) are copied for the entry.
+   */
+  private traceEncoded(direction: 'in' | 'out', bytes: Uint8Array, borrowed = false): void {
     if (!this.sampled()) return;
+    if (borrowed) bytes = Buffer.from(bytes);
     const unsampled = this.unsampledFrames;
     this.unsampledFrames = 0;
     if (this.listenerCount('wire') > 0) {

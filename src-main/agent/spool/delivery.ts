@@ -41,8 +41,10 @@ export interface DeliveryTransport {
   /**
    * Optional fast path: `bytes` is one whole encoded frame that passed validation when it was spooled (for a re-send,
    * a copy with only the identifier changed), so the transport may write the bytes as they are: no second
-   * validation, encoding or decoding per frame. `frame`, when given, is the decoding of `bytes`; the pump passes it
-   * only when it had to decode anyway. Without this method every record is decoded and goes through `send`.
+   * validation, encoding or decoding per frame. The bytes are copied before the call returns: the caller may reuse
+   * them (they are usually a reader's payload, valid only until its next read). `frame`, when given, is the decoding
+   * of `bytes`; the pump passes it only when it had to decode anyway. Without this method every record is decoded
+   * and goes through `send`.
    */
   sendEncoded?(bytes: Uint8Array, frame?: WireFrame): boolean;
   /**
@@ -579,7 +581,8 @@ export class DeliveryPump extends EventEmitter<DeliveryEvents> {
       this.counters.sent++;
       this.classTotals.sent[record.cls]++;
       if (resend) this.counters.resent++;
-      this.recentSent.push(record.seq, record.cls, sent, record.payload.length, now);
+      // The payload is the reader's, valid until its next read: the ring copies it (a re-send's copy is ours).
+      this.recentSent.push(record.seq, record.cls, sent, record.payload.length, now, sent === record.payload);
     }
     // A skipped record is counted through the barrier too, so the cursor moves past it.
     this.maybeSentHigh = Math.max(this.maybeSentHigh, record.seq);

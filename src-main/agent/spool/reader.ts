@@ -3,10 +3,12 @@
  * overflow policy and never reads past what the writer has appended.
  *
  * Where the bytes come from: while the reader is caught up with the writer, the records appended since are still in
- * the spool's memory (its arenas, written to the file by the normal flush path), and the reader takes them from
- * there, without a file read or a CRC check. The file is read only for a backlog (after an outage, a restart, or when
- * the pump fell behind by more than the in-memory tail), in chunks of bounded size. Either way a record's payload is
- * a view of a buffer that is never reused or rewritten, so nothing is copied per record.
+ * the spool's memory (its arenas, written to the file by the normal flush path), and the reader copies them from
+ * there into a buffer of its own (one bulk copy per fill, not per record), without a file read or a CRC check: the
+ * spool recycles an arena once every reader has passed it, so nobody may keep a view of one. The file is read only
+ * for a backlog (after an outage, a restart, or when the pump fell behind by more than the in-memory tail), in chunks
+ * of bounded size, each into a fresh buffer. Either way a record's payload is a view, valid until the next `read`,
+ * `seek` or `close` of the reader.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { type FrameClass } from '../../../src-shared/view-models';
@@ -27,8 +29,9 @@ export interface SpoolRecord {
   appendedAt: number;
   /**
    * The wire-encoded frame (2-byte length + msgpack): a read-only VIEW of a buffer shared with other records (a file
-   * chunk or the spool's staging memory), never reused, so it may be kept (e.g. by the socket until written). It must
-   * not be mutated: copy it first (a re-send that patches the identifier does).
+   * chunk or the reader's own buffer, which it reuses). Valid until the next `read`, `seek` or `close` of the reader
+   * that returned it: whoever keeps it longer copies it (the connection copies what it writes, the recent-sent ring
+   * copies too). It must not be mutated: copy it first (a re-send that patches the identifier does).
    */
   payload: Buffer;
 }
@@ -37,8 +40,8 @@ export interface SpoolReaderHost {
   segments(): readonly SegmentInfo[];
   isActive(seg: SegmentInfo): boolean;
   /**
-   * `seg`'s bytes from `fileOffset` to what was appended so far, from memory that is never rewritten: empty at the
-   * end, null when that part is not in memory (then the file is read).
+   * `seg`'s bytes from `fileOffset` to what was appended so far, as a view of the spool's memory: empty at the end,
+   * null when that part is not in memory (then the file is read). Valid only until the next append: copy it at once.
    */
   memoryTail(seg: SegmentInfo, fileOffset: number): Buffer | null;
   /** Writes staged records to the file (before reading the active segment from the file). */
@@ -53,9 +56,19 @@ export interface SpoolReaderStats {
   fileBytes: number;
   /** Bytes taken from the spool's memory instead. */
   memoryBytes: number;
+  /** Buffers allocated for copies from the spool's memory (the reader reuses one while it can). */
+  copyBuffersAllocated: number;
 }
 
 const CHUNK_BYTES = 256 * 1024;
+/**
+ * Size of the reader's own buffer for copies from the spool's memory. A fill copies what fits after the records the
+ * current read handed out, so a new buffer is needed only when one read takes more than this from memory (or a record
+ * does not fit).
+ */
+const COPY_BUFFER_BYTES = 128 * 1024;
+/** A fill that could copy less than this (of what is there) takes a new buffer instead of creeping on in small steps. */
+const MIN_COPY_BYTES = 16 * 1024;
 /** Smallest file read of a closed segment: its recorded size can be below what an old file handle still sees. */
 const MIN_CLOSED_READ_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -73,6 +86,17 @@ export class SpoolReader {
   private chunkEnd = 0;
   /** The chunk came from the spool's memory: its records were never on disk, a CRC check could only agree. */
   private chunkInMemory = false;
+  /** The reader's own buffer that fills from the spool's memory copy into (allocated on the first such fill). */
+  private copyBuffer: Buffer = EMPTY;
+  /**
+   * The part of `copyBuffer` holding records handed out by the current `read` call, which a later fill of the same
+   * call must not overwrite: from `copyBufferHandedFrom` (-1: none yet) to `copyBufferHandedOut`, or, once a fill
+   * wrapped around to the buffer's start, from `copyBufferHandedFrom` to the end plus 0 … `copyBufferHandedOut`.
+   * A new call starts over: its predecessor's payloads have expired.
+   */
+  private copyBufferHandedFrom = -1;
+  private copyBufferHandedOut = 0;
+  private copyBufferWrapped = false;
   private wantSeq: number;
   private highest: number;
   private busy = false;
@@ -81,7 +105,12 @@ export class SpoolReader {
    * (it can still grow) and its damage re-read and re-reported in an endless loop.
    */
   private damaged = new WeakSet<SegmentInfo>();
-  private readonly counters: SpoolReaderStats = { fileReads: 0, fileBytes: 0, memoryBytes: 0 };
+  private readonly counters: SpoolReaderStats = {
+    fileReads: 0,
+    fileBytes: 0,
+    memoryBytes: 0,
+    copyBuffersAllocated: 0,
+  };
 
   constructor(
     private readonly host: SpoolReaderHost,
@@ -124,11 +153,16 @@ export class SpoolReader {
 
   /**
    * Up to `max` records in order, starting at the current position; an empty array means the reader has caught up
-   * with everything appended so far. Not re-entrant (one pump owns a reader).
+   * with everything appended so far. Not re-entrant (one pump owns a reader). The records' payloads are valid until
+   * the next `read`, `seek` or `close`.
    */
   async read(max: number): Promise<SpoolRecord[]> {
     if (this.busy) throw new Error('SpoolReader.read is not re-entrant');
     this.busy = true;
+    // The payloads handed out by the previous call are expired: the whole copy buffer may be reused.
+    this.copyBufferHandedFrom = -1;
+    this.copyBufferHandedOut = 0;
+    this.copyBufferWrapped = false;
     try {
       return await this.readInner(max);
     } finally {
@@ -162,6 +196,10 @@ export class SpoolReader {
         });
         this.wantSeq = seq + 1;
         this.highest = seq;
+        if (chunk === this.copyBuffer) {
+          if (this.copyBufferHandedFrom < 0) this.copyBufferHandedFrom = at;
+          this.copyBufferHandedOut = this.chunkStart;
+        }
         continue;
       }
       const reason = recordProblemOf(size);
@@ -221,15 +259,23 @@ export class SpoolReader {
     const memory = this.host.memoryTail(seg, this.fileOffset);
     if (memory !== null) {
       if (memory.length === 0) return 0;
-      this.fileOffset += memory.length;
-      this.counters.memoryBytes += memory.length;
-      if (leftover === 0) this.setChunk(memory, memory.length, true);
-      else {
-        // The file chunk ended inside a record whose rest is in memory: join them (once per chunk, not per record).
-        const joined = Buffer.concat([this.chunk.subarray(this.chunkStart, this.chunkEnd), memory]);
-        this.setChunk(joined, joined.length, false);
-      }
-      return memory.length;
+      // Copied now, in one piece (or what fits; a cut record is completed by the next fill): the spool recycles an
+      // arena once every reader has passed it.
+      const { at, end } = this.copyRoom(leftover, memory.length);
+      const copy = this.copyBuffer;
+      const taken = Math.min(memory.length, end - at - leftover);
+      // The leftover (the unparsed start of a record) may be in `copy` itself, after `at`: copy() handles overlaps.
+      this.chunk.copy(copy, at, this.chunkStart, this.chunkEnd);
+      memory.copy(copy, at + leftover, 0, taken);
+      this.fileOffset += taken;
+      this.counters.memoryBytes += taken;
+      // A leftover from a file chunk (it ended inside a record whose rest is in memory) gets its CRC checked.
+      const inMemory = leftover === 0 || this.chunkInMemory;
+      this.chunk = copy;
+      this.chunkStart = at;
+      this.chunkEnd = at + leftover + taken;
+      this.chunkInMemory = inMemory;
+      return taken;
     }
     const active = this.host.isActive(seg);
     if (active) this.host.flush(); // the tail is not in memory any more: it must be in the file to be read
@@ -249,6 +295,31 @@ export class SpoolReader {
     this.fileOffset += bytesRead;
     this.setChunk(next, leftover + bytesRead, false);
     return bytesRead;
+  }
+
+  /**
+   * Where in `copyBuffer` a fill from memory copies `leftover` bytes (the start of a cut record) and then up to
+   * `available` bytes of memory, and where the free part it may use ends: after what this read call handed out, or
+   * (once per call) at the buffer's start, up to where those records begin. A new buffer when too little fits either
+   * way (the records already handed out keep the old one alive until their consumer lets go).
+   */
+  private copyRoom(leftover: number, available: number): { at: number; end: number } {
+    const need = leftover + Math.min(available, MIN_COPY_BYTES);
+    const from = this.copyBufferHandedFrom;
+    const end = this.copyBufferWrapped ? from : this.copyBuffer.length;
+    if (this.copyBufferHandedOut + need <= end) return { at: this.copyBufferHandedOut, end };
+    if (!this.copyBufferWrapped && need <= from) {
+      // The leftover lies after the records handed out, so copying it to the start overwrites none of them.
+      this.copyBufferWrapped = true;
+      this.copyBufferHandedOut = 0;
+      return { at: 0, end: from };
+    }
+    this.copyBuffer = Buffer.allocUnsafe(Math.max(COPY_BUFFER_BYTES, leftover + available));
+    this.counters.copyBuffersAllocated++;
+    this.copyBufferHandedFrom = -1;
+    this.copyBufferHandedOut = 0;
+    this.copyBufferWrapped = false;
+    return { at: 0, end: this.copyBuffer.length };
   }
 
   private async openedHandle(seg: SegmentInfo): Promise<FileHandle | null> {

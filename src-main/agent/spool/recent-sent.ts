@@ -4,8 +4,9 @@
  * written, size, time — and decodes a frame only when a view is asked for, i.e. when someone watches. A built view
  * is kept with its slot, so a status refreshed every 250 ms decodes each frame once.
  *
- * Bytes are referenced, not copied — unless they are a small view into a large buffer (a reader chunk, a staging
- * arena): keeping such a view would keep the whole buffer alive, so those bytes are copied into the slot's own
+ * Bytes are referenced, not copied — unless they are borrowed (a reader's payload, valid only until its next read)
+ * or a small view into a large buffer: keeping such a view would keep the whole buffer alive. Those bytes are
+ * copied into the slot's own
  * buffer, reused from push to push, and the slot remembers their length: no allocation per push once the slots have
  * grown to the frame sizes seen (a view object per push was ~9 MiB of garbage per 100k-line burst).
  */
@@ -47,18 +48,25 @@ export class RecentSentRing {
   }
 
   /**
-   * Records a sent frame: `sent` is the bytes written (they must not change afterwards) or the frame when it was
-   * sent decoded; `bytes` is its wire size.
+   * Records a sent frame: `sent` is the bytes written or the frame when it was sent decoded; `bytes` is its wire
+   * size. `borrowed`: the bytes may change after this call (a reader's payload), so they are copied; otherwise they
+   * must not change afterwards.
    */
-  push(seq: number, cls: FrameClass, sent: Uint8Array | WireFrame, bytes: number, at: number): void {
+  push(
+    seq: number,
+    cls: FrameClass,
+    sent: Uint8Array | WireFrame,
+    bytes: number,
+    at: number,
+    borrowed = false,
+  ): void {
     if (this.capacity === 0) return;
     const i = this.next;
     this.seqs[i] = seq;
     this.classes[i] = cls;
     if (
       sent instanceof Uint8Array &&
-      sent.buffer.byteLength > MAX_PINNED_BUFFER_BYTES &&
-      sent.buffer.byteLength > sent.length
+      (borrowed || (sent.buffer.byteLength > MAX_PINNED_BUFFER_BYTES && sent.buffer.byteLength > sent.length))
     ) {
       this.copyIntoSlot(i, sent);
       this.sent[i] = null;

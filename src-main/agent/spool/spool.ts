@@ -3,9 +3,10 @@
  * accepted; the delivery pump reads it back in order and advances the cursor only after a heartbeat barrier proved
  * the server received it.
  *
- * Memory stays flat whatever the backlog: appends go through one fixed staging buffer that is written to the
- * segment file at the end of the tick (or when full), and the spool keeps only per-segment summaries, never
- * per-record state. Producers never wait: `append` is synchronous and cheap, fsync runs on the libuv thread pool.
+ * Memory stays flat whatever the backlog: appends go through a 64 KiB staging arena that is written to the segment
+ * file at the end of the tick (or when full), full arenas are recycled once every reader has passed them, and the
+ * spool keeps only per-segment summaries, never per-record state. Producers never wait: `append` is synchronous and
+ * cheap, fsync runs on the libuv thread pool.
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, fdatasync, unlinkSync, openSync, promises as fsp, writeSync } from 'node:fs';
@@ -96,12 +97,15 @@ const DIR_MODE = 0o700;
 export const OWNER_FILE = 'owner.pid';
 /**
  * Appended records go into an arena of this size (a larger record gets an arena of its own size): written to the
- * file at the end of the tick, then kept (never rewritten) so a caught-up reader gets them from memory. A full arena
- * is flushed and replaced by a fresh one. Small, so that an arena the readers have passed is garbage while it is
- * still young: a 512 KiB arena outlived two scavenges while it filled, was promoted, and every arena of a burst then
- * waited for a full GC (~23 MiB of the burst's peak RSS).
+ * file at the end of the tick, then kept unchanged while it is in the in-memory tail, so a caught-up reader copies
+ * them from memory. A full arena is flushed and replaced by a spare one (or a new one). Nobody outside the spool
+ * keeps a view of an arena (readers copy what they take, the recent-queued ring copies out before a reuse), so an
+ * arena every reader has passed is recycled at once instead of left to the GC: left to it, arenas outlived two
+ * scavenges, were promoted, and up to ~20 MiB of dead ones waited for the next mark-compact during a burst.
  */
 const ARENA_BYTES = 64 * 1024;
+/** Spare arenas kept for reuse; one or two suffice while the pump keeps up, a few absorb a short lag. */
+const MAX_SPARE_ARENAS = 4;
 /**
  * The in-memory tail: at most this many of the newest appended bytes stay in memory for readers that have not
  * reached them yet (a pump behind by more reads the file); arenas every reader has passed are let go at once.
@@ -179,7 +183,8 @@ type DropReason = 'overflow' | 'full-of-results' | 'reclaiming';
 
 /**
  * Bytes of one segment, in file format, held in an arena: file offsets `fileStart` … `fileStart + (arenaEnd -
- * arenaStart)` of `seg`. The region is never rewritten, so views of it can be handed out.
+ * arenaStart)` of `seg`. The region is not rewritten while the extent exists (its arena is recycled only once no
+ * extent refers to it); readers copy what they take from it at once.
  */
 interface MemoryExtent {
   seg: SegmentInfo;
@@ -195,9 +200,12 @@ interface MemoryExtent {
 interface RecentRecord {
   seq: number;
   cls: FrameClass;
+  /** The arena the payload is in, or `owned` once that arena was recycled (the bytes were copied out). */
   arena: Buffer;
   /** Offset of the payload (the wire frame) in `arena`. */
   offset: number;
+  /** This slot's own buffer for copied-out bytes (reused by later records in the slot), null until needed. */
+  owned: Buffer | null;
   bytes: number;
   at: number;
 }
@@ -225,8 +233,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private readonly segments: SegmentInfo[];
   private active: SegmentInfo;
   private activeFd: number;
+  /** Arenas allocated so far (recycled ones are not counted again): see `arenaStats`. */
+  private arenasAllocated = 1;
   /** The arena appends go to: bytes before `arenaFlushed` are in the file, up to `arenaUsed` staged. */
-  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private arena: Buffer = Buffer.allocUnsafe(ARENA_BYTES);
+  /** ARENA_BYTES-sized arenas no extent refers to any more, for `nextArena` to reuse (at most MAX_SPARE_ARENAS). */
+  private readonly spareArenas: Buffer[] = [];
   private arenaFlushed = 0;
   private arenaUsed = 0;
   /**
@@ -497,22 +509,29 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /**
-   * The arena has no room for a record of `recordBytes`: write it out and continue in a fresh one (throws when the
-   * write fails, which keeps every staged record). The old arena is never written again; it stays in the in-memory
-   * tail while a reader still has to reach it, and reachable for whoever holds views of it (the socket) until they
-   * let go.
+   * The arena has no room for a record of `recordBytes`: write it out and continue in a spare or fresh one (throws
+   * when the write fails, which keeps every staged record). The old arena is not written again while an extent
+   * refers to it (it stays in the in-memory tail while a reader still has to reach it); once none does, it is a
+   * spare.
    */
   private nextArena(recordBytes: number): void {
     this.flushStaging();
+    // Everything staged is in the file now, so every extent (the current arena's included) may be let go.
     this.releasePassedExtents();
-    this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, recordBytes));
+    const spare = recordBytes <= ARENA_BYTES ? this.spareArenas.pop() : undefined;
+    if (spare) this.arena = spare;
+    else {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, recordBytes));
+      this.arenasAllocated++;
+    }
     this.arenaFlushed = 0;
     this.arenaUsed = 0;
   }
 
   /**
    * Drops from the in-memory tail what every reader has passed, and the oldest part beyond MEMORY_TAIL_BYTES (a
-   * reader that gets there reads the file: everything in the tail was written to it before this runs).
+   * reader that gets there reads the file: everything in the tail was written to it before this runs). An arena no
+   * remaining extent refers to becomes a spare. Called only when the current arena is full and flushed.
    */
   private releasePassedExtents(): void {
     let slowest = Number.POSITIVE_INFINITY;
@@ -526,7 +545,34 @@ export class Spool extends EventEmitter<SpoolEvents> {
       if (bytes > MEMORY_TAIL_BYTES) break;
       from--;
     }
-    this.extents = wanted.slice(from);
+    const kept = wanted.slice(from);
+    for (const e of this.extents) {
+      // One arena can hold extents of two segments (a rotation in between): it is free once no kept one is in it.
+      if (kept.some((k) => k.arena === e.arena)) continue;
+      this.recycleArena(e.arena);
+    }
+    this.extents = kept;
+  }
+
+  /**
+   * `arena` is out of the in-memory tail: keep it as a spare (unless it is an odd size or enough are kept). The
+   * recent-queued ring's frames in it are copied out first, since its bytes will be overwritten.
+   */
+  private recycleArena(arena: Buffer): void {
+    if (arena.length !== ARENA_BYTES || this.spareArenas.includes(arena)) return;
+    for (const r of this.recentQueued) {
+      if (!r || r.arena !== arena) continue;
+      if (!r.owned || r.owned.length < r.bytes) r.owned = Buffer.allocUnsafe(Math.max(r.bytes, 256));
+      arena.copy(r.owned, 0, r.offset, r.offset + r.bytes);
+      r.arena = r.owned;
+      r.offset = 0;
+    }
+    if (this.spareArenas.length < MAX_SPARE_ARENAS) this.spareArenas.push(arena);
+  }
+
+  /** How many arenas were ever allocated and how many spares wait for reuse (tests, the bench). */
+  get arenaStats(): { allocated: number; spare: number } {
+    return { allocated: this.arenasAllocated, spare: this.spareArenas.length };
   }
 
   /** The extent the next record of `seg` goes into (a new one after a rotation or an arena switch). */
@@ -548,9 +594,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /**
-   * Bytes of `seg` from `fileOffset` up to what was appended so far, as a view of memory that is never rewritten
-   * (written to the file or still staged); empty when `fileOffset` is the end, null when that part is not in memory
-   * (any more). A segment with dropped classes is not served: its compaction changes the file's offsets.
+   * Bytes of `seg` from `fileOffset` up to what was appended so far, as a view of an arena (written to the file or
+   * still staged); empty when `fileOffset` is the end, null when that part is not in memory (any more). The view is
+   * valid only until the next append (the arena may then be recycled): the reader copies it at once. A segment with
+   * dropped classes is not served: its compaction changes the file's offsets.
    */
   private memoryTail(seg: SegmentInfo, fileOffset: number): Buffer | null {
     if (seg.dropped.size > 0) return null;
@@ -576,7 +623,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       slot.bytes = bytes;
       slot.at = at;
     } else {
-      this.recentQueued[this.recentNext] = { seq, cls, arena: this.arena, offset, bytes, at };
+      this.recentQueued[this.recentNext] = { seq, cls, arena: this.arena, offset, bytes, at, owned: null };
     }
     this.recentNext = (this.recentNext + 1) % this.recentLimit;
   }

@@ -155,7 +155,8 @@ export class FakeTransport extends TestConnections implements DeliveryTransport 
   /** Optional like the interface's: a test sets it to undefined for a transport without the fast path. */
   sendEncoded?: (bytes: Uint8Array, frame?: WireFrame) => boolean = (bytes, frame) => {
     const written = this.send(decodeFrame(bytes));
-    if (written) this.encodedSends.push({ bytes, frame });
+    // Copied like the real connection does: the bytes are the reader's, reused by its next read.
+    if (written) this.encodedSends.push({ bytes: Buffer.from(bytes), frame });
     return written;
   };
 

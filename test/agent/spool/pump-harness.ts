@@ -106,12 +106,17 @@ export function openManualPumpOnFakeClock(
  * Passes every record a reader of `spool` hands out through `inspect` first, which may rewrite it: records as an
  * older version stored them, or a look at what the pump was given.
  */
-export function interceptReads(spool: Spool, inspect: (record: SpoolRecord) => void): void {
+export function interceptReads(
+  spool: Spool,
+  inspect: (record: SpoolRecord) => void,
+  beforeRead?: () => void,
+): void {
   const createReader = spool.createReader.bind(spool);
   vi.spyOn(spool, 'createReader').mockImplementation(() => {
     const reader = createReader();
     const read = reader.read.bind(reader);
     reader.read = async (max: number): Promise<SpoolRecord[]> => {
+      beforeRead?.();
       const records = await read(max);
       for (const r of records) inspect(r);
       return records;

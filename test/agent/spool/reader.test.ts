@@ -46,11 +46,16 @@ function mismatches(records: SpoolRecord[], frames: Map<number, WireFrame>): num
     .map((r) => r.seq);
 }
 
+/** The records with their payloads copied: a payload is valid only until the reader's next read. */
+function copied(records: SpoolRecord[]): SpoolRecord[] {
+  return records.map((r) => ({ ...r, payload: Buffer.from(r.payload) }));
+}
+
 async function readToEnd(reader: SpoolReader, into: SpoolRecord[] = []): Promise<SpoolRecord[]> {
   for (;;) {
     const batch = await reader.read(256);
     if (batch.length === 0) return into;
-    into.push(...batch);
+    into.push(...copied(batch));
   }
 }
 
@@ -174,28 +179,75 @@ describe('SpoolReader: caught up → from memory, backlog → from the file', ()
     expect(records.filter((r) => !onDisk.get(r.seq)?.equals(r.payload))).toEqual([]);
   });
 
-  it('never hands out a view that later appends, reads, arena switches or rotations change', async () => {
+  it('never hands out a view that appends, arena switches, rotations or other readers change before its next read', async () => {
     const dir = dataDir();
     const spool = await openSpool(dir, { segmentBytes: 64 * 1024 });
     const reader = spool.createReader();
-    const kept: SpoolRecord[] = [];
+    const second = spool.createReader();
+    const handedOut: number[] = [];
     const expected = new Map<number, WireFrame>();
-    // Interleave appends and reads (memory path), with bursts the reader falls behind on (file path).
-    for (let round = 0; round < 12; round++) {
-      const count = round % 4 === 3 ? 1500 : 40;
+    // Interleave appends and reads (memory path), with bursts the reader falls behind on (file path). Each batch is
+    // checked only after the appends that follow it (arena switches recycle the arenas it was copied from,
+    // rotations) and another reader's reads.
+    for (let round = 0; round < 24; round++) {
+      const batch = await reader.read(200);
+      const count = round % 8 === 7 ? 1500 : 300;
       for (const [seq, frame] of appendMany(spool, count, 200 + round * 37, `x${round}-`))
         expected.set(seq, frame);
-      if (round % 2 === 0) await readToEnd(reader, kept);
+      await readToEnd(second);
+      expect(mismatches(batch, expected)).toEqual([]);
+      handedOut.push(...batch.map((r) => r.seq));
     }
-    await readToEnd(reader, kept);
+    for (const r of await readToEnd(reader)) handedOut.push(r.seq);
+    await second.close();
     expect(reader.stats.fileReads).toBeGreaterThan(0);
     expect(reader.stats.memoryBytes).toBeGreaterThan(0);
-    // Another reader over the same bytes, with file chunks of its own.
-    const second = spool.createReader();
-    await readToEnd(second);
-    await second.close();
-    expect(kept.map((r) => r.seq)).toEqual([...expected.keys()]);
-    expect(mismatches(kept, expected)).toEqual([]);
+    // ~7 MiB went through ~110 arena fills: the passed arenas were reused (at most the 1 MiB tail, the current
+    // arena and a few spares exist at once).
+    expect(spool.arenaStats.allocated).toBeLessThanOrEqual(16 + 1 + 4);
+    expect(handedOut).toEqual([...expected.keys()]);
+  });
+
+  it('reuses one copy buffer for a backlog in memory read 256 records at a time', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir);
+    const reader = spool.createReader();
+    expect(await reader.read(10)).toEqual([]);
+    // ~0.7 MiB behind (within the in-memory tail), ~220-byte records: each read takes ~56 KB, fills cross arenas.
+    const frames = appendMany(spool, 3000, 180);
+    let reads = 0;
+    let got = 0;
+    for (;;) {
+      const batch = await reader.read(256);
+      if (batch.length === 0) break;
+      reads++;
+      expect(mismatches(batch, frames)).toEqual([]);
+      got += batch.length;
+    }
+    expect(got).toBe(3000);
+    expect(reader.stats.fileReads).toBe(0);
+    expect(reads).toBeGreaterThan(10);
+    // Every fill copies into the free part of the same buffer (a whole extent per fill needed a new one every
+    // other read).
+    expect(reader.stats.copyBuffersAllocated).toBe(1);
+  });
+
+  it('keeps the records of one read intact when a later fill of the same read brings more bytes from memory', async () => {
+    const dir = dataDir();
+    const spool = await openSpool(dir);
+    const reader = spool.createReader();
+    const expected = new Map<number, WireFrame>();
+    for (let round = 0; round < 20; round++) {
+      // ~1.4 arenas per round: every read spans an arena switch, i.e. two fills from memory, the second after the
+      // records of the first were handed out.
+      for (const [seq, frame] of appendMany(spool, 90, 1000, `f${round}-`)) expected.set(seq, frame);
+      const batch = await reader.read(90);
+      expect(batch).toHaveLength(90);
+      expect(mismatches(batch, expected)).toEqual([]);
+    }
+    expect(reader.stats.fileReads).toBe(0);
+    // The reader's own buffer is reused from read to read, not allocated per fill.
+    expect(reader.stats.copyBuffersAllocated).toBeLessThanOrEqual(3);
   });
 
   it('skips what the overflow policy dropped meanwhile, from memory or file, and hands out the rest intact', async () => {
@@ -212,7 +264,7 @@ describe('SpoolReader: caught up → from memory, backlog → from the file', ()
         if (!r.dropped) appended.set(r.seq, frame);
       }
       // Read a little now and then: the reader stays behind, so older segments can be dropped under it.
-      kept.push(...(await reader.read(40)));
+      kept.push(...copied(await reader.read(40)));
       await spool.reclaimed();
     }
     await readToEnd(reader, kept);
@@ -550,7 +602,7 @@ describe('SpoolReader over hand-made segments', () => {
     expect(bad.problems).toHaveLength(2);
   });
 
-  it('hands out records that were in memory at a record boundary as views of that memory, not copies', async () => {
+  it('copies records that were in memory (at a record boundary) into its own buffer, in one copy per fill', async () => {
     const host = new FakeHost(dataDir());
     const seg = host.addSegment(1, 6, 100);
     host.active = seg;
@@ -560,10 +612,14 @@ describe('SpoolReader over hand-made segments', () => {
     writeFileSync(seg.path, whole.subarray(0, boundary));
     seg.fileBytes = boundary;
     const { reader } = fakeReader(host);
-    const got = await readToEnd(reader);
+    const got = await reader.read(10);
     expect(seqs(got)).toEqual(range(1, 6));
-    expect(got.slice(2).filter((r) => r.payload.buffer !== whole.buffer)).toEqual([]);
+    // The spool may reuse its memory after the read: nothing taken from it is handed out as a view of it.
+    expect(got.slice(2).filter((r) => r.payload.buffer === whole.buffer)).toEqual([]);
+    expect(got.filter((r, i) => !r.payload.equals(Buffer.alloc(100, (i + 1) % 251)))).toEqual([]);
+    expect(got[2]?.payload.buffer).toBe(got[5]?.payload.buffer);
     expect(reader.stats.memoryBytes).toBe(whole.length - boundary);
+    expect(reader.stats.copyBuffersAllocated).toBe(1);
   });
 
   it('holds one file handle per segment at most and closes it on seek, on the next segment and on close', async () => {

@@ -21,6 +21,19 @@ describe('RecentSentRing', () => {
     );
   });
 
+  it('copies borrowed bytes (a reader payload, reused by its next read) however small their buffer', () => {
+    const ring = new RecentSentRing(2);
+    const scratch = Buffer.alloc(256);
+    const frames = [frameOf('log', 'first'), frameOf('log', 'second')];
+    frames.forEach((f, i) => {
+      const bytes = encodeFrame(f);
+      bytes.copy(scratch);
+      ring.push(i + 1, 'log', scratch.subarray(0, bytes.length), bytes.length, 10, true);
+    });
+    scratch.fill(0);
+    expect(ring.views().map((v) => v.data)).toEqual(frames.map((f) => f[2]));
+  });
+
   it('takes a frame that was sent decoded as it is, and leaves out bytes that do not decode', () => {
     const ring = new RecentSentRing(4);
     const decoded = frameOf('result', 'r');
