@@ -5,10 +5,10 @@
  * is kept with its slot, so a status refreshed every 250 ms decodes each frame once.
  *
  * Bytes are referenced, not copied — unless they are borrowed (a reader's payload, valid only until its next read)
- * or a small view into a large buffer: keeping such a view would keep the whole buffer alive. Those bytes are
- * copied into the slot's own
- * buffer, reused from push to push, and the slot remembers their length: no allocation per push once the slots have
- * grown to the frame sizes seen (a view object per push was ~9 MiB of garbage per 100k-line burst).
+ * or a small view into a large buffer: keeping such a view would keep the whole buffer alive. Those bytes are copied
+ * into the slot's own buffer, reused from push to push, and the slot remembers their length: no allocation per push
+ * once the slots have grown to the frame sizes seen (a view object per push was ~9 MiB of garbage per 100k-line
+ * burst).
  */
 import { type FrameClass, type FrameView, type WireFrame } from '../../../src-shared/view-models';
 import { decodeFrame } from '../protocol/codec';

@@ -377,7 +377,6 @@ describe('sending', () => {
   });
 });
 
-/** A TCP pass-through that records every byte the client sends: to see exactly what went on the wire. */
 /**
  * Records (as copies: the connection reuses its write buffers) what is handed to the socket's `write`, which still
  * gets it; `sources` are the ArrayBuffers the chunks were views of.
@@ -393,6 +392,7 @@ function spyOnWrites(io: net.Socket): Buffer[] & { sources: ArrayBufferLike[] } 
   return writes;
 }
 
+/** A TCP pass-through that records every byte the client sends: to see exactly what went on the wire. */
 async function tapTo(port: number): Promise<{ port: number; clientBytes: () => Buffer }> {
   const chunks: Buffer[] = [];
   const sockets = new Set<net.Socket>();
