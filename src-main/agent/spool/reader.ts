@@ -7,8 +7,8 @@
  * there into a buffer of its own (one bulk copy per fill, not per record), without a file read or a CRC check: the
  * spool recycles an arena once every reader has passed it, so nobody may keep a view of one. The file is read only
  * for a backlog (after an outage, a restart, or when the pump fell behind by more than the in-memory tail), in chunks
- * of bounded size, each into a fresh buffer. Either way a record's payload is a view, valid until the next `read`,
- * `seek` or `close` of the reader.
+ * of bounded size, into that same buffer. Either way a record's payload is a view, valid until the next `read`, `seek`
+ * or `close` of the reader.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { type FrameClass } from '../../../src-shared/view-models';
@@ -28,8 +28,8 @@ export interface SpoolRecord {
   cls: FrameClass;
   appendedAt: number;
   /**
-   * The wire-encoded frame (2-byte length + msgpack): a read-only VIEW of a buffer shared with other records (a file
-   * chunk or the reader's own buffer, which it reuses). Valid until the next `read`, `seek` or `close` of the reader
+   * The wire-encoded frame (2-byte length + msgpack): a read-only VIEW of a buffer shared with other records (the
+   * reader's own buffer, which it reuses for file reads and copies from memory alike). Valid until the next `read`, `seek` or `close` of the reader
    * that returned it: whoever keeps it longer copies it (the connection copies what it writes, the recent-sent ring
    * copies too). It must not be mutated: copy it first (a re-send that patches the identifier does).
    */
@@ -51,7 +51,7 @@ export interface SpoolReaderHost {
 
 /** Where the reader's bytes came from, for tests and the bench. */
 export interface SpoolReaderStats {
-  /** File reads (each into a fresh chunk buffer) and the bytes they returned. */
+  /** File reads (into the reader's own buffer, like copies from memory) and the bytes they returned. */
   fileReads: number;
   fileBytes: number;
   /** Bytes taken from the spool's memory instead. */
@@ -62,9 +62,9 @@ export interface SpoolReaderStats {
 
 const CHUNK_BYTES = 256 * 1024;
 /**
- * Size of the reader's own buffer for copies from the spool's memory. A fill copies what fits after the records the
- * current read handed out, so a new buffer is needed only when one read takes more than this from memory (or a record
- * does not fit).
+ * Size of the reader's own buffer for copies from the spool's memory and file reads. A fill copies (or reads) what
+ * fits after the records the current read handed out, so a new buffer is needed only when one read takes more than
+ * this (or a record does not fit).
  */
 const COPY_BUFFER_BYTES = 128 * 1024;
 /** A fill that could copy less than this (of what is there) takes a new buffer instead of creeping on in small steps. */
@@ -86,7 +86,7 @@ export class SpoolReader {
   private chunkEnd = 0;
   /** The chunk came from the spool's memory: its records were never on disk, a CRC check could only agree. */
   private chunkInMemory = false;
-  /** The reader's own buffer that fills from the spool's memory copy into (allocated on the first such fill). */
+  /** The reader's own buffer that fills copy (from the spool's memory) or read (from the file) into. */
   private copyBuffer: Buffer = EMPTY;
   /**
    * The part of `copyBuffer` holding records handed out by the current `read` call, which a later fill of the same
@@ -285,21 +285,32 @@ export class SpoolReader {
     if (room <= 0) return 0;
     const handle = await this.openedHandle(seg);
     if (!handle) return 0;
-    // A fresh buffer per read, sized to need: the records handed out are views of it, which the socket may keep.
-    const next = Buffer.allocUnsafe(leftover + room);
-    this.chunk.copy(next, 0, this.chunkStart, this.chunkEnd);
-    const { bytesRead } = await handle.read(next, leftover, room, this.fileOffset);
+    // Into the same buffer as copies from memory, under the same rule (never over records this read handed out):
+    // a backlog read chunk by chunk reuses one buffer instead of leaving a fresh one per read to the GC.
+    const { at, end } = this.copyRoom(leftover, room);
+    const buffer = this.copyBuffer;
+    // The leftover moves first, and the chunk with it: it may overlap its old place.
+    this.chunk.copy(buffer, at, this.chunkStart, this.chunkEnd);
+    this.setChunk(buffer, at + leftover, false);
+    this.chunkStart = at;
+    const { bytesRead } = await handle.read(
+      buffer,
+      at + leftover,
+      Math.min(room, end - at - leftover),
+      this.fileOffset,
+    );
     this.counters.fileReads++;
-    if (bytesRead === 0) return 0;
+    // Released (a seek) while the read ran: what it brought belongs to no current position.
+    if (bytesRead === 0 || this.seg !== seg || this.chunk !== buffer) return bytesRead;
     this.counters.fileBytes += bytesRead;
     this.fileOffset += bytesRead;
-    this.setChunk(next, leftover + bytesRead, false);
+    this.chunkEnd += bytesRead;
     return bytesRead;
   }
 
   /**
-   * Where in `copyBuffer` a fill from memory copies `leftover` bytes (the start of a cut record) and then up to
-   * `available` bytes of memory, and where the free part it may use ends: after what this read call handed out, or
+   * Where in `copyBuffer` a fill copies `leftover` bytes (the start of a cut record) and then up to `available` bytes
+   * (of memory, or read from the file), and where the free part it may use ends: after what this read call handed out, or
    * (once per call) at the buffer's start, up to where those records begin. A new buffer when too little fits either
    * way (the records already handed out keep the old one alive until their consumer lets go).
    */

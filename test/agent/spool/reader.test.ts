@@ -112,6 +112,31 @@ describe('SpoolReader: caught up → from memory, backlog → from the file', ()
     expect(reader.stats.memoryBytes).toBeGreaterThan(0);
   });
 
+  it('reads a backlog from the file chunk after chunk into one reused buffer, each batch intact until the next read', async () => {
+    const dir = dataDir();
+    const first = await Spool.open(dir, { fsync: 'never', segmentBytes: 1024 * 1024 });
+    // ~3 MiB over a few segments: a dozen file reads or more.
+    const before = appendMany(first, 12_000, 250, 'old');
+    await first.close();
+    const spool = await openSpool(dir);
+    const reader = spool.createReader();
+    const buffers = new Set<ArrayBufferLike>();
+    const seqs: number[] = [];
+    for (;;) {
+      const batch = await reader.read(256);
+      if (batch.length === 0) break;
+      expect(mismatches(batch, before)).toEqual([]);
+      for (const r of batch) buffers.add(r.payload.buffer);
+      seqs.push(...batch.map((r) => r.seq));
+    }
+    expect(seqs).toEqual([...before.keys()]);
+    expect(reader.stats.memoryBytes).toBe(0);
+    expect(reader.stats.fileReads).toBeGreaterThan(12);
+    // A fresh buffer per file read would be one per read here.
+    expect(buffers.size).toBeLessThanOrEqual(2);
+    expect(reader.stats.copyBuffersAllocated).toBeLessThanOrEqual(2);
+  });
+
   it('reads from the file when the pump fell behind by more than the in-memory tail, in order, byte-exact', async () => {
     const dir = dataDir();
     const spool = await openSpool(dir, { segmentBytes: 256 * 1024 });
