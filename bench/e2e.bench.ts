@@ -24,6 +24,7 @@
 // BENCH_SETTLE_MS (default 1000): how long the agent runs connected before its burst starts. Its startup's own
 // survivors are promoted by the first scavenge after startup; within 1 s that is the burst's first one (see
 // docs/performance.md, round 5).
+// BENCH_DEFAULTS_ROUNDS=0 skips the agent's unbudgeted rounds on Node's defaults.
 // BENCH_PROBE_CALLBACKS=1 times every event-loop callback in both processes (async_hooks; slows them, so only to
 // find what makes a long tick) and prints the longest per resource type.
 import {
