@@ -12,6 +12,8 @@
  * Frames leave in the order they were added, whatever the buffer they went into.
  */
 
+import { BufferPool } from '../buffer-pool';
+
 /** Size of a pooled buffer; a frame larger than this gets a buffer of its own size (not pooled). */
 export const WRITE_BUFFER_BYTES = 64 * 1024;
 /** Spare buffers kept for reuse: one is enough while the socket keeps up, a few absorb backpressure. */
@@ -51,11 +53,10 @@ export class FrameWriter {
   private current: WriteBuffer | null = null;
   /** Buffers no more frames go into, waiting for their writes to be done. */
   private readonly retired = new Set<WriteBuffer>();
-  private readonly spare: Buffer[] = [];
-  private allocated = 0;
+  private readonly pool = new BufferPool(WRITE_BUFFER_BYTES, MAX_SPARE_BUFFERS);
 
   get stats(): FrameWriterStats {
-    return { buffersAllocated: this.allocated, spareBuffers: this.spare.length };
+    return { buffersAllocated: this.pool.allocated, spareBuffers: this.pool.spareCount };
   }
 
   /**
@@ -123,12 +124,14 @@ export class FrameWriter {
 
   /** A pooled buffer for a frame of `frameBytes` (an own one for a frame larger than a pooled buffer). */
   private take(sink: FrameSink, frameBytes: number): WriteBuffer {
-    let bytes = frameBytes <= WRITE_BUFFER_BYTES ? this.spare.pop() : undefined;
-    if (bytes === undefined) {
-      bytes = Buffer.allocUnsafeSlow(Math.max(WRITE_BUFFER_BYTES, frameBytes));
-      this.allocated++;
-    }
-    return { bytes, filled: 0, written: 0, pendingWrites: 0, generation: 0, sink };
+    return {
+      bytes: this.pool.take(frameBytes),
+      filled: 0,
+      written: 0,
+      pendingWrites: 0,
+      generation: 0,
+      sink,
+    };
   }
 
   /** No more frames go into `buffer`: it is given back once its last write is done. */
@@ -154,8 +157,6 @@ export class FrameWriter {
 
   private giveBack(buffer: WriteBuffer): void {
     // A buffer whose callback never comes (its socket was destroyed mid-write) is simply garbage.
-    if (buffer.bytes.length === WRITE_BUFFER_BYTES && this.spare.length < MAX_SPARE_BUFFERS) {
-      this.spare.push(buffer.bytes);
-    }
+    this.pool.give(buffer.bytes);
   }
 }

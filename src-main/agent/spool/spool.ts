@@ -24,6 +24,7 @@ import { frameClassOf } from '../protocol/frames';
 import { validateOutgoingFrame } from '../protocol/validate';
 import { CursorWriter, type CursorState, fsyncDir, readCursor } from './cursor';
 import { SpoolError } from './errors';
+import { BufferPool } from '../buffer-pool';
 import { SpoolReader, type SpoolReaderHost } from './reader';
 import { type SegmentInfo } from './segment-info';
 import {
@@ -233,12 +234,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private readonly segments: SegmentInfo[];
   private active: SegmentInfo;
   private activeFd: number;
-  /** Arenas allocated so far (recycled ones are not counted again): see `arenaStats`. */
-  private arenasAllocated = 1;
+  /** Arenas no extent refers to any more, for `nextArena` to reuse; counts the allocations (`arenaStats`). */
+  private readonly arenaPool = new BufferPool(ARENA_BYTES, MAX_SPARE_ARENAS);
   /** The arena appends go to: bytes before `arenaFlushed` are in the file, up to `arenaUsed` staged. */
-  private arena: Buffer = Buffer.allocUnsafe(ARENA_BYTES);
-  /** ARENA_BYTES-sized arenas no extent refers to any more, for `nextArena` to reuse (at most MAX_SPARE_ARENAS). */
-  private readonly spareArenas: Buffer[] = [];
+  private arena: Buffer = this.arenaPool.take();
   private arenaFlushed = 0;
   private arenaUsed = 0;
   /**
@@ -518,12 +517,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.flushStaging();
     // Everything staged is in the file now, so every extent (the current arena's included) may be let go.
     this.releasePassedExtents();
-    const spare = recordBytes <= ARENA_BYTES ? this.spareArenas.pop() : undefined;
-    if (spare) this.arena = spare;
-    else {
-      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, recordBytes));
-      this.arenasAllocated++;
-    }
+    this.arena = this.arenaPool.take(recordBytes);
     this.arenaFlushed = 0;
     this.arenaUsed = 0;
   }
@@ -559,7 +553,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
    * recent-queued ring's frames in it are copied out first, since its bytes will be overwritten.
    */
   private recycleArena(arena: Buffer): void {
-    if (arena.length !== ARENA_BYTES || this.spareArenas.includes(arena)) return;
+    // An odd-sized arena is not reused (the pool leaves it to the GC): nothing to copy out.
+    if (arena.length !== ARENA_BYTES) return;
     for (const r of this.recentQueued) {
       if (!r || r.arena !== arena) continue;
       if (!r.owned || r.owned.length < r.bytes) r.owned = Buffer.allocUnsafe(Math.max(r.bytes, 256));
@@ -567,12 +562,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
       r.arena = r.owned;
       r.offset = 0;
     }
-    if (this.spareArenas.length < MAX_SPARE_ARENAS) this.spareArenas.push(arena);
+    this.arenaPool.give(arena);
   }
 
   /** How many arenas were ever allocated and how many spares wait for reuse (tests, the bench). */
   get arenaStats(): { allocated: number; spare: number } {
-    return { allocated: this.arenasAllocated, spare: this.spareArenas.length };
+    return { allocated: this.arenaPool.allocated, spare: this.arenaPool.spareCount };
   }
 
   /** The extent the next record of `seg` goes into (a new one after a rotation or an arena switch). */
